@@ -1,0 +1,72 @@
+#include "record.h"
+
+#include <string.h>
+
+sluice_record *record_new(arena *a)
+{
+    sluice_record *r = arena_alloc(a, sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->time = SLUICE_TIME_MIN;
+    r->watermark = SLUICE_TIME_MIN;
+    r->partition = -1;
+    r->arena = a;
+    return r;
+}
+
+field *record_add_field(sluice_record *rec, const char *name, uint32_t name_len)
+{
+    if (rec->nfields == rec->cap) {
+        uint32_t cap = rec->cap ? rec->cap * 2 : 8;
+        rec->fields = arena_grow(rec->arena, rec->fields, rec->cap * sizeof(field), cap * sizeof(field));
+        rec->cap = cap;
+    }
+    field *f = &rec->fields[rec->nfields++];
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    f->name_len = name_len;
+    return f;
+}
+
+const field *record_find(const sluice_record *rec, const char *name, size_t name_len)
+{
+    for (uint32_t i = rec->nfields; i-- > 0;) {
+        const field *f = &rec->fields[i];
+        if (f->name_len == name_len && memcmp(f->name, name, name_len) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+field *record_set(sluice_record *rec, const char *name)
+{
+    size_t n = strlen(name);
+    rec->modified = 1;
+    field *f = (field *)record_find(rec, name, n);
+    if (f) {
+        const char *kept = f->name;
+        uint32_t kept_len = f->name_len;
+        memset(f, 0, sizeof *f);
+        f->name = kept;
+        f->name_len = kept_len;
+        return f;
+    }
+    return record_add_field(rec, arena_memdup(rec->arena, name, n), (uint32_t)n);
+}
+
+/* FNV-1a folded with a final avalanche (splitmix64): fast on short keys and
+ * well spread for power-of-two tables. */
+uint64_t record_hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}

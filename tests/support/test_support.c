@@ -1,0 +1,118 @@
+#include "test_support.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir_path[512];
+
+static void remove_tmpdir(void)
+{
+    if (tmpdir_path[0] != '\0' && getenv("SLUICE_KEEP_TMP") == NULL) {
+        char *cmd = ts_strf("rm -rf '%s'", tmpdir_path);
+        if (system(cmd) != 0) {
+            /* best effort */
+        }
+        free(cmd);
+    }
+}
+
+const char *ts_tmpdir(void)
+{
+    if (tmpdir_path[0] == '\0') {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir_path, sizeof tmpdir_path, "%s/sluice-test-XXXXXX", base ? base : "/tmp");
+        if (mkdtemp(tmpdir_path) == NULL) {
+            perror("mkdtemp");
+            abort();
+        }
+        atexit(remove_tmpdir);
+    }
+    return tmpdir_path;
+}
+
+char *ts_strf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return s;
+}
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+void ts_write_file(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(content, f);
+    fclose(f);
+}
+
+
+int ts_run(const char *cmd, char **out, char **err)
+{
+    /* Temp files rather than pipes: no deadlock when both streams are large. */
+    char *out_path = ts_strf("%s/.run-out-%d", ts_tmpdir(), (int)getpid());
+    char *err_path = ts_strf("%s/.run-err-%d", ts_tmpdir(), (int)getpid());
+    char *full = ts_strf("( %s ) >'%s' 2>'%s' </dev/null", cmd, out_path, err_path);
+    int status = system(full);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (out)
+        *out = ts_read_file(out_path, NULL);
+    if (err)
+        *err = ts_read_file(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    free(out_path);
+    free(err_path);
+    free(full);
+    return code;
+}
+
+size_t ts_count_lines(const char *path)
+{
+    size_t n = 0;
+    char *buf = ts_read_file(path, NULL);
+    if (buf == NULL)
+        return 0;
+    for (char *p = buf; *p; p++)
+        n += *p == '\n';
+    free(buf);
+    return n;
+}
+
+int ts_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,24 @@
+/* Helpers shared by the Check suites: temporary folders, files, and running
+ * the real `sluice` binary with its output captured. */
+#ifndef SLUICE_TEST_SUPPORT_H
+#define SLUICE_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* A new empty folder under $TMPDIR (or /tmp), removed at exit. */
+const char *ts_tmpdir(void);
+/* printf into a malloc'd string. */
+char *ts_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Whole file as a NUL-terminated malloc'd buffer (NULL if unreadable). */
+char *ts_read_file(const char *path, size_t *len);
+void ts_write_file(const char *path, const char *content);
+/* Run `sh -c cmd`; capture stdout and stderr (malloc'd, may be NULL if not
+ * wanted); return the exit status (128+signal when killed). */
+int ts_run(const char *cmd, char **out, char **err);
+/* Count lines of a file (0 if missing). */
+size_t ts_count_lines(const char *path);
+/* Run one suite with the CK_NORMAL summary; returns the process exit code. */
+int ts_run_suite(Suite *s);
+
+#endif
