@@ -1,0 +1,254 @@
+/*
+ * Sink `file`: every record as one JSON line appended to a file.
+ *
+ * Lines gather in a buffer written out when it is full, on flush() (the
+ * engine calls it at checkpoints and before exit) and at least every
+ * `flush_interval` so a file being watched keeps up. Only whole lines are
+ * ever written, in one write(2) each time, so several writers appending to
+ * one file (O_APPEND) do not cut each other's lines.
+ */
+#include <sluice/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+typedef struct file_sink {
+    const char *path;
+    int fd;
+    int fsync_on_flush;
+    int64_t flush_interval_ms; /* -1: only when full and on flush() */
+    int timer_armed;
+    char *buf;
+    size_t len, cap;
+    sluice_counter *bytes_written;
+} file_sink;
+
+static const sluice_option_spec file_sink_options[] = {
+    {sizeof(sluice_option_spec), "path", SLUICE_OPT_STRING, NULL, 1,
+     "file the JSON lines are appended to; missing parent folders are created", 0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "buffer_size", SLUICE_OPT_INT, "1048576", 0,
+     "bytes gathered before a write", 1, (double)(1LL << 32), NULL, 0, 0},
+    {sizeof(sluice_option_spec), "flush_interval", SLUICE_OPT_DURATION, "1s", 0,
+     "longest time a line waits in the buffer (wall clock); off: only when full and at "
+     "checkpoints",
+     0, 0, NULL, 1, 0},
+    {sizeof(sluice_option_spec), "fsync", SLUICE_OPT_BOOL, "false", 0,
+     "fsync the file on every flush (checkpoints and exit), for durability", 0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "truncate", SLUICE_OPT_BOOL, "false", 0,
+     "start with an empty file instead of appending to it", 0, 0, NULL, 0, 0},
+    SLUICE_OPTION_END,
+};
+
+/* mkdir -p of the folders above `path`. Returns 0, or -1 with errno set and
+ * the failing folder left in `failed`. */
+static int make_parents(const char *path, char *failed, size_t failed_size)
+{
+    size_t n = strlen(path);
+    char *dir = malloc(n + 1);
+    if (dir == NULL)
+        return -1;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; rc == 0; p++) {
+            if (*p != '/' && *p != '\0')
+                continue;
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                /* Some file systems refuse mkdir of a folder that exists. */
+                int mkdir_errno = errno;
+                struct stat st;
+                if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                    snprintf(failed, failed_size, "%s", dir);
+                    errno = mkdir_errno;
+                    rc = -1;
+                }
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    int saved_errno = errno;
+    free(dir);
+    errno = saved_errno;
+    return rc;
+}
+
+static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx,
+                              const sluice_options *opts, char *errbuf, size_t errbuf_size)
+{
+    file_sink *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    s->path = api->opt_string(opts, "path");
+    s->cap = (size_t)api->opt_int(opts, "buffer_size");
+    s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
+    s->fsync_on_flush = api->opt_bool(opts, "fsync");
+    s->fd = -1;
+    char failed[512];
+    if (make_parents(s->path, failed, sizeof failed) != 0) {
+        snprintf(errbuf, errbuf_size, "cannot create folder '%s' for '%s': %s", failed, s->path,
+                 strerror(errno));
+        free(s);
+        return NULL;
+    }
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    if (api->opt_bool(opts, "truncate"))
+        flags |= O_TRUNC;
+    s->fd = open(s->path, flags, 0666);
+    if (s->fd < 0) {
+        snprintf(errbuf, errbuf_size, "cannot open '%s' for writing: %s", s->path,
+                 strerror(errno));
+        free(s);
+        return NULL;
+    }
+    s->buf = malloc(s->cap);
+    if (s->buf == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory for a %zu-byte buffer", s->cap);
+        close(s->fd);
+        free(s);
+        return NULL;
+    }
+    s->bytes_written = api->counter(ctx, "bytes_written");
+    return s;
+}
+
+static void file_sink_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    (void)api;
+    (void)ctx;
+    file_sink *s = self;
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->buf);
+    free(s);
+}
+
+/* Write all of iov, looping over short writes and EINTR. */
+static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s,
+                               struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    while (iovcnt > 0) {
+        ssize_t n = writev(s->fd, iov, iovcnt);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            api->log(ctx, SLUICE_LOG_ERROR, "cannot write to '%s': %s", s->path, strerror(errno));
+            return SLUICE_ERR_IO;
+        }
+        total += (size_t)n;
+        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+    if (s->bytes_written != NULL)
+        api->counter_add(s->bytes_written, (int64_t)total);
+    return SLUICE_OK;
+}
+
+static sluice_status write_buffer(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s)
+{
+    if (s->len == 0)
+        return SLUICE_OK;
+    struct iovec iov = {s->buf, s->len};
+    sluice_status st = write_all(api, ctx, s, &iov, 1);
+    s->len = 0; /* on error the lines are lost either way: the pipeline stops */
+    return st;
+}
+
+static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                       sluice_batch *batch)
+{
+    file_sink *s = self;
+    for (const sluice_record *r; (r = api->batch_next(batch)) != NULL;) {
+        sluice_str js = {NULL, 0};
+        api->record_json(r, &js);
+        if (js.ptr == NULL) {
+            api->log(ctx, SLUICE_LOG_ERROR, "'%s': a record could not be encoded as JSON", s->path);
+            return SLUICE_ERR;
+        }
+        if (s->len + js.len + 1 > s->cap) {
+            sluice_status st = write_buffer(api, ctx, s);
+            if (st != SLUICE_OK)
+                return st;
+        }
+        if (js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
+            struct iovec iov[2] = {{(void *)js.ptr, js.len}, {"\n", 1}};
+            sluice_status st = write_all(api, ctx, s, iov, 2);
+            if (st != SLUICE_OK)
+                return st;
+            continue;
+        }
+        memcpy(s->buf + s->len, js.ptr, js.len);
+        s->buf[s->len + js.len] = '\n';
+        s->len += js.len + 1;
+    }
+    if (s->flush_interval_ms == 0)
+        return write_buffer(api, ctx, s);
+    if (s->len > 0 && s->flush_interval_ms > 0 && !s->timer_armed) {
+        api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
+        s->timer_armed = 1;
+    }
+    return SLUICE_OK;
+}
+
+static sluice_status file_sink_flush(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    file_sink *s = self;
+    sluice_status st = write_buffer(api, ctx, s);
+    if (st != SLUICE_OK)
+        return st;
+    if (s->fsync_on_flush && fsync(s->fd) != 0) {
+        api->log(ctx, SLUICE_LOG_ERROR, "cannot fsync '%s': %s", s->path, strerror(errno));
+        return SLUICE_ERR_IO;
+    }
+    return SLUICE_OK;
+}
+
+static sluice_status file_sink_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                     int64_t now_ms)
+{
+    (void)now_ms;
+    file_sink *s = self;
+    s->timer_armed = 0;
+    return write_buffer(api, ctx, s);
+}
+
+static const sluice_plugin file_sink_plugin = {
+    .struct_size = sizeof(sluice_plugin),
+    .abi_version = SLUICE_ABI_VERSION,
+    .name = "file",
+    .kind = SLUICE_KIND_SINK,
+    .version = "1.0.0",
+    .description = "appends each record as one JSON line to a file",
+    .options = file_sink_options,
+    .create = file_sink_create,
+    .destroy = file_sink_destroy,
+    .process = file_sink_process,
+    .flush = file_sink_flush,
+    .timer = file_sink_timer,
+};
+
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
+{
+    return &file_sink_plugin;
+}
