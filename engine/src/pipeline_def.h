@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "interpolate.h"
 
 typedef enum cfg_kind { CFG_SCALAR = 1, CFG_MAP = 2, CFG_LIST = 3 } cfg_kind;
 
@@ -23,6 +24,8 @@ typedef struct cfg_node {
 
 /* Look up a key in a map node; NULL when absent or when node is not a map. */
 const cfg_node *cfg_map_get(const cfg_node *map, const char *key);
+/* "a scalar", "a map" or "a list", for messages. */
+const char *cfg_kind_name(cfg_kind kind);
 
 /* One input of a step: "step" or "step.output". */
 typedef struct input_ref {
@@ -56,8 +59,16 @@ typedef struct pipeline_def {
 /* Parse and interpolate a pipeline file. Structural errors (YAML syntax,
  * unknown keys, missing required keys, bad `${VAR}`, duplicate step names)
  * go to diags. Returns the def (possibly partial) or NULL when nothing could
- * be read; the caller checks diags->count. */
+ * be read; the caller checks diags->count.
+ *
+ * Notes: diagnostics point at def->path, so print them before freeing the
+ * def (when NULL is returned they point at `path`). A step with errors in its
+ * name or plugin is left out of def->steps. Anchors, aliases and `<<` merge
+ * keys are supported (aliases are expanded into copies). */
 pipeline_def *pipeline_def_load(const char *path, diag_list *diags);
+/* The same with variables taken from `lookup` instead of the environment. */
+pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud,
+                                     diag_list *diags);
 void pipeline_def_free(pipeline_def *def);
 
 #endif

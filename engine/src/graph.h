@@ -1,0 +1,37 @@
+/* The step graph of a pipeline: validated (one source, inputs that exist,
+ * no cycles), ordered, and drawn as Graphviz DOT. */
+#ifndef SLUICE_GRAPH_H
+#define SLUICE_GRAPH_H
+
+#include <sluice/plugin.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "pipeline_def.h"
+
+/* What the graph needs to know of a step's plugin; return 0 when the plugin
+ * could not be loaded (checks needing it are skipped, the loader already
+ * reported why). `outputs` is the descriptor's NULL-terminated extra outputs
+ * (may be set to NULL). */
+typedef int (*graph_plugin_info_fn)(void *ud, size_t step, sluice_kind *kind,
+                                    const char *const **outputs);
+
+/* Validate the graph; on success fill order[0..nsteps) with a topological
+ * order of step indices (the source first) and return 0; else add diags and
+ * return -1. Rules: exactly one source, without input; every other step has
+ * inputs; each input names an existing step and one of its outputs ("main"
+ * for sources and operators, the plugin's declared outputs, and "rejected"
+ * for the source: the engine's dead letters); sinks have no outputs; no
+ * input listed twice by a step; no cycles. */
+int graph_validate(const pipeline_def *def, graph_plugin_info_fn info, void *ud, size_t *order,
+                   diag_list *diags);
+
+/* A digraph with one node per step (name and plugin; shape by kind) and one
+ * edge per input, labelled with the output's name unless it is "main". */
+void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out);
+
+/* Does a step of this kind (with these declared outputs) have `output`?
+ * The source's "rejected" is the engine's, present whatever the plugin says. */
+int graph_has_output(sluice_kind kind, const char *const *outputs, const char *output);
+
+#endif
