@@ -308,6 +308,152 @@ static sluice_status clickgen_poll(const sluice_host_api *api, sluice_ctx *ctx, 
     return g->count > 0 && g->sent >= g->count ? SLUICE_END : SLUICE_OK;
 }
 
+/* ---- snapshot: the generator resumes where the checkpoint left it -------- */
+
+static unsigned char *put_u64le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+static const unsigned char *get_u64le(const unsigned char *p, uint64_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)p[i] << (8 * i);
+    return p + 8;
+}
+
+#define SNAPSHOT_HEADER_WORDS 11 /* seed users urls sent start rng[4] recent_count recent_next */
+#define SNAPSHOT_EVENT_WORDS 6
+#define SNAPSHOT_USER_WORDS 4
+
+static size_t snapshot_size(uint64_t users)
+{
+    return 8 * (SNAPSHOT_HEADER_WORDS + RECENT_EVENTS * SNAPSHOT_EVENT_WORDS +
+                users * SNAPSHOT_USER_WORDS);
+}
+
+static sluice_status clickgen_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                       sluice_snapshot *out)
+{
+    (void)ctx;
+    clickgen *g = self;
+    const click_model *m = &g->model;
+    size_t size = snapshot_size(m->p.users);
+    unsigned char *data = api->alloc(size), *p = data;
+    if (data == NULL)
+        return SLUICE_ERR_NOMEM;
+    p = put_u64le(p, g->seed);
+    p = put_u64le(p, m->p.users);
+    p = put_u64le(p, m->p.urls);
+    p = put_u64le(p, g->sent);
+    p = put_u64le(p, (uint64_t)g->start_ms);
+    for (int i = 0; i < 4; i++)
+        p = put_u64le(p, m->rng.s[i]);
+    p = put_u64le(p, g->recent_count);
+    p = put_u64le(p, g->recent_next);
+    for (int i = 0; i < RECENT_EVENTS; i++) {
+        const click_event *ev = &g->recent[i];
+        p = put_u64le(p, ev->id);
+        p = put_u64le(p, (uint64_t)ev->ts);
+        p = put_u64le(p, ev->user);
+        p = put_u64le(p, ev->url);
+        p = put_u64le(p, ev->referrer);
+        p = put_u64le(p, (uint64_t)ev->ts_rfc3339 | (uint64_t)ev->user_int << 8 |
+                             (uint64_t)ev->ua << 16 | (uint64_t)ev->external << 24);
+    }
+    for (uint32_t i = 0; i < m->p.users; i++) {
+        const click_user *u = &m->heap[i];
+        uint64_t bits;
+        memcpy(&bits, &u->next_ms, sizeof bits);
+        p = put_u64le(p, bits);
+        p = put_u64le(p, u->user);
+        p = put_u64le(p, u->clicks_left);
+        p = put_u64le(p, u->last_url);
+    }
+    out->encoding_version = SNAPSHOT_VERSION;
+    out->data = data;
+    out->size = size;
+    return SLUICE_OK;
+}
+
+static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                      const sluice_snapshot *in)
+{
+    clickgen *g = self;
+    click_model *m = &g->model;
+    if (in->encoding_version != SNAPSHOT_VERSION) {
+        api->log(ctx, SLUICE_LOG_ERROR,
+                 "cannot read a clickgen snapshot of encoding %u; this build writes %u",
+                 in->encoding_version, SNAPSHOT_VERSION);
+        return SLUICE_ERR_STATE;
+    }
+    const unsigned char *p = in->data;
+    uint64_t seed, users, urls, v;
+    if (in->size < 24) {
+        api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot too short (%zu bytes)", in->size);
+        return SLUICE_ERR_STATE;
+    }
+    p = get_u64le(p, &seed);
+    p = get_u64le(p, &users);
+    p = get_u64le(p, &urls);
+    if (seed != g->seed || users != m->p.users || urls != m->p.urls) {
+        api->log(ctx, SLUICE_LOG_ERROR,
+                 "the checkpoint was taken with seed %lld, %llu users and %llu urls, not seed %lld, "
+                 "%u users and %u urls: restore with the same options or start afresh",
+                 (long long)seed, (unsigned long long)users, (unsigned long long)urls,
+                 (long long)g->seed, m->p.users, m->p.urls);
+        return SLUICE_ERR_STATE;
+    }
+    if (in->size != snapshot_size(users)) {
+        api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot of %zu bytes, expected %zu", in->size,
+                 snapshot_size(users));
+        return SLUICE_ERR_STATE;
+    }
+    p = get_u64le(p, &g->sent);
+    p = get_u64le(p, &v);
+    g->start_ms = (int64_t)v;
+    for (int i = 0; i < 4; i++)
+        p = get_u64le(p, &m->rng.s[i]);
+    p = get_u64le(p, &v);
+    g->recent_count = v > RECENT_EVENTS ? RECENT_EVENTS : (uint32_t)v;
+    p = get_u64le(p, &v);
+    g->recent_next = (uint32_t)(v % RECENT_EVENTS);
+    for (int i = 0; i < RECENT_EVENTS; i++) {
+        click_event *ev = &g->recent[i];
+        ev->seed = g->seed;
+        p = get_u64le(p, &ev->id);
+        p = get_u64le(p, &v);
+        ev->ts = (int64_t)v;
+        p = get_u64le(p, &v);
+        ev->user = (uint32_t)v;
+        p = get_u64le(p, &v);
+        ev->url = (uint32_t)v;
+        p = get_u64le(p, &v);
+        ev->referrer = (uint32_t)v;
+        p = get_u64le(p, &v);
+        ev->ts_rfc3339 = (uint8_t)v;
+        ev->user_int = (uint8_t)(v >> 8);
+        ev->ua = (uint8_t)(v >> 16);
+        ev->external = (uint8_t)(v >> 24);
+    }
+    for (uint32_t i = 0; i < m->p.users; i++) {
+        click_user *u = &m->heap[i];
+        p = get_u64le(p, &v);
+        memcpy(&u->next_ms, &v, sizeof v);
+        p = get_u64le(p, &v);
+        u->user = (uint32_t)v;
+        p = get_u64le(p, &v);
+        u->clicks_left = (uint32_t)v;
+        p = get_u64le(p, &v);
+        u->last_url = (uint32_t)v;
+    }
+    g->pace_start_ms = -1;
+    return SLUICE_OK;
+}
+
 static const sluice_plugin clickgen_plugin = {
     .struct_size = sizeof(sluice_plugin),
     .abi_version = SLUICE_ABI_VERSION,
@@ -320,6 +466,8 @@ static const sluice_plugin clickgen_plugin = {
     .create = clickgen_create,
     .destroy = clickgen_destroy,
     .poll = clickgen_poll,
+    .snapshot = clickgen_snapshot,
+    .restore = clickgen_restore,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
