@@ -77,7 +77,7 @@ static void check_sources(const pipeline_def *def, const step_info *si, diag_lis
     }
     if (first < 0 && all_known) {
         src_pos pos = def->nsteps ? def->steps[0].pos
-                                  : (def->root ? def->root->pos : (src_pos){def->path, 0, 0});
+                                  : (def->root ? def->root->pos : (src_pos){NULL, 0, 0});
         diag_add(diags, pos, "the pipeline has no source step (one whose plugin is a source)");
     }
 }
@@ -285,7 +285,7 @@ int graph_validate(const pipeline_def *def, graph_plugin_info_fn info, void *ud,
     size_t before = diags->count;
     step_info *si = collect_info(def, info, ud);
     if (!si) {
-        diag_add(diags, (src_pos){def->path, 0, 0}, "out of memory");
+        diag_add(diags, (src_pos){NULL, 0, 0}, "out of memory");
         return -1;
     }
     check_sources(def, si, diags);

@@ -3,6 +3,7 @@
 #include "pipeline_def.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,9 +301,45 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
         diag_add(diags, root->pos, "the pipeline has no 'steps'");
 }
 
+/* Positions name their file by pointer, and diagnostics are often printed
+ * after the def is gone (a failed load frees it): file names are therefore
+ * kept for the life of the process, once each. */
+typedef struct interned_path {
+    struct interned_path *next;
+    char name[];
+} interned_path;
+
+static interned_path *interned;
+static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_path(const char *path)
+{
+    pthread_mutex_lock(&interned_lock);
+    interned_path *it = interned;
+    while (it && strcmp(it->name, path) != 0)
+        it = it->next;
+    if (!it) {
+        size_t len = strlen(path);
+        it = malloc(sizeof *it + len + 1);
+        if (it) {
+            memcpy(it->name, path, len + 1);
+            it->next = interned;
+            interned = it;
+        }
+    }
+    pthread_mutex_unlock(&interned_lock);
+    return it ? it->name : NULL;
+}
+
 pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud,
                                      diag_list *diags)
 {
+    const char *file = intern_path(path);
+    if (!file) {
+        diag_add(diags, (src_pos){NULL, 0, 0}, "out of memory");
+        return NULL;
+    }
+    path = file;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         diag_add(diags, (src_pos){path, 0, 0}, "cannot open pipeline file: %s", strerror(errno));
@@ -316,13 +353,9 @@ pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, 
         return NULL;
     }
     def->batch_size = 4096;
-    def->root = cfg_yaml_read_file(fp, def->path, lookup, ud, diags);
+    def->root = cfg_yaml_read_file(fp, path, lookup, ud, diags);
     fclose(fp);
     if (!def->root) {
-        /* Diagnostics point at def->path: re-point them before it goes. */
-        for (size_t i = 0; i < diags->count; i++)
-            if (diags->items[i].pos.file == def->path)
-                diags->items[i].pos.file = path;
         pipeline_def_free(def);
         if (diags->count == 0)
             diag_add(diags, (src_pos){path, 1, 1}, "the pipeline file is empty");

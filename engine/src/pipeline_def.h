@@ -61,10 +61,11 @@ typedef struct pipeline_def {
  * go to diags. Returns the def (possibly partial) or NULL when nothing could
  * be read; the caller checks diags->count.
  *
- * Notes: diagnostics point at def->path, so print them before freeing the
- * def (when NULL is returned they point at `path`). A step with errors in its
- * name or plugin is left out of def->steps. Anchors, aliases and `<<` merge
- * keys are supported (aliases are expanded into copies). */
+ * Notes: positions (in diags and in the tree) name the file with a copy of
+ * `path` kept for the life of the process, so diagnostics stay printable
+ * after the def is freed. A step with errors in its name or plugin is left
+ * out of def->steps. Anchors, aliases and `<<` merge keys are supported
+ * (aliases are expanded into copies). */
 pipeline_def *pipeline_def_load(const char *path, diag_list *diags);
 /* The same with variables taken from `lookup` instead of the environment. */
 pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud,

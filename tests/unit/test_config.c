@@ -384,6 +384,23 @@ START_TEST(a_missing_file_is_reported)
 }
 END_TEST
 
+START_TEST(diagnostics_outlive_the_def_and_the_callers_path)
+{
+    char *p = ts_strf("%s/gone.yaml", ts_tmpdir());
+    ts_write_file(p, "steps:\n  - {name: a, plugin: file, colour: red}\n");
+    diag_init(&diags);
+    pipeline_def *d = pipeline_def_load(p, &diags);
+    ck_assert_ptr_nonnull(d);
+    pipeline_def_free(d);
+    char *want = strdup(p);
+    memset(p, 'x', strlen(p)); /* the caller reuses its buffer */
+    free(p);
+    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_str_eq(diags.items[0].pos.file, want);
+    free(want);
+}
+END_TEST
+
 START_TEST(diagnostics_print_as_file_line_column)
 {
     diag_list d;
@@ -431,6 +448,7 @@ int main(void)
     tcase_add_test(tc, an_unknown_alias_is_reported);
     tcase_add_test(tc, an_empty_file_and_a_second_document_are_reported);
     tcase_add_test(tc, a_missing_file_is_reported);
+    tcase_add_test(tc, diagnostics_outlive_the_def_and_the_callers_path);
     tcase_add_test(tc, diagnostics_print_as_file_line_column);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
