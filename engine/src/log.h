@@ -1,0 +1,20 @@
+/* Engine logging to stderr: one line per message, prefixed with the
+ * pipeline and step it concerns, filtered by level (SLUICE_LOG_LEVEL or
+ * --log-level). */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stdarg.h>
+
+#include "sluice/plugin.h"
+
+void log_set_level(sluice_log_level level);
+/* Parse "error", "warn", "info", "debug"; returns -1 when unknown. */
+int log_level_parse(const char *s);
+int log_enabled(sluice_log_level level);
+/* scope is e.g. "replay/dedup" or NULL. */
+void log_msg(sluice_log_level level, const char *scope, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(sluice_log_level level, const char *scope, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,347 @@
+/* sluice: the command line. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "log.h"
+#include "options.h"
+#include "pipeline.h"
+#include "plugin_loader.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0"
+#endif
+
+/* Exit codes. */
+enum {
+    EXIT_OK = 0,
+    EXIT_RUN_FAILED = 1, /* a pipeline failed while running */
+    EXIT_USAGE = 2,      /* bad command line */
+    EXIT_INVALID = 3,    /* a pipeline file or plugin is invalid */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+/* A plugin asked for an option it did not declare, or with the wrong type. */
+static void report_option_misuse(const sluice_options *opts, const char *message)
+{
+    (void)opts;
+    log_msg(SLUICE_LOG_ERROR, NULL, "plugin bug: %s", message);
+}
+
+static void on_signal(int sig)
+{
+    if (stop_requested) {
+        /* A second Ctrl-C: the user wants out now. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: sluice [--log-level LEVEL] COMMAND [ARGS]\n"
+          "\n"
+          "Sluice: a real-time clickstream analytics engine.\n"
+          "\n"
+          "Commands:\n"
+          "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
+          "  check PIPELINE.yaml...  validate pipelines without running them\n"
+          "  graph PIPELINE.yaml     print a pipeline's graph in Graphviz DOT\n"
+          "  plugins                 list the plugins found, with their options\n"
+          "  broker                  run a standalone embedded Kafka broker (development)\n"
+          "\n"
+          "Options:\n"
+          "  --log-level LEVEL       error, warn, info (default) or debug; also SLUICE_LOG_LEVEL\n"
+          "  -h, --help              this help; `sluice COMMAND --help` for a command's\n"
+          "  -V, --version           print the version\n"
+          "\n"
+          "Exit codes: 0 success, 1 a pipeline failed while running, 2 bad usage,\n"
+          "3 an invalid pipeline or plugin.\n"
+          "Plugins are searched in a pipeline's plugin_path, then $SLUICE_PLUGIN_PATH,\n"
+          "then beside the sluice binary, then the install folder.\n",
+          out);
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+typedef struct run_job {
+    pipeline *p;
+    int result;
+    pthread_t thread;
+} run_job;
+
+static void *run_thread(void *arg)
+{
+    run_job *job = arg;
+    job->result = pipeline_run(job->p, &stop_requested);
+    if (job->result == 0 && stop_requested)
+        log_msg(SLUICE_LOG_INFO, job->p->def->name, "stopped on signal, output flushed");
+    return NULL;
+}
+
+static int open_all(int n, char **paths, pipeline **out)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        diag_list d;
+        diag_init(&d);
+        out[i] = pipeline_open(paths[i], &d);
+        if (out[i] == NULL) {
+            if (d.count == 0)
+                fprintf(stderr, "%s: error: cannot read the pipeline\n", paths[i]);
+            diag_print(&d, stderr);
+            bad = 1;
+        }
+        diag_free(&d);
+    }
+    return bad;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"metrics", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *metrics_path = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            metrics_path = optarg;
+            break;
+        case 'h':
+            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml...\n"
+                 "\n"
+                 "Runs the pipelines, each on its own thread, until every source ends or\n"
+                 "SIGINT/SIGTERM arrives; then flushes every sink and exits. A bounded\n"
+                 "input (end of file, stop_at_end) brings the watermark to +infinity first,\n"
+                 "emitting every open window and session; a signal does not.\n"
+                 "\n"
+                 "  --metrics FILE  write the counters of every step as JSON lines at exit");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    int n = argc - optind;
+    if (n < 1) {
+        fputs("sluice run: no pipeline given (see sluice run --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    pipeline **ps = calloc((size_t)n, sizeof *ps);
+    run_job *jobs = calloc((size_t)n, sizeof *jobs);
+    int code = EXIT_OK;
+    if (open_all(n, argv + optind, ps)) {
+        code = EXIT_INVALID;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        if (pipeline_start(ps[i]) != 0) {
+            code = EXIT_RUN_FAILED;
+            goto out;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        jobs[i].p = ps[i];
+        pthread_create(&jobs[i].thread, NULL, run_thread, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(jobs[i].thread, NULL);
+        if (jobs[i].result != 0)
+            code = EXIT_RUN_FAILED;
+    }
+    if (metrics_path) {
+        FILE *f = fopen(metrics_path, "w");
+        if (f == NULL) {
+            log_msg(SLUICE_LOG_ERROR, NULL, "cannot write metrics to %s: %m", metrics_path);
+            code = code ? code : EXIT_RUN_FAILED;
+        } else {
+            for (int i = 0; i < n; i++) {
+                char *text = pipeline_metrics_json(ps[i]);
+                fprintf(f, "%s\n", text);
+                free(text);
+            }
+            fclose(f);
+        }
+    }
+out:
+    for (int i = 0; i < n; i++)
+        pipeline_close(ps[i]);
+    free(ps);
+    free(jobs);
+    return code;
+}
+
+/* ---- check, graph ------------------------------------------------------ */
+
+static int cmd_check(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        puts("Usage: sluice check PIPELINE.yaml...\n"
+             "\n"
+             "Validates everything that can be validated without running: the YAML,\n"
+             "environment interpolation, plugins found and loaded, options type-checked,\n"
+             "event settings, and the graph (inputs, outputs, cycles). Prints every\n"
+             "error as file:line:column: error: message and exits 3 if there is any.");
+        return EXIT_OK;
+    }
+    if (argc < 2) {
+        fputs("sluice check: no pipeline given\n", stderr);
+        return EXIT_USAGE;
+    }
+    pipeline **ps = calloc((size_t)argc, sizeof *ps);
+    int bad = open_all(argc - 1, argv + 1, ps);
+    for (int i = 0; i < argc - 1; i++) {
+        if (ps[i])
+            printf("%s: ok (%zu steps)\n", argv[i + 1], ps[i]->nsteps);
+        pipeline_close(ps[i]);
+    }
+    free(ps);
+    return bad ? EXIT_INVALID : EXIT_OK;
+}
+
+static int cmd_graph(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        puts("Usage: sluice graph PIPELINE.yaml\n\nPrints the pipeline's graph in Graphviz DOT (try: | dot -Tpng > g.png).");
+        return EXIT_OK;
+    }
+    if (argc != 2) {
+        fputs("sluice graph: give exactly one pipeline\n", stderr);
+        return EXIT_USAGE;
+    }
+    pipeline *p;
+    if (open_all(1, argv + 1, &p))
+        return EXIT_INVALID;
+    pipeline_print_dot(p, stdout);
+    pipeline_close(p);
+    return EXIT_OK;
+}
+
+/* ---- plugins ------------------------------------------------------------ */
+
+static void print_plugin(void *ud, const char *path, const loaded_plugin *p, const char *err)
+{
+    int *broken = ud;
+    if (p == NULL) {
+        printf("! %s\n    %s\n\n", path, err);
+        (*broken)++;
+        return;
+    }
+    const sluice_plugin *d = &p->desc;
+    printf("%s %s %s - %s\n    file: %s\n", plugin_kind_name(d->kind), d->name, d->version, d->description, path);
+    if (p->outputs[0]) {
+        printf("    outputs: main");
+        for (size_t i = 0; p->outputs[i]; i++)
+            printf(", %s", p->outputs[i]);
+        printf("\n");
+    } else if (d->kind == SLUICE_KIND_SOURCE) {
+        printf("    outputs: main, rejected (invalid events, from the engine's decoder)\n");
+    }
+    if (d->options) {
+        printf("    options:\n");
+        options_print_help(d->options, stdout);
+    }
+    printf("\n");
+}
+
+static int cmd_plugins(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        puts("Usage: sluice plugins\n\nLists every plugin on the search path with its kind, version, outputs and\n"
+             "options (type, default, documentation). Plugins that fail to load are listed\n"
+             "with the reason, and the exit code is then 3.");
+        return EXIT_OK;
+    }
+    (void)argc;
+    plugin_path pp;
+    plugin_path_init(&pp, NULL, 0);
+    printf("Plugin search path:");
+    for (size_t i = 0; i < pp.count; i++)
+        printf(" %s", pp.dirs[i]);
+    printf("\n\n");
+    int broken = 0;
+    plugin_scan(&pp, print_plugin, &broken);
+    plugin_path_free(&pp);
+    return broken ? EXIT_INVALID : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *level = getenv("SLUICE_LOG_LEVEL");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("sluice %s (plugin ABI %d.%d)\n", SLUICE_VERSION, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            level = argv[++i];
+        } else {
+            fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (level) {
+        int l = log_level_parse(level);
+        if (l < 0) {
+            fprintf(stderr, "sluice: unknown log level '%s' (error, warn, info, debug)\n", level);
+            return EXIT_USAGE;
+        }
+        log_set_level((sluice_log_level)l);
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    install_signals();
+    options_set_misuse_handler(report_option_misuse);
+    int code;
+    if (strcmp(cmd, "run") == 0)
+        code = cmd_run(sub_argc, sub_argv);
+    else if (strcmp(cmd, "check") == 0)
+        code = cmd_check(sub_argc, sub_argv);
+    else if (strcmp(cmd, "graph") == 0)
+        code = cmd_graph(sub_argc, sub_argv);
+    else if (strcmp(cmd, "plugins") == 0)
+        code = cmd_plugins(sub_argc, sub_argv);
+    else if (strcmp(cmd, "broker") == 0)
+        code = broker_main(sub_argc, sub_argv, &stop_requested);
+    else {
+        fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", cmd);
+        return EXIT_USAGE;
+    }
+    plugin_unload_all();
+    return code;
+}

@@ -1,0 +1,225 @@
+/* From a pipeline file to a pipeline ready to start: plugins found and
+ * vetted, options checked against each plugin's declared table, the event
+ * settings read, the graph validated and its ports wired. Every error is
+ * collected with its position, so `sluice check` can show them all. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_settings.h"
+#include "graph.h"
+#include "log.h"
+#include "options.h"
+#include "pipeline.h"
+
+static const char *const source_outputs[] = {"rejected", NULL};
+
+static int plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs)
+{
+    pipeline *p = ud;
+    if (p->steps[i].plugin == NULL)
+        return 0;
+    *kind = p->steps[i].plugin->desc.kind;
+    *outputs = p->steps[i].plugin->desc.kind == SLUICE_KIND_SOURCE ? source_outputs : p->steps[i].plugin->outputs;
+    return 1;
+}
+
+/* A plugin named by path is relative to the pipeline file's folder. */
+static const loaded_plugin *load_by_path(const pipeline_def *def, const char *spec, char *err, size_t errsz)
+{
+    if (spec[0] == '/')
+        return plugin_load_file(spec, err, errsz);
+    char *dir = strdup(def->path);
+    char *slash = strrchr(dir, '/');
+    char *full;
+    if (slash) {
+        *slash = '\0';
+        if (asprintf(&full, "%s/%s", dir, spec) < 0)
+            abort();
+    } else {
+        full = strdup(spec);
+    }
+    const loaded_plugin *p = plugin_load_file(full, err, errsz);
+    free(full);
+    free(dir);
+    return p;
+}
+
+static void load_step_plugin(pipeline *p, size_t i, diag_list *diags)
+{
+    const step_def *sd = &p->def->steps[i];
+    step *s = &p->steps[i];
+    unsigned kinds = sd->ninputs == 0 ? 1u << SLUICE_KIND_SOURCE
+                                      : (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
+    char err[2048];
+    const loaded_plugin *lp = strchr(sd->plugin, '/') ? load_by_path(p->def, sd->plugin, err, sizeof err)
+                                                       : plugin_find(&p->path, sd->plugin, kinds, err, sizeof err);
+    if (lp == NULL) {
+        diag_add(diags, sd->plugin_pos, "%s", err);
+        return;
+    }
+    if (!(kinds & (1u << lp->desc.kind))) {
+        diag_add(diags, sd->plugin_pos, "step '%s': %s is a %s plugin, but the step %s", sd->name, sd->plugin,
+                 plugin_kind_name(lp->desc.kind),
+                 sd->ninputs == 0 ? "has no input, so it must be a source" : "has an input, so it cannot be a source");
+        return;
+    }
+    s->plugin = lp;
+    s->opts = options_build_at(lp->desc.options, sd->options, lp->desc.name, sd->pos, diags);
+}
+
+static void build_ports(pipeline *p, size_t i)
+{
+    step *s = &p->steps[i];
+    const loaded_plugin *lp = s->plugin;
+    size_t extra = 0;
+    const char *const *outs = lp->desc.kind == SLUICE_KIND_SOURCE ? source_outputs : lp->outputs;
+    while (outs[extra])
+        extra++;
+    s->nports = lp->desc.kind == SLUICE_KIND_SINK ? 0 : 1 + extra;
+    s->ports = calloc(s->nports ? s->nports : 1, sizeof *s->ports);
+    if (s->nports) {
+        s->ports[0].name = "main";
+        for (size_t k = 0; k < extra; k++)
+            s->ports[1 + k].name = outs[k];
+    }
+    for (size_t k = 0; k < s->nports; k++)
+        s->ports[k].last_wm = SLUICE_TIME_MIN;
+}
+
+static void wire_inputs(pipeline *p)
+{
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const step_def *sd = &p->def->steps[i];
+        step *s = &p->steps[i];
+        s->inputs = calloc(sd->ninputs ? sd->ninputs : 1, sizeof *s->inputs);
+        s->ninputs = sd->ninputs;
+        for (size_t k = 0; k < sd->ninputs; k++) {
+            for (size_t j = 0; j < p->nsteps; j++) {
+                if (strcmp(p->def->steps[j].name, sd->inputs[k].step) != 0)
+                    continue;
+                s->inputs[k].step = j;
+                port *pt = step_port(&p->steps[j], sd->inputs[k].output);
+                s->inputs[k].port = (size_t)(pt - p->steps[j].ports);
+                pt->consumers++;
+                /* Operators pass watermarks on even without a hook of their own. */
+                if (s->plugin->desc.kind == SLUICE_KIND_OPERATOR || s->plugin->desc.watermark)
+                    pt->needs_markers = 1;
+            }
+        }
+    }
+}
+
+pipeline *pipeline_open(const char *path, diag_list *diags)
+{
+    size_t errors = diags->count;
+    pipeline_def *def = pipeline_def_load(path, diags);
+    if (def == NULL)
+        return NULL;
+    pipeline *p = calloc(1, sizeof *p);
+    p->def = def;
+    p->nsteps = def->nsteps;
+    p->steps = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->steps);
+    p->order = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->order);
+    p->checkpoint_interval_ms = 5000;
+    plugin_path_init(&p->path, def->plugin_path, def->nplugin_path);
+    for (size_t i = 0; i < def->nsteps; i++) {
+        p->steps[i].def = &def->steps[i];
+        load_step_plugin(p, i, diags);
+    }
+    event_settings ev;
+    event_settings_parse(NULL, &ev, diags);
+    for (size_t i = 0; i < def->nsteps; i++) {
+        if (def->steps[i].event && def->steps[i].ninputs > 0)
+            diag_add(diags, def->steps[i].event->pos, "step '%s': event: applies only to the source step",
+                     def->steps[i].name);
+        if (def->steps[i].ninputs == 0)
+            event_settings_parse(def->steps[i].event, &ev, diags);
+    }
+    if (diags->count == errors && graph_validate(def, plugin_info, p, p->order, diags) == 0) {
+        p->source = p->order[0];
+        for (size_t i = 0; i < p->nsteps; i++)
+            build_ports(p, i);
+        wire_inputs(p);
+    }
+    if (diags->count != errors) {
+        pipeline_close(p);
+        return NULL;
+    }
+    p->src.raw = ev.raw;
+    p->src.events = ev.decode;
+    wm_init(&p->src.wm, ev.max_out_of_order_ms, ev.idle_timeout_ms);
+    arena_init(&p->tick_arena, 1u << 20);
+    for (size_t i = 0; i < p->nsteps; i++) {
+        step *s = &p->steps[i];
+        snprintf(s->scope, sizeof s->scope, "%s/%s", def->name, def->steps[i].name);
+        s->ctx.p = p;
+        s->ctx.s = s;
+        s->ctx.cur_wm = SLUICE_TIME_MIN;
+        /* Sources count messages read; operators records in and out; sinks
+         * records in. Unused ones still exist, uncounted and unreported. */
+        sluice_kind kind = s->plugin->desc.kind;
+        s->c_out = kind == SLUICE_KIND_SOURCE ? step_counter(s, "read") : NULL;
+        s->c_in = kind == SLUICE_KIND_SOURCE ? NULL : step_counter(s, "in");
+        if (kind == SLUICE_KIND_OPERATOR)
+            s->c_out = step_counter(s, "out");
+    }
+    p->src.c_accepted = step_counter(&p->steps[p->source], "accepted");
+    return p;
+}
+
+static void free_counters(step *s)
+{
+    for (size_t k = 0; k < s->ncounters; k++) {
+        free(s->counters[k]->name);
+        free(s->counters[k]);
+    }
+    free(s->counters);
+}
+
+void pipeline_close(pipeline *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->nsteps; i++) {
+        step *s = &p->steps[i];
+        if (s->created && s->plugin->desc.destroy)
+            s->plugin->desc.destroy(&host_api, &s->ctx, s->self);
+        s->created = 0;
+        if (s->opts)
+            options_free(s->opts);
+        for (size_t k = 0; k < s->nports; k++)
+            free(s->ports[k].queue.v);
+        free(s->ports);
+        free(s->inputs);
+        free(s->merged.v);
+        free_counters(s);
+    }
+    free(p->steps);
+    free(p->order);
+    wm_free(&p->src.wm);
+    arena_free(&p->tick_arena);
+    plugin_path_free(&p->path);
+    pipeline_def_free(p->def);
+    free(p);
+}
+
+char *pipeline_metrics_json(const pipeline *p)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "pipeline", json_string(p->def->name));
+    json_t *steps = json_object();
+    for (size_t k = 0; k < p->nsteps; k++) {
+        const step *s = &p->steps[p->order[k]];
+        json_t *c = json_object();
+        for (size_t j = 0; j < s->ncounters; j++)
+            json_object_set_new(c, s->counters[j]->name, json_integer(s->counters[j]->value));
+        json_object_set_new(steps, s->def->name, c);
+    }
+    json_object_set_new(root, "steps", steps);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+void pipeline_print_dot(const pipeline *p, FILE *out) { graph_print_dot(p->def, plugin_info, (void *)p, out); }

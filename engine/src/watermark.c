@@ -1,0 +1,122 @@
+#include "watermark.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/plugin.h"
+
+int64_t wm_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (a == SLUICE_TIME_MAX || a == SLUICE_TIME_MIN)
+        return a;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b > 0 ? SLUICE_TIME_MIN : SLUICE_TIME_MAX;
+    return r;
+}
+
+int64_t wm_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (a == SLUICE_TIME_MAX || a == SLUICE_TIME_MIN)
+        return a;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? SLUICE_TIME_MAX : SLUICE_TIME_MIN;
+    return r;
+}
+
+void wm_init(wm_tracker *t, int64_t max_out_of_order, int64_t idle_timeout)
+{
+    memset(t, 0, sizeof *t);
+    t->max_out_of_order = max_out_of_order;
+    t->idle_timeout = idle_timeout;
+    t->current = SLUICE_TIME_MIN;
+    t->min_index = SIZE_MAX;
+}
+
+void wm_free(wm_tracker *t)
+{
+    free(t->parts);
+    t->parts = NULL;
+    t->count = t->cap = 0;
+}
+
+static wm_partition *find_partition(wm_tracker *t, int32_t id)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (t->parts[i].id == id)
+            return &t->parts[i];
+    if (t->count == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->parts = realloc(t->parts, t->cap * sizeof *t->parts);
+    }
+    wm_partition *p = &t->parts[t->count++];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->max_ts = SLUICE_TIME_MIN;
+    return p;
+}
+
+static int counts(const wm_partition *p) { return p->has_data && !p->idle && !p->gone; }
+
+/* Recompute the minimum over counting partitions; the watermark only rises. */
+static int64_t recompute(wm_tracker *t)
+{
+    int64_t min_ts = SLUICE_TIME_MAX;
+    t->min_index = SIZE_MAX;
+    for (size_t i = 0; i < t->count; i++) {
+        if (counts(&t->parts[i]) && t->parts[i].max_ts < min_ts) {
+            min_ts = t->parts[i].max_ts;
+            t->min_index = i;
+        }
+    }
+    if (t->min_index != SIZE_MAX) {
+        int64_t wm = wm_sub(min_ts, t->max_out_of_order);
+        if (wm > t->current)
+            t->current = wm;
+    }
+    return t->current;
+}
+
+int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now)
+{
+    /* The common case, one partition seen again: no search. */
+    wm_partition *p = (t->count == 1 && t->parts[0].id == partition) ? &t->parts[0] : find_partition(t, partition);
+    int was_counting = counts(p);
+    p->last_data_wall = now;
+    p->has_data = 1;
+    p->idle = 0;
+    p->gone = 0; /* a revoked partition assigned again counts again */
+    if (ts <= p->max_ts && was_counting)
+        return t->current;
+    if (ts > p->max_ts)
+        p->max_ts = ts;
+    size_t index = (size_t)(p - t->parts);
+    /* Only the partition holding the minimum, or one that starts counting,
+     * can move the minimum. */
+    if (!was_counting || index == t->min_index || t->min_index == SIZE_MAX)
+        return recompute(t);
+    return t->current;
+}
+
+int64_t wm_refresh(wm_tracker *t, int64_t now)
+{
+    if (t->idle_timeout <= 0)
+        return t->current;
+    int changed = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        wm_partition *p = &t->parts[i];
+        if (p->has_data && !p->idle && now - p->last_data_wall >= t->idle_timeout) {
+            p->idle = 1;
+            changed = 1;
+        }
+    }
+    return changed ? recompute(t) : t->current;
+}
+
+int64_t wm_partition_gone(wm_tracker *t, int32_t partition)
+{
+    wm_partition *p = find_partition(t, partition);
+    p->gone = 1;
+    return recompute(t);
+}

@@ -1,0 +1,41 @@
+/* Event-time watermarks over a source's partitions (SEMANTICS.md section 4):
+ * a partition's watermark is max(valid ts seen) - max_out_of_order; the
+ * pipeline's is the minimum over partitions that have data and are neither
+ * idle (no data for idle_timeout of wall clock), ended nor revoked. It never
+ * goes back. */
+#ifndef SLUICE_WATERMARK_H
+#define SLUICE_WATERMARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wm_partition {
+    int32_t id;
+    int64_t max_ts;
+    int64_t last_data_wall; /* wall clock of its last event */
+    uint8_t has_data, idle, gone; /* gone: ended or revoked */
+} wm_partition;
+
+typedef struct wm_tracker {
+    wm_partition *parts;
+    size_t count, cap;
+    int64_t max_out_of_order; /* ms */
+    int64_t idle_timeout;     /* ms; <= 0 disables idleness */
+    int64_t current;          /* the pipeline watermark */
+    size_t min_index;         /* the partition holding the minimum, or SIZE_MAX */
+} wm_tracker;
+
+void wm_init(wm_tracker *t, int64_t max_out_of_order, int64_t idle_timeout);
+void wm_free(wm_tracker *t);
+/* A valid event of `partition` at event time ts, seen at wall clock now.
+ * Returns the pipeline watermark after it. */
+int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now);
+/* Re-evaluate idleness at wall clock now; returns the pipeline watermark. */
+int64_t wm_refresh(wm_tracker *t, int64_t now);
+/* The partition no longer counts (revoked by a rebalance, or ended). */
+int64_t wm_partition_gone(wm_tracker *t, int32_t partition);
+/* Saturating a - b for watermark arithmetic. */
+int64_t wm_sub(int64_t a, int64_t b);
+int64_t wm_add(int64_t a, int64_t b);
+
+#endif
