@@ -8,7 +8,9 @@
 #include <yaml.h>
 
 /* Aliases are expanded into copies; this bounds "billion laughs" documents. */
-#define CFG_MAX_NODES 1000000
+#define CFG_MAX_NODES 100000
+/* Freeing and copying recurse; a sane pipeline nests a handful of levels. */
+#define CFG_MAX_DEPTH 200
 
 /* ------------------------------------------------------------------------ */
 /* Nodes                                                                     */
@@ -295,18 +297,20 @@ static void on_alias(builder *b, const yaml_event_t *ev)
         }
         return;
     }
+    /* Like a syntax error: what the document means is unknown from here. */
     diag_add(b->diags, pos, "unknown alias '*%s' (no anchor '&%s' before it)", name, name);
-    /* Keep the shape of the document so later checks still make sense. */
-    cfg_node *n = node_new(b, CFG_SCALAR, pos);
-    if (n && (n->scalar = strdup("")) != NULL)
-        add_node(b, n);
-    else
-        cfg_free(n);
+    b->failed = 1;
 }
 
 static void on_collection_start(builder *b, cfg_kind kind, const yaml_event_t *ev,
                                 const yaml_char_t *anchor_name)
 {
+    if (b->depth >= CFG_MAX_DEPTH) {
+        diag_add(b->diags, mark_pos(b, ev->start_mark), "nesting deeper than %d levels",
+                 CFG_MAX_DEPTH);
+        b->failed = 1;
+        return;
+    }
     cfg_node *n = node_new(b, kind, mark_pos(b, ev->start_mark));
     if (!n)
         return;
@@ -468,7 +472,7 @@ static cfg_node *parse_yaml(yaml_parser_t *p, builder b)
     yaml_parser_delete(p);
     builder_free(&b);
     if (syntax_error || b.failed) {
-        if (b.failed && !syntax_error && b.nodes <= CFG_MAX_NODES && diags->count == 0)
+        if (b.failed && !syntax_error && diags->count == 0)
             diag_add(diags, (src_pos){file, 0, 0}, "out of memory reading the pipeline");
         cfg_free(b.root);
         return NULL;

@@ -188,15 +188,41 @@ static void format_bound(const sluice_option_spec *s, double v, char *buf, size_
         snprintf(buf, size, "%g", v);
 }
 
+/* Bounds this large stand for "no limit" (plugins write e.g. 1e17 ms). */
+static int bound_is_open(const sluice_option_spec *s, double v)
+{
+    double limit = s->type == SLUICE_OPT_DURATION ? 1e15 : s->type == SLUICE_OPT_INT ? 9e18 : 1e300;
+    return v >= limit || v <= -limit;
+}
+
+/* "1s..1d", ">= 1ms", "<= 10", or "" when neither bound matters. */
+static void format_range(const sluice_option_spec *s, char *buf, size_t size)
+{
+    char lo[32], hi[32];
+    int has_lo = !bound_is_open(s, s->min), has_hi = !bound_is_open(s, s->max);
+    format_bound(s, s->min, lo, sizeof lo);
+    format_bound(s, s->max, hi, sizeof hi);
+    if (!has_range(s) || (!has_lo && !has_hi))
+        snprintf(buf, size, "%s", "");
+    else if (has_lo && has_hi)
+        snprintf(buf, size, "%s..%s", lo, hi);
+    else if (has_lo)
+        snprintf(buf, size, ">= %s", lo);
+    else
+        snprintf(buf, size, "<= %s", hi);
+}
+
 static int check_range(const sluice_option_spec *s, double v, const char *shown, char *err,
                        size_t errsz)
 {
     if (!has_range(s) || (v >= s->min && v <= s->max))
         return 0;
-    char lo[32], hi[32];
-    format_bound(s, s->min, lo, sizeof lo);
-    format_bound(s, s->max, hi, sizeof hi);
-    snprintf(err, errsz, "must be between %s and %s, not '%s'", lo, hi, shown);
+    char range[80];
+    format_range(s, range, sizeof range);
+    if (strstr(range, ".."))
+        snprintf(err, errsz, "must be in %s, not '%s'", range, shown);
+    else
+        snprintf(err, errsz, "must be %s, not '%s'", range, shown);
     return -1;
 }
 
@@ -662,13 +688,12 @@ void options_print_help(const sluice_option_spec *spec, FILE *out)
             fprintf(out, ", required");
         else if (s->default_value)
             fprintf(out, ", default %s", s->secret ? "***" : s->default_value);
-        if ((s->type == SLUICE_OPT_INT || s->type == SLUICE_OPT_DOUBLE ||
-             s->type == SLUICE_OPT_DURATION) &&
-            has_range(s)) {
-            char lo[32], hi[32];
-            format_bound(s, s->min, lo, sizeof lo);
-            format_bound(s, s->max, hi, sizeof hi);
-            fprintf(out, ", %s..%s", lo, hi);
+        if (s->type == SLUICE_OPT_INT || s->type == SLUICE_OPT_DOUBLE ||
+            s->type == SLUICE_OPT_DURATION) {
+            char range[80];
+            format_range(s, range, sizeof range);
+            if (*range)
+                fprintf(out, ", %s", range);
         }
         if (s->type == SLUICE_OPT_DURATION && s->allow_off)
             fprintf(out, ", or off");

@@ -72,6 +72,10 @@ static int parse_input_ref(const cfg_node *n, const char *step, input_ref *out, 
         return -1;
     }
     const char *text = n->scalar;
+    if (!*text) {
+        diag_add(diags, n->pos, "an input of step '%s' is empty", step);
+        return -1;
+    }
     const char *dot = strchr(text, '.');
     size_t step_len = dot ? (size_t)(dot - text) : strlen(text);
     char *ref_step = strndup(text, step_len);

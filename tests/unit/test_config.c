@@ -281,7 +281,7 @@ START_TEST(bad_step_names_and_input_references_are_reported)
     ck_assert_uint_eq(diags.count, 4);
     ck_assert(has_diag(2, 11, "step name 'a.b' may only use letters"));
     ck_assert(has_diag(6, 13, "input 'a.b.c' of step 'c' is not 'step' or 'step.output'"));
-    ck_assert(has_diag(6, 20, "input '' of step 'c'"));
+    ck_assert(has_diag(6, 20, "an input of step 'c' is empty"));
     ck_assert(has_diag(6, 24, "input '.x' of step 'c'"));
 }
 END_TEST
@@ -357,9 +357,33 @@ END_TEST
 
 START_TEST(an_unknown_alias_is_reported)
 {
-    ck_assert_ptr_nonnull(load("steps:\n  - name: a\n    plugin: *nope\n"));
+    ck_assert_ptr_null(load("steps:\n  - name: a\n    plugin: *nope\n"));
     dump();
+    ck_assert_uint_eq(diags.count, 1);
     ck_assert(has_diag(3, 13, "unknown alias '*nope'"));
+}
+END_TEST
+
+START_TEST(alias_bombs_and_deep_nesting_are_refused)
+{
+    /* Each level doubles: 2^25 nodes if expanded blindly. */
+    char *yaml = ts_strf("a0: &a0 [x, x]\n");
+    for (int i = 1; i <= 25; i++) {
+        char *next = ts_strf("%sa%d: &a%d [*a%d, *a%d]\n", yaml, i, i, i - 1, i - 1);
+        free(yaml);
+        yaml = next;
+    }
+    ck_assert_ptr_null(load(yaml));
+    free(yaml);
+    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_ptr_nonnull(strstr(diags.items[0].message, "document too large"));
+    teardown();
+    char deep[1001];
+    memset(deep, '[', 1000);
+    deep[1000] = '\0';
+    ck_assert_ptr_null(load(deep));
+    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_ptr_nonnull(strstr(diags.items[0].message, "nesting deeper than"));
 }
 END_TEST
 
@@ -446,6 +470,7 @@ int main(void)
     tcase_add_test(tc, keys_are_not_interpolated_and_dollar_dollar_is_a_dollar);
     tcase_add_test(tc, anchors_aliases_and_merge_keys_are_expanded);
     tcase_add_test(tc, an_unknown_alias_is_reported);
+    tcase_add_test(tc, alias_bombs_and_deep_nesting_are_refused);
     tcase_add_test(tc, an_empty_file_and_a_second_document_are_reported);
     tcase_add_test(tc, a_missing_file_is_reported);
     tcase_add_test(tc, diagnostics_outlive_the_def_and_the_callers_path);

@@ -213,9 +213,9 @@ START_TEST(ranges_are_checked)
                              "      ratio: -0.1\n"
                              "      ttl: 500ms\n"));
     ck_assert_uint_eq(diags.count, 3);
-    ck_assert(has_diag(6, 16, "must be between 0 and 10"));
-    ck_assert(has_diag(7, 14, "must be between 0 and 1"));
-    ck_assert(has_diag(8, 12, "must be between 1s and 1d"));
+    ck_assert(has_diag(6, 16, "must be in 0..10, not '11'"));
+    ck_assert(has_diag(7, 14, "must be in 0..1, not '-0.1'"));
+    ck_assert(has_diag(8, 12, "must be in 1s..1d, not '500ms'"));
     teardown();
     setup();
     /* The edges are inside; min > max means no range. */
@@ -224,6 +224,29 @@ START_TEST(ranges_are_checked)
                                 "      offset: -9223372036854775808\n"
                                 "      ttl: 1d\n"));
     ck_assert_int_eq(options_int(opts, "offset"), INT64_MIN);
+}
+END_TEST
+
+START_TEST(huge_bounds_read_as_open_ended)
+{
+    static const sluice_option_spec open_spec[] = {
+        OPT("ttl", SLUICE_OPT_DURATION, NULL, 0, "", 1, 1e17, NULL, 0, 0),
+        OPT("n", SLUICE_OPT_INT, NULL, 0, "", -1e19, 5, NULL, 0, 0),
+        SLUICE_OPTION_END,
+    };
+    opts = options_build(open_spec, options_map("      ttl: 0\n      n: 6\n"), "o", "o.yaml",
+                         &diags);
+    ck_assert_ptr_null(opts);
+    ck_assert(has_diag(5, 12, "option 'ttl' of plugin 'o' must be >= 1ms, not '0'"));
+    ck_assert(has_diag(6, 10, "option 'n' of plugin 'o' must be <= 5, not '6'"));
+    char *path = ts_strf("%s/open.txt", ts_tmpdir());
+    FILE *f = fopen(path, "w");
+    options_print_help(open_spec, f);
+    fclose(f);
+    char *text = ts_read_file(path, NULL);
+    ck_assert_str_eq(text, "  ttl (duration, >= 1ms)\n  n (int, <= 5)\n");
+    free(text);
+    free(path);
 }
 END_TEST
 
@@ -423,6 +446,7 @@ int main(void)
     tcase_add_test(tc, a_plugin_without_options_rejects_any);
     tcase_add_test(tc, type_errors_are_reported_at_the_value);
     tcase_add_test(tc, ranges_are_checked);
+    tcase_add_test(tc, huge_bounds_read_as_open_ended);
     tcase_add_test(tc, nested_values_in_maps_and_lists_are_reported_at_the_entry);
     tcase_add_test(tc, secret_values_are_never_echoed);
     tcase_add_test(tc, a_bad_default_is_an_error_naming_the_plugin);
