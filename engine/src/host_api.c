@@ -203,6 +203,16 @@ static sluice_record *api_record_new(sluice_ctx *ctx)
     return rec;
 }
 
+static sluice_record *api_record_copy(sluice_ctx *ctx, const sluice_record *rec)
+{
+    arena *a = &ctx->p->tick_arena;
+    sluice_record *copy = arena_memdup(a, rec, sizeof *rec);
+    copy->arena = a;
+    copy->fields = rec->nfields ? arena_memdup(a, rec->fields, rec->nfields * sizeof(field)) : NULL;
+    copy->cap = rec->nfields;
+    return copy;
+}
+
 static void api_set_string(sluice_record *rec, const char *name, const char *ptr, size_t len)
 {
     field *f = record_set(rec, name);
@@ -394,4 +404,5 @@ const sluice_host_api host_api = {
     .fail = api_fail,
     .sink_ack = api_sink_ack,
     .sink_set_async = api_sink_set_async,
+    .record_copy = api_record_copy,
 };

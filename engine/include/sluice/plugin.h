@@ -426,6 +426,11 @@ struct sluice_host_api {
      * for sink_ack instead of flush(). */
     void (*sink_set_async)(sluice_ctx *ctx);
 
+    /* A mutable copy of a received record (fields, raw bytes, origin, event
+     * time and roles), to change a few fields and pass the rest on untouched.
+     * Owned by the host like record_new's; emit it in this call. */
+    sluice_record *(*record_copy)(sluice_ctx *ctx, const sluice_record *rec);
+
     /* New members are only ever added here, at the end. */
 };
 

@@ -1,0 +1,248 @@
+/* The plugin boundary: the loader refuses broken plugins with a message
+ * naming the file and the reason, and a plugin built out of tree from the
+ * public header alone loads and runs in a pipeline. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+#define BROKEN_DIR SLUICE_BINARY_DIR "/tests/plugins"
+
+/* A one-step-sink pipeline using the plugin at `so_path`; returns the exit
+ * code of `sluice check` with its stderr in *err. */
+static int check_with_sink(const char *so_path, char **err)
+{
+    char *in = ts_strf("%s/abi-in.jsonl", ts_tmpdir());
+    ts_write_file(in, "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":1}\n");
+    char *yaml = ts_strf("%s/abi.yaml", ts_tmpdir());
+    char *text = ts_strf("steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: %s}\n"
+                         "  - name: out\n"
+                         "    plugin: %s\n"
+                         "    input: clicks\n",
+                         in, so_path);
+    ts_write_file(yaml, text);
+    char *cmd = ts_strf("%s check %s", SLUICE_BIN, yaml);
+    int rc = ts_run(cmd, NULL, err);
+    free(cmd);
+    free(text);
+    free(yaml);
+    free(in);
+    return rc;
+}
+
+static void assert_refused(const char *file, const char *reason)
+{
+    char *err = NULL;
+    char *path = ts_strf("%s/%s", BROKEN_DIR, file);
+    int rc = check_with_sink(path, &err);
+    ck_assert_int_eq(rc, 3);
+    ck_assert_msg(strstr(err, file) != NULL, "error does not name %s: %s", file, err);
+    ck_assert_msg(strstr(err, reason) != NULL, "error for %s lacks '%s': %s", file, reason, err);
+    /* Positioned at the step's plugin key: line 6 of the pipeline. */
+    ck_assert_msg(strstr(err, "abi.yaml:6:") != NULL, "error not positioned: %s", err);
+    free(err);
+    free(path);
+}
+
+START_TEST(refuses_other_abi_major)
+{
+    assert_refused("broken_abi_major.so", "ABI 2.0");
+}
+END_TEST
+
+START_TEST(refuses_too_small_descriptor)
+{
+    assert_refused("broken_small_struct.so", "struct_size 24");
+}
+END_TEST
+
+START_TEST(refuses_missing_entry_symbol)
+{
+    assert_refused("broken_no_entry.so", "sluice_plugin_entry");
+}
+END_TEST
+
+START_TEST(refuses_null_descriptor)
+{
+    assert_refused("broken_null_descriptor.so", "no descriptor");
+}
+END_TEST
+
+START_TEST(refuses_missing_hook)
+{
+    assert_refused("broken_no_process.so", "process hook");
+}
+END_TEST
+
+START_TEST(refuses_invalid_name)
+{
+    assert_refused("broken_bad_name.so", "Bad Name!");
+}
+END_TEST
+
+START_TEST(refuses_file_that_is_not_a_shared_object)
+{
+    char *path = ts_strf("%s/garbage.so", ts_tmpdir());
+    ts_write_file(path, "this is not an ELF file\n");
+    char *err = NULL;
+    ck_assert_int_eq(check_with_sink(path, &err), 3);
+    ck_assert_msg(strstr(err, "garbage.so") && strstr(err, "cannot load plugin"), "%s", err);
+    free(err);
+    free(path);
+}
+END_TEST
+
+START_TEST(create_failure_stops_the_pipeline_with_its_reason)
+{
+    char *path = ts_strf("%s/broken_create_fails.so", BROKEN_DIR);
+    char *err = NULL;
+    ck_assert_int_eq(check_with_sink(path, &err), 0); /* valid until it runs */
+    free(err);
+    char *cmd = ts_strf("%s run %s/abi.yaml", SLUICE_BIN, ts_tmpdir());
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "cannot reach the warehouse") != NULL, "%s", err);
+    free(err);
+    free(cmd);
+    free(path);
+}
+END_TEST
+
+START_TEST(plugins_command_lists_broken_plugins_with_reasons)
+{
+    char *out = NULL;
+    char *cmd = ts_strf("SLUICE_PLUGIN_PATH=%s %s plugins", BROKEN_DIR, SLUICE_BIN);
+    int rc = ts_run(cmd, &out, NULL);
+    ck_assert_int_eq(rc, 3);
+    ck_assert_msg(strstr(out, "! " BROKEN_DIR "/broken_abi_major.so") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "sink file ") != NULL, "shipped plugins missing: %s", out);
+    free(out);
+    free(cmd);
+}
+END_TEST
+
+/* Compile tests/plugins/outoftree_tag.c as a third party would. */
+static char *build_out_of_tree(const char *dir)
+{
+    char *so = ts_strf("%s/operator-tag.so", dir);
+    char *cmd = ts_strf("mkdir -p %s && cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden "
+                        "-I %s/engine/include -o %s %s/tests/plugins/outoftree_tag.c",
+                        dir, SLUICE_SOURCE_DIR, so, SLUICE_SOURCE_DIR);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "out-of-tree build failed: %s", err);
+    free(err);
+    free(cmd);
+    return so;
+}
+
+START_TEST(out_of_tree_plugin_exports_only_its_entry)
+{
+    char *so = build_out_of_tree(ts_strf("%s/oot1", ts_tmpdir()));
+    char *cmd = ts_strf("nm -D --defined-only %s | awk '{print $3}'", so);
+    char *out = NULL;
+    ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
+    ck_assert_str_eq(out, "sluice_plugin_entry\n");
+    free(out);
+    free(cmd);
+    free(so);
+}
+END_TEST
+
+START_TEST(out_of_tree_plugin_runs_in_a_pipeline)
+{
+    const char *dir = ts_tmpdir();
+    char *plugdir = ts_strf("%s/oot2", dir);
+    free(build_out_of_tree(plugdir));
+    char *in = ts_strf("%s/oot-in.jsonl", dir);
+    ts_write_file(in, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000,\"extra\":{\"k\":[1,2]}}\n"
+                      "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000}\n"
+                      "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000}\n"
+                      "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000}\n");
+    char *yaml = ts_strf("%s/oot.yaml", dir);
+    char *text = ts_strf("name: oot\n"
+                         "plugin_path: [oot2]\n" /* relative to the pipeline file */
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: %s}\n"
+                         "    event: {max_future: off}\n"
+                         "  - name: tagged\n"
+                         "    plugin: tag\n"
+                         "    input: clicks\n"
+                         "    options: {label: shop, every: 2}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: tagged\n"
+                         "    options: {path: %s/oot-out.jsonl, truncate: true}\n"
+                         "  - name: samples\n"
+                         "    plugin: file\n"
+                         "    input: tagged.sampled\n"
+                         "    options: {path: %s/oot-sampled.jsonl, truncate: true}\n",
+                         in, dir, dir);
+    ts_write_file(yaml, text);
+    char *cmd = ts_strf("%s run --metrics %s/oot-metrics.json %s", SLUICE_BIN, dir, yaml);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "run failed (%d): %s", rc, err);
+    char *out = ts_read_file(ts_strf("%s/oot-out.jsonl", dir), NULL);
+    ck_assert_str_eq(out, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000,\"extra\":{\"k\":[1,2]},\"label\":\"shop\"}\n"
+                          "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000,\"label\":\"shop\"}\n"
+                          "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000,\"label\":\"shop\"}\n"
+                          "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000,\"label\":\"shop\"}\n");
+    char *sampled = ts_read_file(ts_strf("%s/oot-sampled.jsonl", dir), NULL);
+    ck_assert_str_eq(sampled, "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000}\n"
+                              "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000}\n");
+    char *metrics = ts_read_file(ts_strf("%s/oot-metrics.json", dir), NULL);
+    ck_assert_msg(strstr(metrics, "\"tagged\":{\"in\":4,\"out\":4,\"tagged\":4}") != NULL, "%s", metrics);
+    free(metrics);
+    free(sampled);
+    free(out);
+    free(err);
+    free(cmd);
+    free(text);
+    free(yaml);
+    free(in);
+    free(plugdir);
+}
+END_TEST
+
+START_TEST(shipped_plugins_export_only_their_entry)
+{
+    char *cmd = ts_strf("for f in %s/*.so; do nm -D --defined-only \"$f\" | awk '{print $3}'; done | sort | uniq -c",
+                        SLUICE_PLUGIN_DIR);
+    char *out = NULL;
+    ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
+    /* One line: "<count> sluice_plugin_entry". */
+    char *first = strchr(out, '\n');
+    ck_assert_msg(first != NULL && first[1] == '\0' && strstr(out, " sluice_plugin_entry\n"), "%s", out);
+    free(out);
+    free(cmd);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("plugin_abi");
+    TCase *tc = tcase_create("loader");
+    tcase_add_test(tc, refuses_other_abi_major);
+    tcase_add_test(tc, refuses_too_small_descriptor);
+    tcase_add_test(tc, refuses_missing_entry_symbol);
+    tcase_add_test(tc, refuses_null_descriptor);
+    tcase_add_test(tc, refuses_missing_hook);
+    tcase_add_test(tc, refuses_invalid_name);
+    tcase_add_test(tc, refuses_file_that_is_not_a_shared_object);
+    tcase_add_test(tc, create_failure_stops_the_pipeline_with_its_reason);
+    tcase_add_test(tc, plugins_command_lists_broken_plugins_with_reasons);
+    suite_add_tcase(s, tc);
+    TCase *oot = tcase_create("out_of_tree");
+    tcase_set_timeout(oot, 60);
+    tcase_add_test(oot, out_of_tree_plugin_exports_only_its_entry);
+    tcase_add_test(oot, out_of_tree_plugin_runs_in_a_pipeline);
+    tcase_add_test(oot, shipped_plugins_export_only_their_entry);
+    suite_add_tcase(s, oot);
+    return ts_run_suite(s);
+}
