@@ -265,8 +265,16 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
         printf("    outputs: main, rejected (invalid events, from the engine's decoder)\n");
     }
     if (d->options) {
+        /* Indent the option table under its heading. */
+        char *help = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&help, &len);
+        options_print_help(d->options, mem);
+        fclose(mem);
         printf("    options:\n");
-        options_print_help(d->options, stdout);
+        for (char *line = strtok(help, "\n"); line; line = strtok(NULL, "\n"))
+            printf("    %s\n", line);
+        free(help);
     }
     printf("\n");
 }

@@ -136,7 +136,9 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
         if (def->steps[i].ninputs == 0)
             event_settings_parse(def->steps[i].event, &ev, diags);
     }
-    if (diags->count == errors && graph_validate(def, plugin_info, p, p->order, diags) == 0) {
+    /* The graph is checked even after other errors (unloaded plugins are
+     * skipped), so that `sluice check` shows every problem at once. */
+    if (graph_validate(def, plugin_info, p, p->order, diags) == 0 && diags->count == errors) {
         p->source = p->order[0];
         for (size_t i = 0; i < p->nsteps; i++)
             build_ports(p, i);
