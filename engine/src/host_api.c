@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker.h"
 #include "deadletter.h"
 #include "json_scan.h"
 #include "log.h"
@@ -350,6 +351,12 @@ static void api_sink_ack(sluice_ctx *ctx, uint64_t checkpoint_id)
 
 static void api_sink_set_async(sluice_ctx *ctx) { ctx->s->async_sink = 1; }
 
+static const char *api_embedded_kafka(sluice_ctx *ctx, char *err, size_t errsz)
+{
+    (void)ctx;
+    return broker_embedded_bootstraps(err, errsz);
+}
+
 const sluice_host_api host_api = {
     .struct_size = sizeof(sluice_host_api),
     .abi_version = SLUICE_ABI_VERSION,
@@ -405,4 +412,5 @@ const sluice_host_api host_api = {
     .sink_ack = api_sink_ack,
     .sink_set_async = api_sink_set_async,
     .record_copy = api_record_copy,
+    .embedded_kafka = api_embedded_kafka,
 };

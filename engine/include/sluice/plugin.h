@@ -431,6 +431,12 @@ struct sluice_host_api {
      * Owned by the host like record_new's; emit it in this call. */
     sluice_record *(*record_copy)(sluice_ctx *ctx, const sluice_record *rec);
 
+    /* The bootstrap servers ("127.0.0.1:port") of the process-wide embedded
+     * development broker (librdkafka's mock cluster), started on first call;
+     * what `brokers: embedded` means. NULL with a message in err on failure.
+     * The string lives as long as the process. */
+    const char *(*embedded_kafka)(sluice_ctx *ctx, char *err, size_t errsz);
+
     /* New members are only ever added here, at the end. */
 };
 
