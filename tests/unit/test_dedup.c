@@ -1,0 +1,430 @@
+/* The dedup operator (SEMANTICS.md section 3), run through the real `sluice`
+ * binary: file source -> dedup -> file sinks for its main and rejected
+ * outputs. Plus its fingerprint table on its own, against a plain reference,
+ * for what the binary cannot show (probing, sweeps, memory per key). */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test_support.h"
+
+/* The table is tested as compiled into the plugin; it needs only libc. */
+#include "../../plugins/filter/dedup/dedup_key.c"
+#include "../../plugins/filter/dedup/dedup_table.c"
+
+typedef struct run_result {
+    int rc;
+    char *out;      /* dedup's main output */
+    char *rejected; /* its dead letters */
+    char *metrics;  /* --metrics lines */
+    char *err;
+} run_result;
+
+/* Run input through dedup (with `options`, a YAML flow-map body) in its own
+ * folder under the test's tmpdir, at a given batch size and out-of-order
+ * allowance (ms). */
+static run_result run_dedup(const char *folder, const char *input, const char *options,
+                            int ooo_ms, int batch_size)
+{
+    char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
+    mkdir(dir, 0755);
+    char *in = ts_strf("%s/in.jsonl", dir);
+    ts_write_file(in, input);
+    char *yaml = ts_strf("name: dedup_test\n"
+                         "batch_size: %d\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: in.jsonl}\n"
+                         "    event: {max_future: off, max_out_of_order: %dms}\n"
+                         "  - name: dedup\n"
+                         "    plugin: dedup\n"
+                         "    input: clicks\n"
+                         "    options: {%s}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: dedup\n"
+                         "    options: {path: out.jsonl, truncate: true}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: dedup.rejected\n"
+                         "    options: {path: rejected.jsonl, truncate: true}\n",
+                         batch_size, ooo_ms, options);
+    char *pipeline = ts_strf("%s/p.yaml", dir);
+    ts_write_file(pipeline, yaml);
+    char *cmd = ts_strf("cd '%s' && '%s' run --metrics metrics.jsonl p.yaml", dir, SLUICE_BIN);
+    run_result r = {0};
+    r.rc = ts_run(cmd, NULL, &r.err);
+    char *path = ts_strf("%s/out.jsonl", dir);
+    r.out = ts_read_file(path, NULL);
+    free(path);
+    path = ts_strf("%s/rejected.jsonl", dir);
+    r.rejected = ts_read_file(path, NULL);
+    free(path);
+    path = ts_strf("%s/metrics.jsonl", dir);
+    r.metrics = ts_read_file(path, NULL);
+    free(path);
+    ck_assert_msg(r.rc == 0, "sluice failed (%d): %s", r.rc, r.err ? r.err : "");
+    ck_assert_msg(r.out != NULL && r.rejected != NULL && r.metrics != NULL, "missing output");
+    free(cmd);
+    free(pipeline);
+    free(yaml);
+    free(in);
+    free(dir);
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->rejected);
+    free(r->metrics);
+    free(r->err);
+}
+
+/* The dedup step's counters hold `entry` (e.g. "\"rejected.duplicate\":2"). */
+static int dedup_metric(const run_result *r, const char *entry)
+{
+    const char *step = strstr(r->metrics, "\"dedup\":{");
+    if (step == NULL)
+        return 0;
+    const char *end = strchr(step, '}');
+    const char *hit = strstr(step, entry);
+    return hit != NULL && hit < end;
+}
+
+#define E1 "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1000,\"event_id\":\"e1\"}\n"
+#define E1_OTHER_FIELDS "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1500,\"event_id\":\"e1\"}\n"
+#define E2 "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1000,\"event_id\":\"e2\"}\n"
+
+START_TEST(same_event_id_is_a_duplicate_whatever_the_other_fields)
+{
+    run_result r = run_dedup("by_id", E1 E1_OTHER_FIELDS E2 E1, "", 0, 1);
+    ck_assert_str_eq(r.out, E1 E2);
+    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
+    ck_assert_msg(dedup_metric(&r, "\"out\":2"), "%s", r.metrics);
+    run_free(&r);
+}
+END_TEST
+
+#define T1 "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":2000}\n"
+#define T1_AGAIN "{\"url\":\"/a\",\"user_id\":\"u1\",\"ts\":2000,\"extra\":1}\n"
+#define T1_NEXT_MS "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":2001}\n"
+#define T1_OTHER_URL "{\"user_id\":\"u1\",\"url\":\"/ab\",\"ts\":2000}\n"
+#define T1_WITH_ID "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":2000,\"event_id\":\"x\"}\n"
+#define INT_USER "{\"user_id\":7,\"url\":\"/a\",\"ts\":2000}\n"
+#define STRING_USER "{\"user_id\":\"7\",\"url\":\"/a\",\"ts\":2000}\n"
+
+START_TEST(without_event_id_the_key_is_user_url_and_ts)
+{
+    /* An event with an event_id is keyed by it alone, so it never matches a
+     * triple; an integer user id is its decimal text. */
+    run_result r = run_dedup("by_triple",
+                             T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER,
+                             "", 0, 1);
+    ck_assert_str_eq(r.out, T1 T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER);
+    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
+    run_free(&r);
+}
+END_TEST
+
+#define K0 "{\"user_id\":\"u\",\"url\":\"/k\",\"ts\":1000}\n"
+#define CLOCK_10999 "{\"user_id\":\"v\",\"url\":\"/tick\",\"ts\":10999}\n"
+#define CLOCK_11000 "{\"user_id\":\"v\",\"url\":\"/tick\",\"ts\":11000}\n"
+
+START_TEST(key_expires_when_the_watermark_reaches_first_ts_plus_ttl)
+{
+    /* ttl 10s, first_ts 1000: the key lives while the watermark < 11000. */
+    run_result before = run_dedup("expiry_before", K0 CLOCK_10999 K0, "ttl: 10s", 0, 1);
+    ck_assert_str_eq(before.out, K0 CLOCK_10999);
+    run_free(&before);
+
+    run_result at = run_dedup("expiry_at", K0 CLOCK_11000 K0, "ttl: 10s", 0, 1);
+    ck_assert_str_eq(at.out, K0 CLOCK_11000 K0);
+    run_free(&at);
+
+    /* The watermark, not the event's ts: with 5s out of order allowed a tick
+     * at 16000 brings it to 11000 exactly, 15999 to one ms short. */
+    run_result lag_before = run_dedup(
+        "expiry_lag_before", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s",
+        5000, 1);
+    ck_assert_str_eq(lag_before.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n");
+    run_free(&lag_before);
+
+    run_result lag_at = run_dedup(
+        "expiry_lag_at", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0, "ttl: 10s",
+        5000, 1);
+    ck_assert_str_eq(lag_at.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0);
+    run_free(&lag_at);
+}
+END_TEST
+
+#define R_AT(ts) "{\"user_id\":\"u\",\"url\":\"/k\",\"ts\":" #ts ",\"event_id\":\"r\"}\n"
+#define TICK(ts) "{\"user_id\":\"v\",\"url\":\"/tick\",\"ts\":" #ts "}\n"
+
+START_TEST(an_event_that_renews_an_expired_key_starts_its_ttl_again)
+{
+    /* "r" first at 1000 lives until 11000; seen again at 11000 it is new and
+     * lives until 21000, counted from that event's ts. */
+    run_result r = run_dedup("renew",
+                             R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000)
+                                 TICK(21000) R_AT(12000),
+                             "ttl: 10s", 0, 1);
+    ck_assert_str_eq(r.out, R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) TICK(21000) R_AT(12000));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(emit_rejected_sends_duplicates_as_dead_letters)
+{
+    run_result r = run_dedup("dead_letters", E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: true", 0, 1);
+    ck_assert_str_eq(r.out, E1 T1);
+    ck_assert_str_eq(
+        r.rejected,
+        "{\"reason\":\"duplicate\",\"detail\":\"event_id already seen within ttl\","
+        "\"origin\":\"in.jsonl:3\",\"raw\":\"{\\\"user_id\\\":\\\"u2\\\",\\\"url\\\":\\\"/b\\\","
+        "\\\"ts\\\":1500,\\\"event_id\\\":\\\"e1\\\"}\"}\n"
+        "{\"reason\":\"duplicate\",\"detail\":\"same user, url and ts already seen within ttl\","
+        "\"origin\":\"in.jsonl:4\",\"raw\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"url\\\":\\\"/a\\\","
+        "\\\"ts\\\":2000}\"}\n");
+    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(without_emit_rejected_duplicates_are_only_counted)
+{
+    run_result r = run_dedup("count_only", E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: false", 0, 1);
+    ck_assert_str_eq(r.out, E1 T1);
+    ck_assert_str_eq(r.rejected, "");
+    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- a longer stream, against a plain reference ------------------------- */
+
+typedef struct ref_key {
+    char key[96];
+    int64_t expires_at;
+} ref_key;
+
+/* Deterministic pseudo-random numbers (no dependence on libc's rand). */
+static uint64_t lcg_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* A disordered stream with event ids, triples, replays and long gaps; and the
+ * lines dedup must pass, computed by brute force from SEMANTICS.md. */
+static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char **expected)
+{
+    size_t cap = n * 128 + 1;
+    char *in = calloc(1, cap), *want = calloc(1, cap);
+    size_t in_len = 0, want_len = 0;
+    ref_key *seen = calloc(n, sizeof *seen);
+    size_t nseen = 0;
+    char(*lines)[128] = calloc(n, sizeof *lines);
+    uint64_t rng = 42;
+    int64_t clock = 10000, max_ts = INT64_MIN; /* ts stay >= 0 */
+    for (size_t i = 0; i < n; i++) {
+        char *line = lines[i];
+        uint64_t pick = lcg_next(&rng) % 10;
+        if (pick == 0 && i > 0) {
+            /* replay an earlier line verbatim */
+            memcpy(line, lines[lcg_next(&rng) % i], sizeof lines[i]);
+        } else {
+            clock += (int64_t)(lcg_next(&rng) % 40);
+            if (lcg_next(&rng) % 200 == 0)
+                clock += ttl; /* a gap that expires everything */
+            int64_t ts = clock - (int64_t)(lcg_next(&rng) % 3000);
+            unsigned user = (unsigned)(lcg_next(&rng) % 7), url = (unsigned)(lcg_next(&rng) % 5);
+            if (pick < 5)
+                snprintf(line, 128, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}", user, url,
+                         (long long)ts);
+            else
+                snprintf(line, 128,
+                         "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}",
+                         user, url, (long long)ts, (unsigned)(lcg_next(&rng) % 400));
+        }
+        /* Reference: key text, watermark after this event, linear lookup. */
+        long long ts;
+        unsigned user, url, id;
+        char key[96];
+        if (sscanf(line, "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}", &user,
+                   &url, &ts, &id) == 4)
+            snprintf(key, sizeof key, "id:%u", id);
+        else if (sscanf(line, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}", &user, &url,
+                        &ts) == 3)
+            snprintf(key, sizeof key, "t:%u|%u|%lld", user, url, ts);
+        else
+            ck_abort_msg("unparsed %s", line);
+        if (ts > max_ts)
+            max_ts = ts;
+        int64_t wm = max_ts - ooo;
+        ref_key *k = NULL;
+        for (size_t j = 0; j < nseen; j++)
+            if (strcmp(seen[j].key, key) == 0)
+                k = &seen[j];
+        int duplicate = k != NULL && wm < k->expires_at;
+        if (!duplicate) {
+            if (k == NULL) {
+                k = &seen[nseen++];
+                strcpy(k->key, key);
+            }
+            k->expires_at = ts + ttl;
+            want_len += (size_t)sprintf(want + want_len, "%s\n", line);
+        }
+        in_len += (size_t)sprintf(in + in_len, "%s\n", line);
+    }
+    free(lines);
+    free(seen);
+    *input = in;
+    *expected = want;
+}
+
+START_TEST(batch_sizes_give_identical_output_matching_the_reference)
+{
+    char *input, *expected;
+    make_stream(3000, 4000, 1000, &input, &expected);
+    const int sizes[] = {1, 7, 4096};
+    for (size_t i = 0; i < 3; i++) {
+        char *folder = ts_strf("batches_%d", sizes[i]);
+        run_result r = run_dedup(folder, input, "ttl: 4s", 1000, sizes[i]);
+        ck_assert_msg(strcmp(r.out, expected) == 0, "batch size %d differs from the reference",
+                      sizes[i]);
+        run_free(&r);
+        free(folder);
+    }
+    free(input);
+    free(expected);
+}
+END_TEST
+
+/* ---- the fingerprint table on its own ----------------------------------- */
+
+static dedup_fp fp_of(unsigned k, unsigned lo_range)
+{
+    /* Few distinct `lo` values force long probe runs and shared home slots;
+     * `hi` alone tells the keys apart. */
+    dedup_fp fp = {(uint64_t)(k % lo_range) * 0x9E3779B97F4A7C15ull, (uint64_t)k + 1};
+    return fp;
+}
+
+START_TEST(table_agrees_with_a_plain_reference_through_sweeps_and_resizes)
+{
+    enum { KEYS = 6000, STEPS = 400000 };
+    int64_t *expires = malloc(KEYS * sizeof *expires);
+    for (size_t k = 0; k < KEYS; k++)
+        expires[k] = INT64_MIN;
+    dedup_table t;
+    ck_assert_int_eq(dedup_table_init(&t), 0);
+    uint64_t rng = 7;
+    int64_t wm = 0;
+    size_t max_cap = 0;
+    for (size_t step = 0; step < STEPS; step++) {
+        /* Phases of many and few live keys, so the table grows and shrinks. */
+        unsigned universe = (step / 50000) % 2 ? 200 : KEYS;
+        unsigned k = (unsigned)(lcg_next(&rng) % universe);
+        wm += (int64_t)(lcg_next(&rng) % 3);
+        int64_t exp_at = wm + (int64_t)(lcg_next(&rng) % 2000);
+        int want_dup = expires[k] != INT64_MIN && wm < expires[k];
+        dedup_verdict v = dedup_table_check(&t, fp_of(k, 97), exp_at, wm);
+        ck_assert_msg(v == (want_dup ? DEDUP_DUPLICATE : DEDUP_NEW), "step %zu key %u", step, k);
+        if (!want_dup)
+            expires[k] = exp_at;
+        if (dedup_table_capacity(&t) > max_cap)
+            max_cap = dedup_table_capacity(&t);
+    }
+    /* It grew for the big phase and gave the memory back in the small one. */
+    ck_assert_uint_ge(max_cap, 1024);
+    ck_assert_uint_le(dedup_table_capacity(&t), max_cap / 4);
+    dedup_table_free(&t);
+    free(expires);
+}
+END_TEST
+
+START_TEST(sweep_removes_exactly_the_expired_keys)
+{
+    dedup_table t;
+    ck_assert_int_eq(dedup_table_init(&t), 0);
+    /* No sweep happens below 7/8 full, so insert few enough by hand. */
+    for (unsigned k = 0; k < 12; k++)
+        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 100 + k, 0), DEDUP_NEW);
+    /* At 106 the keys expiring at 100..106 are gone, 107..111 remain. */
+    ck_assert_uint_eq(dedup_table_sweep(&t, 106), 5);
+    for (unsigned k = 0; k < 12; k++)
+        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 200, 106),
+                         k >= 7 ? DEDUP_DUPLICATE : DEDUP_NEW);
+    dedup_table_free(&t);
+}
+END_TEST
+
+START_TEST(memory_per_live_key_stays_within_64_bytes)
+{
+    /* A steady stream of new keys: one per ms, ttl 20s, watermark 5s behind,
+     * so about 20000 keys are live. Measure from the first expiry on. */
+    enum { N = 200000 };
+    const int64_t ttl = 20000, ooo = 5000;
+    dedup_table t;
+    ck_assert_int_eq(dedup_table_init(&t), 0);
+    double worst = 0;
+    for (int64_t i = 0; i < N; i++) {
+        char id[24];
+        int len = snprintf(id, sizeof id, "event-%lld", (long long)i);
+        dedup_fp fp = dedup_key_event_id((uint64_t)i * 0xff51afd7ed558ccdull, id, (size_t)len);
+        int64_t wm = i - ooo;
+        ck_assert_int_eq(dedup_table_check(&t, fp, i + ttl, wm), DEDUP_NEW);
+        if (i > ttl + ooo) {
+            int64_t live = i - (wm - ttl); /* keys with first_ts > wm - ttl */
+            double per_key = (double)dedup_table_bytes(&t) / (double)live;
+            if (per_key > worst)
+                worst = per_key;
+        }
+    }
+    ck_assert_msg(worst <= 64.0, "%.1f bytes per live key", worst);
+    dedup_table_free(&t);
+}
+END_TEST
+
+START_TEST(fingerprints_separate_kinds_and_field_boundaries)
+{
+    /* Same role hash, different bytes or kind: different fingerprints. */
+    dedup_fp a = dedup_key_event_id(1, "abc", 3);
+    dedup_fp b = dedup_key_event_id(1, "abd", 3);
+    ck_assert(a.hi != b.hi);
+    dedup_fp t1 = dedup_key_triple(5, "ab", 2, 6, "c", 1, 10);
+    dedup_fp t2 = dedup_key_triple(5, "a", 1, 6, "bc", 2, 10);
+    dedup_fp t3 = dedup_key_triple(5, "ab", 2, 6, "c", 1, 11);
+    ck_assert(t1.hi != t2.hi);
+    ck_assert(t1.hi != t3.hi && t1.lo != t3.lo);
+    ck_assert(dedup_key_event_id(1, "", 0).hi != 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dedup");
+    TCase *binary = tcase_create("through_the_binary");
+    tcase_set_timeout(binary, 120);
+    tcase_add_test(binary, same_event_id_is_a_duplicate_whatever_the_other_fields);
+    tcase_add_test(binary, without_event_id_the_key_is_user_url_and_ts);
+    tcase_add_test(binary, key_expires_when_the_watermark_reaches_first_ts_plus_ttl);
+    tcase_add_test(binary, an_event_that_renews_an_expired_key_starts_its_ttl_again);
+    tcase_add_test(binary, emit_rejected_sends_duplicates_as_dead_letters);
+    tcase_add_test(binary, without_emit_rejected_duplicates_are_only_counted);
+    tcase_add_test(binary, batch_sizes_give_identical_output_matching_the_reference);
+    suite_add_tcase(s, binary);
+
+    TCase *table = tcase_create("fingerprint_table");
+    tcase_add_test(table, table_agrees_with_a_plain_reference_through_sweeps_and_resizes);
+    tcase_add_test(table, sweep_removes_exactly_the_expired_keys);
+    tcase_add_test(table, memory_per_live_key_stays_within_64_bytes);
+    tcase_add_test(table, fingerprints_separate_kinds_and_field_boundaries);
+    suite_add_tcase(s, table);
+    return ts_run_suite(s);
+}
