@@ -23,6 +23,7 @@
 #include "pipeline_def.h"
 #include "plugin_loader.h"
 #include "record.h"
+#include "state_store.h"
 #include "watermark.h"
 
 typedef struct item {
@@ -112,9 +113,10 @@ typedef struct pipeline {
     size_t source;
     arena tick_arena;
     source_side src;
-    int64_t checkpoint_interval_ms;
     uint64_t checkpoint_id;      /* last begun */
     uint64_t checkpoint_pending; /* begun, waiting for async sinks; 0 none */
+    state_image pending_state;   /* snapshots of the checkpoint being taken */
+    int stateful;                /* some operator keeps state (has a snapshot hook) */
     int failed;
     char failure[512];
     const volatile sig_atomic_t *stop;

@@ -121,7 +121,6 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     p->nsteps = def->nsteps;
     p->steps = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->steps);
     p->order = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->order);
-    p->checkpoint_interval_ms = 5000;
     plugin_path_init(&p->path, def->plugin_path, def->nplugin_path);
     for (size_t i = 0; i < def->nsteps; i++) {
         p->steps[i].def = &def->steps[i];
@@ -143,6 +142,14 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
         for (size_t i = 0; i < p->nsteps; i++)
             build_ports(p, i);
         wire_inputs(p);
+    }
+    if (def->state_dir && diags->count == errors) {
+        const step *src = &p->steps[p->source];
+        if (src->plugin->desc.snapshot == NULL || src->plugin->desc.restore == NULL)
+            diag_add(diags, src->def->plugin_pos,
+                     "state_dir is set, but source plugin '%s' cannot snapshot and restore its position, "
+                     "so a restart would read its input again into restored state",
+                     src->plugin->desc.name);
     }
     if (diags->count != errors) {
         pipeline_close(p);
@@ -200,6 +207,7 @@ void pipeline_close(pipeline *p)
     free(p->steps);
     free(p->order);
     wm_free(&p->src.wm);
+    state_image_free(&p->pending_state);
     arena_free(&p->tick_arena);
     plugin_path_free(&p->path);
     pipeline_def_free(p->def);

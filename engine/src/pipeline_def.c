@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "cfg_yaml.h"
+#include "duration.h"
 #include "suggest.h"
 /* ------------------------------------------------------------------------ */
 /* From the tree to a pipeline_def                                           */
 
-static const char *const top_keys[] = {"name", "plugin_path", "batch_size", "steps"};
+static const char *const top_keys[] = {"name", "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
+                                       "steps"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
 
@@ -298,6 +300,13 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     const char *bs = get_scalar(root, "batch_size", "the pipeline", diags, &bs_pos);
     if (bs && parse_batch_size(bs, &def->batch_size) < 0)
         diag_add(diags, bs_pos, "'batch_size' must be an integer >= 1, not '%s'", bs);
+    const char *state_dir = get_scalar(root, "state_dir", "the pipeline", diags, NULL);
+    if (state_dir && *state_dir)
+        def->state_dir = strdup(state_dir);
+    src_pos ci_pos;
+    const char *ci = get_scalar(root, "checkpoint_interval", "the pipeline", diags, &ci_pos);
+    if (ci && (duration_parse_ms(ci, &def->checkpoint_interval_ms) != 0 || def->checkpoint_interval_ms < 10))
+        diag_add(diags, ci_pos, "'checkpoint_interval' must be a duration of at least 10ms (like 5s), not '%s'", ci);
     const cfg_node *steps = cfg_map_get(root, "steps");
     if (steps)
         read_steps(def, steps, diags);
@@ -357,6 +366,7 @@ pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, 
         return NULL;
     }
     def->batch_size = 4096;
+    def->checkpoint_interval_ms = 5000;
     def->root = cfg_yaml_read_file(fp, path, lookup, ud, diags);
     fclose(fp);
     if (!def->root) {
@@ -384,6 +394,7 @@ void pipeline_def_free(pipeline_def *def)
     for (size_t i = 0; i < def->nplugin_path; i++)
         free(def->plugin_path[i]);
     free(def->plugin_path);
+    free(def->state_dir);
     cfg_free(def->root);
     free(def->name);
     free(def->path);

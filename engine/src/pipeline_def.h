@@ -51,6 +51,8 @@ typedef struct pipeline_def {
     char **plugin_path;  /* owned: `plugin_path:` entries, resolved relative to the file */
     size_t nplugin_path;
     int64_t batch_size;  /* `batch_size:`, default 4096, >= 1 */
+    char *state_dir;     /* `state_dir:`: where state checkpoints go; NULL = none */
+    int64_t checkpoint_interval_ms; /* `checkpoint_interval:`, default 5s */
     step_def *steps;
     size_t nsteps;
     cfg_node *root;      /* owned: the whole document */

@@ -80,6 +80,49 @@ void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
     }
 }
 
+/* Bring every step back to the last state checkpoint, if there is one. */
+static int restore_state(pipeline *p)
+{
+    state_image img;
+    char err[512];
+    int rc = state_read(p->def->state_dir, p->def->name, &img, err, sizeof err);
+    if (rc < 0) {
+        pipeline_fail(p, p->def->name, "cannot restore state: %s", err);
+        return -1;
+    }
+    if (rc == 0) {
+        log_msg(SLUICE_LOG_INFO, p->def->name, "no state in %s yet: starting fresh", p->def->state_dir);
+        return 0;
+    }
+    for (size_t i = 0; i < img.count && !p->failed; i++) {
+        const state_entry *e = &img.entries[i];
+        step *s = NULL;
+        for (size_t k = 0; k < p->nsteps; k++)
+            if (strcmp(p->steps[k].def->name, e->step) == 0)
+                s = &p->steps[k];
+        if (s == NULL) {
+            log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' ignored: the pipeline has no such step", e->step);
+            continue;
+        }
+        if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
+            pipeline_fail(p, s->scope, "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
+                          e->plugin, e->version, s->plugin->desc.name,
+                          s->plugin->desc.restore ? "" : ", which cannot restore state");
+            break;
+        }
+        sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, s->self, &e->snap);
+        if (st != SLUICE_OK)
+            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d", e->plugin,
+                          e->version, e->snap.encoding_version, (int)st);
+    }
+    if (!p->failed)
+        log_msg(SLUICE_LOG_INFO, p->def->name, "restored checkpoint %llu from %s",
+                (unsigned long long)img.checkpoint_id, p->def->state_dir);
+    p->checkpoint_id = img.checkpoint_id;
+    state_image_free(&img);
+    return p->failed ? -1 : 0;
+}
+
 int pipeline_start(pipeline *p)
 {
     /* Sinks first, the source last: nothing is read before it can be written. */
@@ -94,7 +137,15 @@ int pipeline_start(pipeline *p)
             return -1;
         }
         s->created = 1;
+        if (s->plugin->desc.kind == SLUICE_KIND_OPERATOR && s->plugin->desc.snapshot)
+            p->stateful = 1;
     }
+    if (p->def->state_dir)
+        return restore_state(p);
+    if (p->stateful && p->steps[p->source].plugin->desc.checkpoint_complete)
+        log_msg(SLUICE_LOG_INFO, p->def->name,
+                "no state_dir: source positions are committed only once a bounded input has ended "
+                "(a restart re-reads from the last commit)");
     return 0;
 }
 
@@ -206,16 +257,33 @@ static int async_sinks_acked(const pipeline *p, uint64_t id)
     return 1;
 }
 
-static void complete_checkpoint(pipeline *p, uint64_t id)
+/* Every sink holds what was emitted before checkpoint id: write the state
+ * taken at the checkpoint, then let the source commit its positions. Without
+ * a state folder, positions are only committed when no operator state
+ * depends on them: there is none, or the bounded input has ended. */
+static void finish_checkpoint(pipeline *p, uint64_t id)
 {
+    if (p->def->state_dir) {
+        char err[512];
+        p->pending_state.checkpoint_id = id;
+        if (state_write(p->def->state_dir, p->def->name, &p->pending_state, err, sizeof err) != 0) {
+            pipeline_fail(p, p->def->name, "cannot write state checkpoint %llu: %s", (unsigned long long)id, err);
+            return;
+        }
+        state_image_free(&p->pending_state);
+    } else if (p->stateful && !p->src.ended) {
+        return;
+    }
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_complete)
         check_status(p, src, "checkpoint_complete",
                      src->plugin->desc.checkpoint_complete(&host_api, &src->ctx, src->self, id));
 }
 
-/* Begin a checkpoint: the source notes its positions, every step flushes;
- * once every sink has made its output durable the source may commit. */
+/* A checkpoint happens between ticks, when no record is in flight: the
+ * source notes its positions, every step's state is snapshot (with a state
+ * folder), and every step flushes. It completes once every sink has made its
+ * output durable. */
 static void checkpoint(pipeline *p)
 {
     if (p->checkpoint_pending)
@@ -224,6 +292,18 @@ static void checkpoint(pipeline *p)
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_begin)
         check_status(p, src, "checkpoint_begin", src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
+    if (p->def->state_dir) {
+        state_image_free(&p->pending_state);
+        for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
+            step *s = &p->steps[p->order[k]];
+            if (s->plugin->desc.snapshot == NULL)
+                continue;
+            sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+            if (check_status(p, s, "snapshot", s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
+                state_image_add(&p->pending_state, s->def->name, s->plugin->desc.name, s->plugin->desc.version, &snap);
+            free(snap.data);
+        }
+    }
     for (size_t k = 1; k < p->nsteps && !p->failed; k++) {
         step *s = &p->steps[p->order[k]];
         if (s->plugin->desc.flush)
@@ -232,7 +312,7 @@ static void checkpoint(pipeline *p)
     if (p->failed)
         return;
     if (async_sinks_acked(p, id))
-        complete_checkpoint(p, id);
+        finish_checkpoint(p, id);
     else
         p->checkpoint_pending = id;
 }
@@ -242,7 +322,7 @@ static void check_pending_checkpoint(pipeline *p)
     if (p->checkpoint_pending && async_sinks_acked(p, p->checkpoint_pending)) {
         uint64_t id = p->checkpoint_pending;
         p->checkpoint_pending = 0;
-        complete_checkpoint(p, id);
+        finish_checkpoint(p, id);
     }
 }
 
@@ -264,7 +344,7 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
     p->stop = stop;
     step *src = &p->steps[p->source];
     size_t budget = (size_t)p->def->batch_size;
-    int64_t next_checkpoint = wall_ms() + p->checkpoint_interval_ms;
+    int64_t next_checkpoint = wall_ms() + p->def->checkpoint_interval_ms;
     while (!p->failed && !p->src.ended && !(stop && *stop)) {
         int64_t now = wall_ms();
         p->src.tick_now = now;
@@ -287,7 +367,7 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
         check_pending_checkpoint(p);
         if (!p->failed && now >= next_checkpoint) {
             checkpoint(p);
-            next_checkpoint = now + p->checkpoint_interval_ms;
+            next_checkpoint = now + p->def->checkpoint_interval_ms;
         }
     }
     /* The end: one last checkpoint (flushing every sink) unless we failed;
