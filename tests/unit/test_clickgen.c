@@ -412,8 +412,8 @@ START_TEST(with_a_rate_and_no_start_event_time_follows_the_wall_clock)
     event *evs = read_events(out, &n, &text);
     ck_assert_uint_eq(n, 50);
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(evs[i].ts >= before - 3000 && evs[i].ts <= after, "ts %lld not in [%lld, %lld]",
-                      evs[i].ts, before - 3000, after);
+        ck_assert_msg(evs[i].ts >= before - 3000 && evs[i].ts <= after,
+                      "ts %lld not in [%lld, %lld]", evs[i].ts, before - 3000, after);
     free(evs);
     free(text);
     free(cmd);

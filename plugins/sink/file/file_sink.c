@@ -35,8 +35,8 @@ static const sluice_option_spec file_sink_options[] = {
     {sizeof(sluice_option_spec), "buffer_size", SLUICE_OPT_INT, "1048576", 0,
      "bytes gathered before a write", 1, (double)(1LL << 32), NULL, 0, 0},
     {sizeof(sluice_option_spec), "flush_interval", SLUICE_OPT_DURATION, "1s", 0,
-     "longest time a line waits in the buffer (wall clock); off: only when full and at "
-     "checkpoints",
+     "longest time a line waits in the buffer (wall clock); 0 writes every batch; off: only "
+     "when full and at checkpoints",
      0, 0, NULL, 1, 0},
     {sizeof(sluice_option_spec), "fsync", SLUICE_OPT_BOOL, "false", 0,
      "fsync the file on every flush (checkpoints and exit), for durability", 0, 0, NULL, 0, 0},

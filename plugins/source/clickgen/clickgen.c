@@ -59,8 +59,8 @@ static const sluice_option_spec clickgen_options[] = {
     OPT("zipf", SLUICE_OPT_DOUBLE, "1.1", "exponent of URL popularity (0: all equally popular)",
         0, 10),
     OPT("start", SLUICE_OPT_INT, "0",
-        "epoch ms of the first event time; 0: the wall clock (with a rate, event time follows "
-        "it; without, the events end about now)",
+        "epoch ms where event time begins (events may be up to `disorder` earlier); 0: with a "
+        "rate, event time follows the wall clock; without, it is set so the events end about now",
         0, 9007199254740991.0),
     OPT("session_gap", SLUICE_OPT_DURATION, "30m",
         "users pause longer than this between sessions, never within one", 1, 1e12),
@@ -260,7 +260,7 @@ static uint64_t paced_allowance(const sluice_host_api *api, sluice_ctx *ctx, cli
     if (owed < 1.0) {
         int64_t due = g->pace_start_ms + (int64_t)((double)g->paced * 1000.0 / g->rate + 0.999);
         int64_t wait = due - now;
-        sleep_ms(wait < timeout_ms ? wait : timeout_ms);
+        sleep_ms(timeout_ms < 0 || wait < timeout_ms ? wait : timeout_ms); /* < 0: no limit */
         now = api->now_ms(ctx);
         owed = (double)(now - g->pace_start_ms) * g->rate / 1000.0 + 1.0 - (double)g->paced;
     }
@@ -401,8 +401,9 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
     p = get_u64le(p, &urls);
     if (seed != g->seed || users != m->p.users || urls != m->p.urls) {
         api->log(ctx, SLUICE_LOG_ERROR,
-                 "the checkpoint was taken with seed %lld, %llu users and %llu urls, not seed %lld, "
-                 "%u users and %u urls: restore with the same options or start afresh",
+                 "the checkpoint was taken with seed %lld, %llu users and %llu urls, not "
+                 "seed %lld, %u users and %u urls: restore with the same options or start "
+                 "afresh",
                  (long long)seed, (unsigned long long)users, (unsigned long long)urls,
                  (long long)g->seed, m->p.users, m->p.urls);
         return SLUICE_ERR_STATE;

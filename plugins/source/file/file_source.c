@@ -106,7 +106,8 @@ static void *file_create(const sluice_host_api *api, sluice_ctx *ctx, const slui
     s->seekable = S_ISREG(st.st_mode);
     s->pollable = !s->seekable;
     if (s->follow && !s->seekable) {
-        api->log(ctx, SLUICE_LOG_WARN, "follow applies to regular files only; '%s' is read to its end",
+        api->log(ctx, SLUICE_LOG_WARN,
+                 "follow applies to regular files only; '%s' is read to its end",
                  s->path);
         s->follow = 0;
     }
@@ -282,8 +283,9 @@ static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void
             continue;
         /* End of file. A followed file may still grow: keep its partial line. */
         if (s->follow) {
-            if (pushed == 0)
-                sleep_ms(timeout_ms < FOLLOW_PAUSE_MS ? timeout_ms : FOLLOW_PAUSE_MS);
+            if (pushed == 0) /* a negative timeout means no limit */
+                sleep_ms(timeout_ms >= 0 && timeout_ms < FOLLOW_PAUSE_MS ? timeout_ms
+                                                                          : FOLLOW_PAUSE_MS);
             return SLUICE_OK;
         }
         if (s->end > s->start && !s->discarding) {
@@ -355,7 +357,8 @@ static sluice_status file_restore(const sluice_host_api *api, sluice_ctx *ctx, v
     struct stat st;
     if (fstat(s->fd, &st) == 0 && (uint64_t)st.st_size < offset)
         api->log(ctx, SLUICE_LOG_WARN,
-                 "'%s' is shorter (%lld bytes) than the checkpointed position %llu: was it replaced?",
+                 "'%s' is shorter (%lld bytes) than the checkpointed position %llu: "
+                 "was it replaced?",
                  s->path, (long long)st.st_size, (unsigned long long)offset);
     if (offset > (uint64_t)LLONG_MAX || lseek(s->fd, (off_t)offset, SEEK_SET) < 0) {
         api->log(ctx, SLUICE_LOG_ERROR, "'%s': cannot seek to byte %llu: %s", s->path,
