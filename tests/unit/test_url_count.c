@@ -1,0 +1,403 @@
+/* The url_count operator (SEMANTICS.md section 5), run through the real
+ * `sluice` binary: file source -> url_count -> file sinks for its results,
+ * its dead letters, and both merged in source order (which shows *when* a
+ * window fired relative to the events around it). */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test_support.h"
+
+/* Exact text comparison that shows both texts when they differ. */
+#define assert_text(got, want)                                                                   \
+    do {                                                                                         \
+        const char *got_ = (got), *want_ = (want);                                               \
+        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);              \
+    } while (0)
+
+typedef struct run_result {
+    char *out;      /* url_count's main output */
+    char *rejected; /* its dead letters */
+    char *merged;   /* both, merged in the order of the events they derive from */
+    char *metrics;
+} run_result;
+
+/* Run input through url_count (with `options`, a YAML flow-map body) in its
+ * own folder under the test's tmpdir. */
+static run_result run_counts(const char *folder, const char *input, const char *options,
+                             int64_t ooo_ms, int batch_size)
+{
+    char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
+    mkdir(dir, 0755);
+    char *in = ts_strf("%s/in.jsonl", dir);
+    ts_write_file(in, input);
+    char *yaml = ts_strf("name: url_count_test\n"
+                         "batch_size: %d\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: in.jsonl}\n"
+                         "    event: {max_future: off, max_out_of_order: %lldms}\n"
+                         "  - name: counts\n"
+                         "    plugin: url_count\n"
+                         "    input: clicks\n"
+                         "    options: {%s}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: counts\n"
+                         "    options: {path: out.jsonl, truncate: true}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: counts.rejected\n"
+                         "    options: {path: rejected.jsonl, truncate: true}\n"
+                         "  - name: merged\n"
+                         "    plugin: file\n"
+                         "    input: [counts, counts.rejected]\n"
+                         "    options: {path: merged.jsonl, truncate: true}\n",
+                         batch_size, (long long)ooo_ms, options);
+    char *pipeline = ts_strf("%s/p.yaml", dir);
+    ts_write_file(pipeline, yaml);
+    char *cmd = ts_strf("cd '%s' && '%s' run --metrics metrics.jsonl p.yaml", dir, SLUICE_BIN);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
+    run_result r;
+    const char *names[] = {"out.jsonl", "rejected.jsonl", "merged.jsonl", "metrics.jsonl"};
+    char **slots[] = {&r.out, &r.rejected, &r.merged, &r.metrics};
+    for (size_t i = 0; i < 4; i++) {
+        char *path = ts_strf("%s/%s", dir, names[i]);
+        *slots[i] = ts_read_file(path, NULL);
+        ck_assert_msg(*slots[i] != NULL, "no %s", names[i]);
+        free(path);
+    }
+    free(err);
+    free(cmd);
+    free(pipeline);
+    free(yaml);
+    free(in);
+    free(dir);
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->rejected);
+    free(r->merged);
+    free(r->metrics);
+}
+
+/* Input and expected lines. */
+#define EV(user, url, ts) "{\"user_id\":\"" user "\",\"url\":\"" url "\",\"ts\":" #ts "}\n"
+#define UC(start, end, url, clicks)                                                              \
+    "{\"kind\":\"url_clicks\",\"window_start\":" #start ",\"window_end\":" #end ",\"url\":\"" url \
+    "\",\"clicks\":" #clicks "}\n"
+#define SUM(start, end, clicks, users, urls, top)                                                \
+    "{\"kind\":\"window_summary\",\"window_start\":" #start ",\"window_end\":" #end              \
+    ",\"clicks\":" #clicks ",\"unique_users\":" #users ",\"unique_urls\":" #urls                 \
+    ",\"top_urls\":[" top "]}\n"
+#define TOP(url, clicks) "{\"url\":\"" url "\",\"clicks\":" #clicks "}"
+#define TOO_LATE(ts, wm, lateness, line, raw)                                                    \
+    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm              \
+    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\""    \
+    raw "\"}\n"
+#define RAW(user, url, ts)                                                                       \
+    "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
+
+START_TEST(windows_are_epoch_aligned_and_end_exclusive)
+{
+    /* 1795737600000 is a whole minute: its last ms stays in the window, the
+     * next ms opens the next one. */
+    run_result r = run_counts("boundaries",
+                              EV("u1", "/a", 1795737600000) EV("u2", "/b", 1795737659999)
+                                  EV("u3", "/c", 1795737660000),
+                              "size: 1m", 0, 1);
+    assert_text(r.out,
+                     UC(1795737600000, 1795737660000, "/a", 1)
+                         UC(1795737600000, 1795737660000, "/b", 1)
+                             SUM(1795737600000, 1795737660000, 2, 2, 2,
+                                 TOP("/a", 1) "," TOP("/b", 1))
+                                 UC(1795737660000, 1795737720000, "/c", 1)
+                                     SUM(1795737660000, 1795737720000, 1, 1, 1, TOP("/c", 1)));
+    run_free(&r);
+
+    /* A size that does not divide a minute is still aligned to the epoch. */
+    r = run_counts("boundaries_7s", EV("u1", "/a", 13999) EV("u1", "/a", 14000), "size: 7s", 0, 1);
+    assert_text(r.out, UC(7000, 14000, "/a", 1) SUM(7000, 14000, 1, 1, 1, TOP("/a", 1))
+                                UC(14000, 21000, "/a", 1)
+                                    SUM(14000, 21000, 1, 1, 1, TOP("/a", 1)));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(window_fires_exactly_when_the_watermark_reaches_its_end)
+{
+    /* 1s out of order: the watermark is max ts - 1000. At 59999 window
+     * [0, 60000) has not fired, so an event at 59999 joins it silently; at
+     * 60000 it fires, before the next event (too late for it) is handled. */
+    run_result r = run_counts("fire_time",
+                              EV("u1", "/a", 100) EV("u2", "/b", 60999) EV("u3", "/c", 59999)
+                                  EV("u4", "/b", 61000) EV("u5", "/d", 59999),
+                              "size: 1m", 1000, 1);
+    const char *window0 =
+        UC(0, 60000, "/a", 1) UC(0, 60000, "/c", 1) SUM(0, 60000, 2, 2, 2, TOP("/a", 1) "," TOP("/c", 1));
+    const char *window1 = UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 2, 1, TOP("/b", 2));
+    const char *late = TOO_LATE(59999, 60000, 0, 5, RAW("u5", "/d", 59999));
+    char *out = ts_strf("%s%s", window0, window1);
+    char *merged = ts_strf("%s%s%s", window0, late, window1);
+    assert_text(r.out, out);
+    assert_text(r.rejected, late);
+    assert_text(r.merged, merged);
+    free(out);
+    free(merged);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(url_clicks_in_byte_order_and_top_ties_broken_by_url)
+{
+    /* Early URLs enter the top and are pushed out as others overtake them;
+     * "/B" sorts before "/a" and "/é" (0xC3 0xA9) after "/z". */
+    run_result r = run_counts("top",
+                              EV("u1", "/z", 1) EV("u1", "/é", 2) EV("u2", "/b", 3)
+                                  EV("u3", "/a", 4) EV("u1", "/ab", 5) EV("u4", "/c", 6)
+                                      EV("u2", "/b", 7) EV("u1", "/B", 8) EV("u1", "/c", 9)
+                                          EV("u5", "/a", 10) EV("u1", "/ab", 11)
+                                              EV("u6", "/B", 12) EV("u2", "/c", 13),
+                              "size: 1m, top: 3", 0, 1);
+    assert_text(r.out, UC(0, 60000, "/B", 2) UC(0, 60000, "/a", 2) UC(0, 60000, "/ab", 2)
+                                UC(0, 60000, "/b", 2) UC(0, 60000, "/c", 3) UC(0, 60000, "/z", 1)
+                                    UC(0, 60000, "/é", 1)
+                                        SUM(0, 60000, 13, 6, 7,
+                                            TOP("/c", 3) "," TOP("/B", 2) "," TOP("/a", 2)));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(unique_users_are_exact_and_integer_ids_are_their_decimal_text)
+{
+    /* 7 and "7" are one user, "07" another. */
+    run_result r = run_counts("users",
+                              "{\"user_id\":7,\"url\":\"/a\",\"ts\":1}\n"
+                              "{\"user_id\":\"7\",\"url\":\"/a\",\"ts\":2}\n"
+                              "{\"user_id\":\"07\",\"url\":\"/b\",\"ts\":3}\n"
+                              "{\"user_id\":8,\"url\":\"/a\",\"ts\":4}\n",
+                              "", 0, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 3) UC(0, 60000, "/b", 1)
+                                SUM(0, 60000, 4, 3, 2, TOP("/a", 3) "," TOP("/b", 1)));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(counts_stay_exact_for_many_users_and_urls)
+{
+    /* 3000 clicks by 1000 users on 37 URLs in one window: /u00../u02 get 82
+     * clicks, the rest 81 (3000 = 37 * 81 + 3). Sets and tables must grow. */
+    size_t cap = 3000 * 64;
+    char *input = malloc(cap);
+    size_t len = 0;
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(input + len, cap - len,
+                                "{\"user_id\":\"user-%d\",\"url\":\"/u%02d\",\"ts\":%d}\n", i % 1000,
+                                i % 37, 1000 + i);
+    run_result r = run_counts("many", input, "top: 3", 0, 4096);
+    char *want = malloc(37 * 128 + 512);
+    size_t w = 0;
+    for (int u = 0; u < 37; u++)
+        w += (size_t)sprintf(want + w, UC(0, 60000, "/u%02d", %d), u, u < 3 ? 82 : 81);
+    sprintf(want + w, SUM(0, 60000, 3000, 1000, 37,
+                          TOP("/u00", 82) "," TOP("/u01", 82) "," TOP("/u02", 82)));
+    assert_text(r.out, want);
+    free(want);
+    free(input);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(late_event_within_allowed_lateness_reemits_url_and_summary)
+{
+    /* allowed_lateness 10s, watermark = max ts. Window [0, 60000) fires at
+     * 60000 and takes updates while the watermark < 70000; an event is too
+     * late below watermark - 10000: 50000 is accepted, 49999 is not. */
+    run_result r = run_counts("lateness",
+                              EV("u1", "/a", 1000) EV("u2", "/b", 60000) EV("u3", "/a", 55000)
+                                  EV("u1", "/c", 50000) EV("u1", "/d", 49999)
+                                      EV("u2", "/b", 70000) EV("u9", "/e", 59999),
+                              "size: 1m, allowed_lateness: 10s", 0, 1);
+    assert_text(
+        r.out,
+        UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
+            UC(0, 60000, "/a", 2) SUM(0, 60000, 2, 2, 1, TOP("/a", 2))
+                UC(0, 60000, "/c", 1) SUM(0, 60000, 3, 2, 2, TOP("/a", 2) "," TOP("/c", 1))
+                    UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 1, 1, TOP("/b", 2)));
+    assert_text(r.rejected, TOO_LATE(49999, 60000, 10000, 5, RAW("u1", "/d", 49999))
+                                     TOO_LATE(59999, 70000, 10000, 7, RAW("u9", "/e", 59999)));
+    ck_assert_msg(strstr(r.metrics, "\"rejected.too_late\":2") != NULL, "%s", r.metrics);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(late_event_into_a_window_never_seen_emits_it_at_once)
+{
+    /* With 200s of lateness, an event for [60000, 120000) arriving after the
+     * watermark passed 120000 creates that window already fired: it is
+     * emitted right away, and updated by the next such event. */
+    run_result r = run_counts("late_new_window",
+                              EV("u1", "/a", 1000) EV("u1", "/c", 200000) EV("u2", "/b", 70000)
+                                  EV("u3", "/b", 70001),
+                              "allowed_lateness: 200s", 0, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
+                                UC(60000, 120000, "/b", 1)
+                                    SUM(60000, 120000, 1, 1, 1, TOP("/b", 1))
+                                        UC(60000, 120000, "/b", 2)
+                                            SUM(60000, 120000, 2, 2, 1, TOP("/b", 2))
+                                                UC(180000, 240000, "/c", 1)
+                                                    SUM(180000, 240000, 1, 1, 1, TOP("/c", 1)));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(end_of_input_fires_every_open_window_in_start_order)
+{
+    /* An hour out of order allowed: nothing is due until the input ends. */
+    run_result r = run_counts("end_of_input",
+                              EV("u1", "/c", 130000) EV("u1", "/a", 5000) EV("u2", "/b", 70000)
+                                  EV("u2", "/c", 125000),
+                              "", 3600000, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
+                                UC(60000, 120000, "/b", 1)
+                                    SUM(60000, 120000, 1, 1, 1, TOP("/b", 1))
+                                        UC(120000, 180000, "/c", 2)
+                                            SUM(120000, 180000, 2, 2, 1, TOP("/c", 2)));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(json_special_characters_in_urls_are_escaped_in_top_urls)
+{
+    run_result r = run_counts("escaping",
+                              "{\"user_id\":\"u\",\"url\":\"/q?a=\\\"x\\\"&b=\\\\&c=\\u0001\",\"ts\":5}\n",
+                              "", 0, 1);
+#define ESCAPED "/q?a=\\\"x\\\"&b=\\\\&c=\\u0001"
+    assert_text(r.out, UC(0, 60000, ESCAPED, 1) SUM(0, 60000, 1, 1, 1, TOP(ESCAPED, 1)));
+    run_free(&r);
+}
+END_TEST
+
+/* ---- a longer disordered stream --------------------------------------- */
+
+static uint64_t lcg_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Value of integer field `name` in a line, or -1. */
+static long long field_of(const char *line, const char *name)
+{
+    char *key = ts_strf("\"%s\":", name);
+    const char *p = strstr(line, key);
+    free(key);
+    return p ? atoll(p + strlen(name) + 3) : -1;
+}
+
+typedef struct final_count {
+    long long start;
+    char url[16]; /* "" for the window's summary */
+    long long clicks;
+} final_count;
+
+/* The last count per (window, url) and per window: the final results. */
+static size_t final_counts(char *out, final_count *fc, size_t cap)
+{
+    size_t n = 0;
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        final_count c = {field_of(line, "window_start"), "", field_of(line, "clicks")};
+        if (strstr(line, "\"kind\":\"url_clicks\"") != NULL)
+            sscanf(strstr(line, "\"url\":\"") + 7, "%15[^\"]", c.url);
+        size_t i = 0;
+        while (i < n && !(fc[i].start == c.start && strcmp(fc[i].url, c.url) == 0))
+            i++;
+        if (i == n) {
+            ck_assert_uint_lt(n, cap);
+            n++;
+        }
+        fc[i] = c;
+    }
+    return n;
+}
+
+START_TEST(batch_sizes_give_identical_output_and_every_event_is_accounted_for)
+{
+    enum { N = 4000 };
+    char *input = malloc(N * 80);
+    size_t len = 0;
+    uint64_t rng = 99;
+    long long clock = 1000000;
+    for (int i = 0; i < N; i++) {
+        clock += (long long)(lcg_next(&rng) % 15);
+        long long ts = clock - (long long)(lcg_next(&rng) % 4000); /* up to 4s behind */
+        len += (size_t)sprintf(input + len, "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld}\n",
+                               (unsigned)(lcg_next(&rng) % 50), (unsigned)(lcg_next(&rng) % 23), ts);
+    }
+    const char *options = "size: 10s, allowed_lateness: 1500ms, top: 4";
+    run_result first = run_counts("batches_1", input, options, 1000, 1);
+    const int sizes[] = {7, 4096};
+    for (size_t i = 0; i < 2; i++) {
+        char *folder = ts_strf("batches_%d", sizes[i]);
+        run_result other = run_counts(folder, input, options, 1000, sizes[i]);
+        ck_assert_msg(strcmp(first.out, other.out) == 0, "batch size %d: output differs", sizes[i]);
+        ck_assert_msg(strcmp(first.rejected, other.rejected) == 0,
+                      "batch size %d: dead letters differ", sizes[i]);
+        run_free(&other);
+        free(folder);
+    }
+
+    /* Some events were too late, some updated fired windows: the stream
+     * exercises both. Final counts + too-late events = input events, and
+     * each window's final URL counts add up to its final summary. */
+    size_t too_late = 0;
+    for (const char *p = first.rejected; *p; p++)
+        too_late += *p == '\n';
+    ck_assert_uint_gt(too_late, 0);
+    final_count *fc = calloc(4000, sizeof *fc);
+    size_t n = final_counts(first.out, fc, 4000);
+    long long summed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fc[i].url[0] != '\0')
+            continue;
+        summed += fc[i].clicks;
+        long long by_url = 0;
+        for (size_t j = 0; j < n; j++)
+            if (fc[j].start == fc[i].start && fc[j].url[0] != '\0')
+                by_url += fc[j].clicks;
+        ck_assert_int_eq(by_url, fc[i].clicks);
+    }
+    ck_assert_int_eq(summed + (long long)too_late, N);
+    free(fc);
+    free(input);
+    run_free(&first);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("url_count");
+    TCase *tc = tcase_create("through_the_binary");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, windows_are_epoch_aligned_and_end_exclusive);
+    tcase_add_test(tc, window_fires_exactly_when_the_watermark_reaches_its_end);
+    tcase_add_test(tc, url_clicks_in_byte_order_and_top_ties_broken_by_url);
+    tcase_add_test(tc, unique_users_are_exact_and_integer_ids_are_their_decimal_text);
+    tcase_add_test(tc, counts_stay_exact_for_many_users_and_urls);
+    tcase_add_test(tc, late_event_within_allowed_lateness_reemits_url_and_summary);
+    tcase_add_test(tc, late_event_into_a_window_never_seen_emits_it_at_once);
+    tcase_add_test(tc, end_of_input_fires_every_open_window_in_start_order);
+    tcase_add_test(tc, json_special_characters_in_urls_are_escaped_in_top_urls);
+    tcase_add_test(tc, batch_sizes_give_identical_output_and_every_event_is_accounted_for);
+    suite_add_tcase(s, tc);
+    return ts_run_suite(s);
+}
