@@ -372,6 +372,38 @@ START_TEST(followed_lines_reach_the_output_file_while_the_pipeline_runs)
 }
 END_TEST
 
+START_TEST(with_a_state_folder_a_rerun_reads_only_the_lines_appended_since)
+{
+    char *in = tmp_path("growing.jsonl"), *state = tmp_path("state");
+    ts_write_file(in, "{\"n\":1}\n{\"n\":2}\n");
+    char *yaml = ts_strf("state_dir: '%s'\n"
+                         "steps:\n"
+                         "  - name: lines\n"
+                         "    plugin: file\n"
+                         "    options: {path: '%s'}\n"
+                         "    event: raw\n"
+                         "  - name: out\n"
+                         "    plugin: stdout\n"
+                         "    input: lines\n",
+                         state, in);
+    char *out = NULL, *err = NULL;
+    ck_assert_msg(run_pipeline("resume.yaml", yaml, &out, &err) == 0, "%s", err);
+    ck_assert_str_eq(out, "{\"n\":1}\n{\"n\":2}\n");
+    free(out);
+    free(err);
+    FILE *f = fopen(in, "ab");
+    fputs("{\"n\":3}\n", f);
+    fclose(f);
+    ck_assert_msg(run_pipeline("resume.yaml", yaml, &out, &err) == 0, "%s", err);
+    ck_assert_str_eq(out, "{\"n\":3}\n");
+    free(out);
+    free(err);
+    free(yaml);
+    free(in);
+    free(state);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("file_plugins");
@@ -390,6 +422,7 @@ int main(void)
     tcase_add_test(tc, the_stdout_sink_writes_one_json_line_per_record);
     tcase_add_test(tc, a_closed_stdout_stops_the_pipeline_with_a_clear_error);
     tcase_add_test(tc, followed_lines_reach_the_output_file_while_the_pipeline_runs);
+    tcase_add_test(tc, with_a_state_folder_a_rerun_reads_only_the_lines_appended_since);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }
