@@ -157,9 +157,9 @@ static int maintain(dedup_table *t, int64_t wm, size_t incoming)
 
 dedup_verdict dedup_table_check(dedup_table *t, dedup_fp fp, int64_t expires_at, int64_t wm)
 {
-    /* Also sweep once per `capacity` checks, so that memory follows the live
-     * keys even when few new keys arrive to trigger it (amortised O(1)). */
-    if (++t->checks_since_sweep > capacity(t))
+    /* Also sweep once per 4 * capacity checks, so that memory follows the
+     * live keys even when few new keys arrive to trigger it (amortised O(1)). */
+    if (++t->checks_since_sweep > 4 * capacity(t))
         (void)maintain(t, wm, 0);
 
     size_t i = (size_t)(fp.lo & t->mask), d = 0;

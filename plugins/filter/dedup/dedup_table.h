@@ -3,9 +3,9 @@
  *
  * Memory follows the live keys, not the stream: an expired key counts as
  * absent on lookup, and expired keys are swept out in one pass whenever the
- * table would otherwise have to grow, and at least once every `capacity`
+ * table would otherwise have to grow, and at least once every 4 * capacity
  * lookups. A sweep costs O(capacity) but comes at most once every capacity/8
- * inserts or capacity lookups, so both stay amortised O(1). After a sweep the
+ * inserts or 4 * capacity lookups, so both stay amortised O(1). After a sweep the
  * table doubles only if live keys fill more than 3/4 of it and halves while
  * they fill less than 3/8, so right after any sweep a live key costs
  * 24 / load = 32..64 bytes. */
