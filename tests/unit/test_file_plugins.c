@@ -404,6 +404,31 @@ START_TEST(with_a_state_folder_a_rerun_reads_only_the_lines_appended_since)
 }
 END_TEST
 
+/* Killed without a chance to flush at exit: whatever reached stdout was
+ * written by the flush timer while the pipeline ran. */
+START_TEST(the_stdout_sink_shows_live_output_while_the_pipeline_runs)
+{
+    char *pipeline = tmp_path("live.yaml"), *out = tmp_path("live.out");
+    ts_write_file(pipeline, "steps:\n"
+                            "  - name: clicks\n"
+                            "    plugin: clickgen\n"
+                            "    options: {count: 0, rate: 50}\n"
+                            "    event: raw\n"
+                            "  - name: out\n"
+                            "    plugin: stdout\n"
+                            "    input: clicks\n"
+                            "    options: {flush_interval: 200ms}\n");
+    char *cmd = ts_strf("'%s' run '%s' >'%s' & pid=$!; sleep 1.5; kill -9 $pid; wait $pid",
+                        SLUICE_BIN, pipeline, out);
+    ts_run(cmd, NULL, NULL);
+    size_t lines = ts_count_lines(out);
+    ck_assert_msg(lines >= 20, "only %zu lines visible after 1.5 s at 50 events/s", lines);
+    free(cmd);
+    free(pipeline);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("file_plugins");
@@ -421,6 +446,7 @@ int main(void)
     tcase_add_test(tc, a_missing_input_file_fails_with_a_message_naming_it);
     tcase_add_test(tc, the_stdout_sink_writes_one_json_line_per_record);
     tcase_add_test(tc, a_closed_stdout_stops_the_pipeline_with_a_clear_error);
+    tcase_add_test(tc, the_stdout_sink_shows_live_output_while_the_pipeline_runs);
     tcase_add_test(tc, followed_lines_reach_the_output_file_while_the_pipeline_runs);
     tcase_add_test(tc, with_a_state_folder_a_rerun_reads_only_the_lines_appended_since);
     suite_add_tcase(s, tc);
