@@ -465,13 +465,13 @@ START_TEST(a_restarted_generator_continues_its_stream_from_the_checkpoint)
     char *ref = tmp_path("reference.jsonl"), *first = tmp_path("first.jsonl"),
          *second = tmp_path("second.jsonl"), *state = tmp_path("state"),
          *pipeline = tmp_path("restart.yaml");
-    ck_assert_int_eq(generate("count: 600", ref), 0);
+    ck_assert_int_eq(generate("count: 1000", ref), 0);
     char *yaml = ts_strf("state_dir: '%s'\n"
                          "checkpoint_interval: 50ms\n"
                          "steps:\n"
                          "  - name: clicks\n"
                          "    plugin: clickgen\n"
-                         "    options: {count: 600, rate: 1000, start: %lld}\n"
+                         "    options: {count: 1000, rate: 1000, start: %lld}\n"
                          "    event: raw\n"
                          "  - name: out\n"
                          "    plugin: file\n"
@@ -479,10 +479,13 @@ START_TEST(a_restarted_generator_continues_its_stream_from_the_checkpoint)
                          "    options: {path: '${OUT}', flush_interval: 0}\n",
                          state, START_MS);
     ts_write_file(pipeline, yaml);
-    /* Killed without warning about 0.4 s in (the run needs 0.6 s), then rerun. */
-    char *cmd = ts_strf("OUT='%s' '%s' run '%s' & pid=$!; sleep 0.4; kill -9 $pid; wait $pid; "
+    /* Killed without warning once 200 events are out and a few checkpoints
+     * later (the whole run needs 1 s), then run again. */
+    char *cmd = ts_strf("OUT='%s' '%s' run '%s' & pid=$!; i=0; "
+                        "while [ $i -lt 200 ] && [ $(cat '%s' 2>/dev/null | wc -l) -lt 200 ]; do "
+                        "sleep 0.02; i=$((i+1)); done; sleep 0.15; kill -9 $pid; wait $pid; "
                         "OUT='%s' '%s' run '%s'",
-                        first, SLUICE_BIN, pipeline, second, SLUICE_BIN, pipeline);
+                        first, SLUICE_BIN, pipeline, first, second, SLUICE_BIN, pipeline);
     char *err = NULL;
     ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
     size_t lr, l1, l2;
