@@ -206,7 +206,9 @@ START_TEST(sigterm_flushes_and_exits_zero)
     char *outp = ts_strf("%s/sig-out.jsonl", dir);
     size_t lines = ts_count_lines(outp);
     ck_assert_msg(lines > 100, "only %zu lines written", lines);
-    char *metrics = ts_read_file(ts_strf("%s/sig-metrics.json", dir), NULL);
+    char *metrics_path = ts_strf("%s/sig-metrics.json", dir);
+    char *metrics = ts_read_file(metrics_path, NULL);
+    free(metrics_path);
     char *expect = ts_strf("\"out\":{\"in\":%zu", lines);
     ck_assert_msg(strstr(metrics, expect) != NULL, "flushed %zu lines but metrics say %s", lines, metrics);
     free(expect);

@@ -125,6 +125,15 @@ START_TEST(plugins_command_lists_broken_plugins_with_reasons)
 END_TEST
 
 /* Compile tests/plugins/outoftree_tag.c as a third party would. */
+/* Read dir/name whole (malloc'd). */
+static char *read_in(const char *dir, const char *name)
+{
+    char *path = ts_strf("%s/%s", dir, name);
+    char *text = ts_read_file(path, NULL);
+    free(path);
+    return text;
+}
+
 static char *build_out_of_tree(const char *dir)
 {
     char *so = ts_strf("%s/operator-tag.so", dir);
@@ -141,7 +150,9 @@ static char *build_out_of_tree(const char *dir)
 
 START_TEST(out_of_tree_plugin_exports_only_its_entry)
 {
-    char *so = build_out_of_tree(ts_strf("%s/oot1", ts_tmpdir()));
+    char *dir = ts_strf("%s/oot1", ts_tmpdir());
+    char *so = build_out_of_tree(dir);
+    free(dir);
     char *cmd = ts_strf("nm -D --defined-only %s | awk '{print $3}'", so);
     char *out = NULL;
     ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
@@ -188,15 +199,15 @@ START_TEST(out_of_tree_plugin_runs_in_a_pipeline)
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "run failed (%d): %s", rc, err);
-    char *out = ts_read_file(ts_strf("%s/oot-out.jsonl", dir), NULL);
+    char *out = read_in(dir, "oot-out.jsonl");
     ck_assert_str_eq(out, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000,\"extra\":{\"k\":[1,2]},\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000,\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000,\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000,\"label\":\"shop\"}\n");
-    char *sampled = ts_read_file(ts_strf("%s/oot-sampled.jsonl", dir), NULL);
+    char *sampled = read_in(dir, "oot-sampled.jsonl");
     ck_assert_str_eq(sampled, "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000}\n"
                               "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000}\n");
-    char *metrics = ts_read_file(ts_strf("%s/oot-metrics.json", dir), NULL);
+    char *metrics = read_in(dir, "oot-metrics.json");
     ck_assert_msg(strstr(metrics, "\"tagged\":{\"in\":4,\"out\":4,\"tagged\":4}") != NULL, "%s", metrics);
     free(metrics);
     free(sampled);
