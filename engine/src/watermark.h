@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/plugin.h"
+
 typedef struct wm_partition {
     int32_t id;
     int64_t max_ts;

@@ -1,0 +1,96 @@
+/* Watermarks over partitions (SEMANTICS.md section 4): max ts - max_out_of_order
+ * per partition, the minimum over partitions with data, idle partitions
+ * stop holding it back, and it never goes back. */
+#include "test_support.h"
+#include "watermark.h"
+
+START_TEST(single_partition_is_max_ts_minus_out_of_order)
+{
+    wm_tracker t;
+    wm_init(&t, 5000, 30000);
+    ck_assert(t.current == SLUICE_TIME_MIN);
+    ck_assert_int_eq(wm_observe(&t, 0, 100000, 0), 95000);
+    ck_assert_int_eq(wm_observe(&t, 0, 90000, 0), 95000); /* older event: no change */
+    ck_assert_int_eq(wm_observe(&t, 0, 100001, 0), 95001);
+    wm_free(&t);
+}
+END_TEST
+
+START_TEST(pipeline_watermark_is_minimum_over_partitions_with_data)
+{
+    wm_tracker t;
+    wm_init(&t, 0, 30000);
+    ck_assert_int_eq(wm_observe(&t, 0, 1000, 0), 1000); /* only partition 0 has data */
+    ck_assert_int_eq(wm_observe(&t, 1, 500, 0), 1000);  /* never goes back */
+    ck_assert_int_eq(wm_observe(&t, 0, 5000, 0), 1000); /* held by partition 1 at 500 */
+    ck_assert_int_eq(wm_observe(&t, 1, 3000, 0), 3000);
+    ck_assert_int_eq(wm_observe(&t, 1, 9000, 0), 5000); /* now held by partition 0 */
+    wm_free(&t);
+}
+END_TEST
+
+START_TEST(idle_partition_stops_holding_back_and_counts_again_with_data)
+{
+    wm_tracker t;
+    wm_init(&t, 0, 30000);
+    wm_observe(&t, 0, 1000, 0);
+    wm_observe(&t, 1, 8000, 0);
+    ck_assert_int_eq(t.current, 1000);
+    ck_assert_int_eq(wm_refresh(&t, 29999), 1000); /* not idle yet */
+    wm_observe(&t, 1, 9000, 20000);                 /* partition 1 is busy */
+    ck_assert_int_eq(wm_refresh(&t, 30000), 9000);  /* partition 0 idle since 0 */
+    ck_assert_int_eq(wm_observe(&t, 0, 2000, 31000), 9000); /* back, but no going back */
+    ck_assert_int_eq(wm_observe(&t, 1, 20000, 31000), 9000); /* held by partition 0 again */
+    ck_assert_int_eq(wm_observe(&t, 0, 15000, 31000), 15000);
+    wm_free(&t);
+}
+END_TEST
+
+START_TEST(idle_timeout_off_never_releases)
+{
+    wm_tracker t;
+    wm_init(&t, 0, -1);
+    wm_observe(&t, 0, 1000, 0);
+    wm_observe(&t, 1, 8000, 0);
+    ck_assert_int_eq(wm_refresh(&t, 1000000000), 1000);
+    wm_free(&t);
+}
+END_TEST
+
+START_TEST(revoked_or_ended_partition_stops_counting)
+{
+    wm_tracker t;
+    wm_init(&t, 0, 30000);
+    wm_observe(&t, 0, 1000, 0);
+    wm_observe(&t, 1, 8000, 0);
+    ck_assert_int_eq(wm_partition_gone(&t, 0), 8000);
+    wm_free(&t);
+}
+END_TEST
+
+START_TEST(arithmetic_saturates)
+{
+    ck_assert(wm_sub(SLUICE_TIME_MIN, 5000) == SLUICE_TIME_MIN);
+    ck_assert(wm_sub(SLUICE_TIME_MAX, 5000) == SLUICE_TIME_MAX);
+    ck_assert(wm_add(SLUICE_TIME_MAX - 1, 5000) == SLUICE_TIME_MAX);
+    ck_assert(wm_sub(INT64_MIN + 10, 20) == SLUICE_TIME_MIN);
+    wm_tracker t;
+    wm_init(&t, INT64_MAX, 0);
+    ck_assert(wm_observe(&t, 0, 0, 0) == -INT64_MAX);
+    wm_free(&t);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("watermark");
+    TCase *tc = tcase_create("tracker");
+    tcase_add_test(tc, single_partition_is_max_ts_minus_out_of_order);
+    tcase_add_test(tc, pipeline_watermark_is_minimum_over_partitions_with_data);
+    tcase_add_test(tc, idle_partition_stops_holding_back_and_counts_again_with_data);
+    tcase_add_test(tc, idle_timeout_off_never_releases);
+    tcase_add_test(tc, revoked_or_ended_partition_stops_counting);
+    tcase_add_test(tc, arithmetic_saturates);
+    suite_add_tcase(s, tc);
+    return ts_run_suite(s);
+}
