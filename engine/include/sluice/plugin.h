@@ -171,7 +171,7 @@ typedef struct sluice_plugin {
 
     /* SOURCE: deliver up to `budget` messages through api->source_push(), then
      * return SLUICE_OK, or SLUICE_END when the input is exhausted, or an error.
-     * Wait at most timeout_ms for data; returning SLUICE_OK having pushed
+     * Wait at most timeout_ms (>= 0; 0 = do not wait) for data; returning SLUICE_OK having pushed
      * nothing is fine (the host uses the pause for timers and idleness). */
     sluice_status (*poll)(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,
                           int timeout_ms);
@@ -357,7 +357,8 @@ struct sluice_host_api {
 
     /* The whole record as one JSON object (no newline): the original bytes when
      * the record passes through unchanged, else its fields in order. The text
-     * is borrowed until the current hook call returns. */
+     * is borrowed until the current hook call returns. Returns 1: it cannot
+     * fail, and out->ptr is never NULL. */
     int (*record_json)(const sluice_record *rec, sluice_str *out);
     /* The key set with set_key, or an empty view. */
     sluice_str (*record_key)(const sluice_record *rec);
