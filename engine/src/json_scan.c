@@ -76,16 +76,16 @@ static inline cur skip_ws(cur p, cur end)
 /* ------------------------------------------------------------------------ */
 /* Strings                                                                   */
 
-/* Do 8 bytes hold nothing but plain string bytes (no quote, backslash,
- * control character or non-ASCII)? Exact as a yes/no answer. */
-static inline int plain8(cur p)
+/* Flags (high bit of each byte) for the special string bytes among 8:
+ * quote, backslash, control character, non-ASCII. Borrows only carry
+ * upward, so the lowest flagged byte is always a true one. */
+static inline uint64_t special8(cur p)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t v;
     memcpy(&v, p, 8);
     uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | (v - ones * 0x20) | v;
-    return (t & highs) == 0;
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | (v - ones * 0x20) | v) & highs;
 }
 
 static inline int read_hex4(cur p, unsigned *out)
@@ -129,16 +129,30 @@ static cur scan_escape(scanner *s, cur p)
     return p + 6;
 }
 
-/* p is just past the opening quote. Returns just past the closing quote;
- * *escaped tells whether the contents hold a backslash. */
-static cur scan_string(scanner *s, cur p, int *escaped)
+/* The first byte at or after p that is special in a string, or end. */
+static inline cur skip_plain(cur p, cur end)
+{
+    while (end - p >= 8) {
+        uint64_t m = special8(p);
+        if (m != 0) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            break;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && string_class[*p] == SC_PLAIN)
+        p++;
+    return p;
+}
+
+/* scan_string past its first special byte: escapes and UTF-8 (rare). */
+static cur scan_string_rest(scanner *s, cur p, int *escaped)
 {
     cur end = s->end;
-    for (;;) {
-        while (end - p >= 8 && plain8(p))
-            p += 8;
-        while (p < end && string_class[*p] == SC_PLAIN)
-            p++;
+    for (;; p = skip_plain(p, end)) {
         if (p >= end)
             return fail(s, p, "unterminated string");
         switch (string_class[*p]) {
@@ -161,6 +175,17 @@ static cur scan_string(scanner *s, cur p, int *escaped)
         }
         }
     }
+}
+
+/* p is just past the opening quote. Returns just past the closing quote;
+ * *escaped tells whether the contents hold a backslash. Inline for the
+ * common plain ASCII string. */
+static inline cur scan_string(scanner *s, cur p, int *escaped)
+{
+    p = skip_plain(p, s->end);
+    if (p < s->end && *p == '"')
+        return p + 1;
+    return scan_string_rest(s, p, escaped);
 }
 
 static size_t put_utf8(char *o, unsigned cp)
