@@ -1,6 +1,5 @@
 /* The table of functions every plugin receives: the whole of what a plugin
  * can do to the engine. */
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,8 +143,7 @@ static int api_field_json(const sluice_record *rec, const char *name, sluice_str
             return 1;
         }
         buf = arena_alloc(rec->arena, 32);
-        out->len = (size_t)(f->type == SLUICE_TYPE_INT ? snprintf(buf, 32, "%" PRId64, f->v.i)
-                                                       : snprintf(buf, 32, "%.17g", f->v.d));
+        out->len = f->type == SLUICE_TYPE_INT ? json_format_int(buf, f->v.i) : json_format_double(buf, f->v.d);
         out->ptr = buf;
         return 1;
     case SLUICE_TYPE_NONE:
