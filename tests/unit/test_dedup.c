@@ -20,6 +20,7 @@
 
 /* The table is tested as compiled into the plugin; it needs only libc. */
 #include "../../plugins/filter/dedup/dedup_key.c"
+#include "../../plugins/filter/dedup/dedup_snapshot.c"
 #include "../../plugins/filter/dedup/dedup_table.c"
 
 typedef struct run_result {
@@ -82,6 +83,14 @@ static run_result run_dedup(const char *folder, const char *input, const char *o
     free(in);
     free(dir);
     return r;
+}
+
+static size_t lines_in(const char *text)
+{
+    size_t n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
 }
 
 static void run_free(run_result *r)
@@ -312,6 +321,91 @@ START_TEST(batch_sizes_give_identical_output_matching_the_reference)
 }
 END_TEST
 
+/* ---- state checkpoints ---------------------------------------------------- */
+
+/* Runs `first` through dedup until `marker` shows in the dead letters, stops
+ * the pipeline with SIGTERM (final checkpoint into a state folder), appends
+ * `second` and runs again to the end. Returns what both runs wrote. */
+static run_result run_interrupted(const char *folder, const char *first, const char *second,
+                                  const char *marker)
+{
+    char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
+    mkdir(dir, 0755);
+    char *path = ts_strf("%s/first.jsonl", dir);
+    ts_write_file(path, first);
+    free(path);
+    path = ts_strf("%s/second.jsonl", dir);
+    ts_write_file(path, second);
+    free(path);
+    char *yaml = ts_strf("name: dedup_restore\n"
+                         "state_dir: '%s/state'\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options:\n"
+                         "      path: in.jsonl\n"
+                         "      follow: ${FOLLOW}\n"
+                         "    event: {max_future: off, max_out_of_order: 0ms}\n"
+                         "  - name: dedup\n"
+                         "    plugin: dedup\n"
+                         "    input: clicks\n"
+                         "    options: {emit_rejected: true}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: dedup\n"
+                         "    options: {path: out.jsonl, flush_interval: 0}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: dedup.rejected\n"
+                         "    options: {path: rejected.jsonl, flush_interval: 0}\n",
+                         dir);
+    path = ts_strf("%s/p.yaml", dir);
+    ts_write_file(path, yaml);
+    free(path);
+    char *cmd = ts_strf("cd '%s' && cp first.jsonl in.jsonl && "
+                        "{ FOLLOW=true '%s' run p.yaml & pid=$!; i=0; "
+                        "  while ! grep -q '%s' rejected.jsonl 2>/dev/null && [ $i -lt 400 ]; do "
+                        "    sleep 0.05; i=$((i+1)); done; "
+                        "  kill -TERM $pid; wait $pid; } && "
+                        "cat second.jsonl >> in.jsonl && FOLLOW=false '%s' run p.yaml",
+                        dir, SLUICE_BIN, marker, SLUICE_BIN);
+    run_result r = {0};
+    r.rc = ts_run(cmd, NULL, &r.err);
+    ck_assert_msg(r.rc == 0, "sluice failed (%d): %s", r.rc, r.err ? r.err : "");
+    path = ts_strf("%s/out.jsonl", dir);
+    r.out = ts_read_file(path, NULL);
+    free(path);
+    path = ts_strf("%s/rejected.jsonl", dir);
+    r.rejected = ts_read_file(path, NULL);
+    free(path);
+    ck_assert_msg(r.out != NULL && r.rejected != NULL, "missing output");
+    free(cmd);
+    free(yaml);
+    free(dir);
+    return r;
+}
+
+START_TEST(keys_survive_a_restart_from_a_state_checkpoint)
+{
+    /* The second part repeats keys of the first: only a restored table can
+     * tell. The first part ends with a duplicate whose dead letter shows
+     * that it has been read. */
+    const char *first = E1 T1 "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":3000,\"event_id\":\"e3\"}\n" E1;
+    const char *second = "{\"user_id\":\"u9\",\"url\":\"/z\",\"ts\":4000,\"event_id\":\"e3\"}\n" T1
+        "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n"
+        "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n";
+    char *whole = ts_strf("%s%s", first, second);
+    run_result ref = run_dedup("restore_reference", whole, "emit_rejected: true", 0, 1);
+    run_result resumed = run_interrupted("restore", first, second, "in.jsonl:4");
+    assert_text(resumed.out, ref.out);
+    assert_text(resumed.rejected, ref.rejected);
+    ck_assert_uint_eq(lines_in(resumed.rejected), 4);
+    run_free(&ref);
+    run_free(&resumed);
+    free(whole);
+}
+END_TEST
+
 /* ---- the fingerprint table on its own ----------------------------------- */
 
 static dedup_fp fp_of(unsigned k, unsigned lo_range)
@@ -413,6 +507,70 @@ START_TEST(fingerprints_separate_kinds_and_field_boundaries)
 }
 END_TEST
 
+/* Just enough of a host for the snapshot code: memory and a silent log. */
+static void quiet_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)level;
+    (void)fmt;
+}
+
+static sluice_host_api snapshot_host(void)
+{
+    sluice_host_api api;
+    memset(&api, 0, sizeof api);
+    api.struct_size = sizeof api;
+    api.log = quiet_log;
+    api.alloc = malloc;
+    api.free = free;
+    return api;
+}
+
+START_TEST(snapshot_round_trip_keeps_keys_and_their_expiry)
+{
+    sluice_host_api api = snapshot_host();
+    dedup_table t, back;
+    ck_assert_int_eq(dedup_table_init(&t), 0);
+    ck_assert_int_eq(dedup_table_init(&back), 0);
+    for (unsigned k = 0; k < 500; k++)
+        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 1000), 1000 + k, 0), DEDUP_NEW);
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    ck_assert_int_eq(dedup_snapshot_write(&api, &t, &snap), SLUICE_OK);
+    ck_assert_uint_eq(snap.encoding_version, DEDUP_SNAPSHOT_VERSION);
+    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &back, &snap), SLUICE_OK);
+    ck_assert_uint_eq(dedup_table_count(&back), 500);
+    /* At watermark 1250 keys 0..250 have expired, 251..499 have not. */
+    for (unsigned k = 0; k < 500; k++)
+        ck_assert_int_eq(dedup_table_check(&back, fp_of(k, 1000), 5000, 1250),
+                         k > 250 ? DEDUP_DUPLICATE : DEDUP_NEW);
+    free(snap.data);
+    dedup_table_free(&t);
+    dedup_table_free(&back);
+}
+END_TEST
+
+START_TEST(snapshot_of_another_version_or_malformed_is_refused)
+{
+    sluice_host_api api = snapshot_host();
+    dedup_table t;
+    ck_assert_int_eq(dedup_table_init(&t), 0);
+    ck_assert_int_eq(dedup_table_check(&t, fp_of(1, 10), 100, 0), DEDUP_NEW);
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    ck_assert_int_eq(dedup_snapshot_write(&api, &t, &snap), SLUICE_OK);
+
+    snap.encoding_version = DEDUP_SNAPSHOT_VERSION + 1;
+    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
+    snap.encoding_version = DEDUP_SNAPSHOT_VERSION;
+    snap.size -= 1; /* truncated */
+    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
+    snap.size = 4; /* shorter than its header */
+    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
+    ck_assert_uint_eq(dedup_table_count(&t), 0); /* refused: left empty */
+    free(snap.data);
+    dedup_table_free(&t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dedup");
@@ -425,6 +583,7 @@ int main(void)
     tcase_add_test(binary, emit_rejected_sends_duplicates_as_dead_letters);
     tcase_add_test(binary, without_emit_rejected_duplicates_are_only_counted);
     tcase_add_test(binary, batch_sizes_give_identical_output_matching_the_reference);
+    tcase_add_test(binary, keys_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, binary);
 
     TCase *table = tcase_create("fingerprint_table");
@@ -432,6 +591,8 @@ int main(void)
     tcase_add_test(table, sweep_removes_exactly_the_expired_keys);
     tcase_add_test(table, memory_per_live_key_stays_within_64_bytes);
     tcase_add_test(table, fingerprints_separate_kinds_and_field_boundaries);
+    tcase_add_test(table, snapshot_round_trip_keeps_keys_and_their_expiry);
+    tcase_add_test(table, snapshot_of_another_version_or_malformed_is_refused);
     suite_add_tcase(s, table);
     return ts_run_suite(s);
 }

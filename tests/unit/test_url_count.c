@@ -11,6 +11,10 @@
 
 #include "test_support.h"
 
+/* The snapshot code is tested as compiled into the plugin; it needs only libc. */
+#include "../../plugins/aggregate/url_count/url_count_snapshot.c"
+#include "../../plugins/aggregate/url_count/window_counts.c"
+
 /* Exact text comparison that shows both texts when they differ. */
 #define assert_text(got, want)                                                                   \
     do {                                                                                         \
@@ -287,6 +291,95 @@ START_TEST(json_special_characters_in_urls_are_escaped_in_top_urls)
 }
 END_TEST
 
+/* ---- state checkpoints ---------------------------------------------------- */
+
+/* Runs `first` through url_count until `marker` shows in the dead letters,
+ * stops the pipeline with SIGTERM (final checkpoint into a state folder, no
+ * end-of-input firing), appends `second` and runs again to the end. */
+static run_result run_interrupted(const char *folder, const char *first, const char *second,
+                                  const char *options, const char *marker)
+{
+    char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
+    mkdir(dir, 0755);
+    char *path = ts_strf("%s/first.jsonl", dir);
+    ts_write_file(path, first);
+    free(path);
+    path = ts_strf("%s/second.jsonl", dir);
+    ts_write_file(path, second);
+    free(path);
+    char *yaml = ts_strf("name: url_count_restore\n"
+                         "state_dir: '%s/state'\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options:\n"
+                         "      path: in.jsonl\n"
+                         "      follow: ${FOLLOW}\n"
+                         "    event: {max_future: off, max_out_of_order: 0ms}\n"
+                         "  - name: counts\n"
+                         "    plugin: url_count\n"
+                         "    input: clicks\n"
+                         "    options: {%s}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: counts\n"
+                         "    options: {path: out.jsonl, flush_interval: 0}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: counts.rejected\n"
+                         "    options: {path: rejected.jsonl, flush_interval: 0}\n",
+                         dir, options);
+    path = ts_strf("%s/p.yaml", dir);
+    ts_write_file(path, yaml);
+    free(path);
+    char *cmd = ts_strf("cd '%s' && cp first.jsonl in.jsonl && "
+                        "{ FOLLOW=true '%s' run p.yaml & pid=$!; i=0; "
+                        "  while ! grep -q '%s' rejected.jsonl 2>/dev/null && [ $i -lt 400 ]; do "
+                        "    sleep 0.05; i=$((i+1)); done; "
+                        "  kill -TERM $pid; wait $pid; } && "
+                        "cat second.jsonl >> in.jsonl && FOLLOW=false '%s' run p.yaml",
+                        dir, SLUICE_BIN, marker, SLUICE_BIN);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
+    run_result r = {0};
+    path = ts_strf("%s/out.jsonl", dir);
+    r.out = ts_read_file(path, NULL);
+    free(path);
+    path = ts_strf("%s/rejected.jsonl", dir);
+    r.rejected = ts_read_file(path, NULL);
+    free(path);
+    ck_assert_msg(r.out != NULL && r.rejected != NULL, "missing output");
+    free(err);
+    free(cmd);
+    free(yaml);
+    free(dir);
+    return r;
+}
+
+START_TEST(windows_survive_a_restart_from_a_state_checkpoint)
+{
+    /* When the first part has been read, window [0, 60000) has fired but
+     * still takes updates (lateness 10s) and [60000, 120000) is open. The
+     * second part updates both: only restored counts, users and fired flags
+     * give the same output as one uninterrupted run. */
+    const char *first = EV("u1", "/a", 1000) EV("u2", "/b", 30000) EV("u1", "/a", 61000)
+        EV("u3", "/c", 62000) EV("u4", "/x", 50000);
+    const char *second = EV("u2", "/a", 55000) EV("u1", "/c", 63000) EV("u6", "/b", 125000);
+    const char *options = "size: 1m, allowed_lateness: 10s, top: 2";
+    char *whole = ts_strf("%s%s", first, second);
+    run_result ref = run_counts("restore_reference", whole, options, 0, 1);
+    run_result resumed = run_interrupted("restore", first, second, options, "in.jsonl:5");
+    assert_text(resumed.out, ref.out);
+    assert_text(resumed.rejected, ref.rejected);
+    /* The reference itself re-emitted window 0 with the late click. */
+    ck_assert_ptr_nonnull(strstr(ref.out, SUM(0, 60000, 3, 2, 2, TOP("/a", 2) "," TOP("/b", 1))));
+    run_free(&ref);
+    run_free(&resumed);
+    free(whole);
+}
+END_TEST
+
 /* ---- a longer disordered stream --------------------------------------- */
 
 static uint64_t lcg_next(uint64_t *s)
@@ -383,6 +476,119 @@ START_TEST(batch_sizes_give_identical_output_and_every_event_is_accounted_for)
 }
 END_TEST
 
+/* ---- snapshots on their own ---------------------------------------------- */
+
+static void quiet_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)level;
+    (void)fmt;
+}
+
+static sluice_host_api snapshot_host(void)
+{
+    sluice_host_api api;
+    memset(&api, 0, sizeof api);
+    api.struct_size = sizeof api;
+    api.log = quiet_log;
+    api.alloc = malloc;
+    api.free = free;
+    return api;
+}
+
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void click(window_counts *w, const char *user, const char *url)
+{
+    ck_assert_int_ge(window_counts_add(w, url, strlen(url), text_hash(url), user, strlen(user),
+                                       text_hash(user)),
+                     0);
+}
+
+/* Two windows, the first fired, as url_count would hold them. */
+static window_list sample_windows(void)
+{
+    window_list list = {0};
+    list.cap = 2;
+    list.items = malloc(2 * sizeof *list.items);
+    window_counts *a = window_counts_new(0, 60000, 2), *b = window_counts_new(60000, 120000, 2);
+    const char *urls[] = {"/c", "/a", "/b", "/a", "/c", "/a"};
+    for (int i = 0; i < 6; i++)
+        click(a, i % 2 ? "u1" : "u2", urls[i]);
+    click(b, "u3", "/z");
+    a->fired = 1;
+    list.items[0] = a;
+    list.items[1] = b;
+    list.count = 2;
+    list.nfired = 1;
+    return list;
+}
+
+static void list_free(window_list *list)
+{
+    for (size_t k = 0; k < list->count; k++)
+        window_counts_free(list->items[k]);
+    free(list->items);
+}
+
+START_TEST(snapshot_round_trip_keeps_counts_users_top_and_fired_windows)
+{
+    sluice_host_api api = snapshot_host();
+    window_list list = sample_windows(), back = {0};
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    ck_assert_int_eq(url_count_snapshot_write(&api, &list, 60000, &snap), SLUICE_OK);
+    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &snap), SLUICE_OK);
+    ck_assert_uint_eq(back.count, 2);
+    ck_assert_uint_eq(back.nfired, 1);
+    window_counts *a = back.items[0];
+    ck_assert(a->fired && a->start == 0 && a->end == 60000);
+    ck_assert_int_eq(a->clicks, 6);
+    ck_assert_uint_eq(a->nusers, 2);
+    ck_assert_uint_eq(a->nurls, 3);
+    ck_assert_uint_eq(a->ntop, 2); /* /a 3, /c 2 */
+    ck_assert(a->urls[a->top[0]].len == 2 && memcmp(window_counts_url(a, a->top[0]), "/a", 2) == 0);
+    ck_assert_int_eq(a->urls[a->top[0]].clicks, 3);
+    ck_assert_int_eq(a->urls[a->top[1]].clicks, 2);
+    /* Restored sets still recognise their members: no new user, no new URL. */
+    click(a, "u1", "/b");
+    ck_assert_uint_eq(a->nusers, 2);
+    ck_assert_uint_eq(a->nurls, 3);
+    ck_assert(!back.items[1]->fired);
+    free(snap.data);
+    list_free(&list);
+    list_free(&back);
+}
+END_TEST
+
+START_TEST(snapshot_of_another_version_size_or_malformed_is_refused)
+{
+    sluice_host_api api = snapshot_host();
+    window_list list = sample_windows(), back = {0};
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    ck_assert_int_eq(url_count_snapshot_write(&api, &list, 60000, &snap), SLUICE_OK);
+    snap.encoding_version = URL_COUNT_SNAPSHOT_VERSION + 1;
+    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &snap), SLUICE_ERR_STATE);
+    snap.encoding_version = URL_COUNT_SNAPSHOT_VERSION;
+    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 30000, 2, &snap), SLUICE_ERR_STATE);
+    for (size_t cut = 1; cut < snap.size; cut += 7) {
+        sluice_snapshot part = snap;
+        part.size = snap.size - cut;
+        ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &part),
+                         SLUICE_ERR_STATE);
+        ck_assert_uint_eq(back.count, 0);
+    }
+    free(snap.data);
+    list_free(&list);
+    list_free(&back);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("url_count");
@@ -398,6 +604,12 @@ int main(void)
     tcase_add_test(tc, end_of_input_fires_every_open_window_in_start_order);
     tcase_add_test(tc, json_special_characters_in_urls_are_escaped_in_top_urls);
     tcase_add_test(tc, batch_sizes_give_identical_output_and_every_event_is_accounted_for);
+    tcase_add_test(tc, windows_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, tc);
+
+    TCase *snapshots = tcase_create("snapshots");
+    tcase_add_test(snapshots, snapshot_round_trip_keeps_counts_users_top_and_fired_windows);
+    tcase_add_test(snapshots, snapshot_of_another_version_size_or_malformed_is_refused);
+    suite_add_tcase(s, snapshots);
     return ts_run_suite(s);
 }

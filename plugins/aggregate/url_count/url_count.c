@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "text_buf.h"
+#include "url_count_snapshot.h"
 #include "window_counts.h"
 
 typedef struct url_count {
@@ -29,9 +30,7 @@ typedef struct url_count {
     int64_t lateness_ms;
     uint32_t top_n;
 
-    /* Open windows sorted by start; windows[0..nfired) have fired. */
-    window_counts **windows;
-    size_t nwindows, windows_cap, nfired;
+    window_list windows; /* open windows, sorted by start */
 
     text_buf key, json;       /* scratch for record keys and top_urls */
     uint32_t *order, *scratch; /* scratch for sorting a window's URLs */
@@ -177,19 +176,19 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count
 static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
                              int64_t wm)
 {
-    while (uc->nfired < uc->nwindows && wm >= uc->windows[uc->nfired]->end) {
-        sluice_status st = fire(api, ctx, uc, uc->windows[uc->nfired]);
+    while (uc->windows.nfired < uc->windows.count && wm >= uc->windows.items[uc->windows.nfired]->end) {
+        sluice_status st = fire(api, ctx, uc, uc->windows.items[uc->windows.nfired]);
         if (st != SLUICE_OK)
             return st;
-        uc->nfired++;
+        uc->windows.nfired++;
     }
     size_t done = 0;
-    while (done < uc->nfired && wm >= saturating_add(uc->windows[done]->end, uc->lateness_ms))
-        window_counts_free(uc->windows[done++]);
+    while (done < uc->windows.nfired && wm >= saturating_add(uc->windows.items[done]->end, uc->lateness_ms))
+        window_counts_free(uc->windows.items[done++]);
     if (done > 0) {
-        memmove(uc->windows, uc->windows + done, (uc->nwindows - done) * sizeof *uc->windows);
-        uc->nwindows -= done;
-        uc->nfired -= done;
+        memmove(uc->windows.items, uc->windows.items + done, (uc->windows.count - done) * sizeof *uc->windows.items);
+        uc->windows.count -= done;
+        uc->windows.nfired -= done;
     }
     return SLUICE_OK;
 }
@@ -200,37 +199,37 @@ static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_co
  * which for a one-click window is the whole firing. */
 static window_counts *window_for(url_count *uc, int64_t start)
 {
-    size_t lo = 0, hi = uc->nwindows;
+    size_t lo = 0, hi = uc->windows.count;
     /* Most events go to the newest window: check it before searching. */
-    if (hi > 0 && uc->windows[hi - 1]->start <= start)
+    if (hi > 0 && uc->windows.items[hi - 1]->start <= start)
         lo = hi - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (uc->windows[mid]->start < start)
+        if (uc->windows.items[mid]->start < start)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < uc->nwindows && uc->windows[lo]->start == start)
-        return uc->windows[lo];
+    if (lo < uc->windows.count && uc->windows.items[lo]->start == start)
+        return uc->windows.items[lo];
 
-    if (uc->nwindows == uc->windows_cap) {
-        size_t cap = uc->windows_cap ? uc->windows_cap * 2 : 8;
-        window_counts **windows = realloc(uc->windows, cap * sizeof *windows);
+    if (uc->windows.count == uc->windows.cap) {
+        size_t cap = uc->windows.cap ? uc->windows.cap * 2 : 8;
+        window_counts **windows = realloc(uc->windows.items, cap * sizeof *windows);
         if (windows == NULL)
             return NULL;
-        uc->windows = windows;
-        uc->windows_cap = cap;
+        uc->windows.items = windows;
+        uc->windows.cap = cap;
     }
     window_counts *w = window_counts_new(start, saturating_add(start, uc->size_ms), uc->top_n);
     if (w == NULL)
         return NULL;
-    memmove(uc->windows + lo + 1, uc->windows + lo, (uc->nwindows - lo) * sizeof *uc->windows);
-    uc->windows[lo] = w;
-    uc->nwindows++;
-    if (lo < uc->nfired) {
+    memmove(uc->windows.items + lo + 1, uc->windows.items + lo, (uc->windows.count - lo) * sizeof *uc->windows.items);
+    uc->windows.items[lo] = w;
+    uc->windows.count++;
+    if (lo < uc->windows.nfired) {
         w->fired = 1;
-        uc->nfired++;
+        uc->windows.nfired++;
     }
     return w;
 }
@@ -276,13 +275,13 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
 
 static void report_state(const sluice_host_api *api, url_count *uc)
 {
-    size_t keys = 0, bytes = sizeof *uc + uc->windows_cap * sizeof *uc->windows +
+    size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items +
                              uc->key.cap + uc->json.cap + 2 * uc->order_cap * sizeof *uc->order;
-    for (size_t k = 0; k < uc->nwindows; k++) {
-        keys += window_counts_keys(uc->windows[k]);
-        bytes += window_counts_bytes(uc->windows[k]);
+    for (size_t k = 0; k < uc->windows.count; k++) {
+        keys += window_counts_keys(uc->windows.items[k]);
+        bytes += window_counts_bytes(uc->windows.items[k]);
     }
-    api->counter_set(uc->state_windows, (int64_t)uc->nwindows);
+    api->counter_set(uc->state_windows, (int64_t)uc->windows.count);
     api->counter_set(uc->state_keys, (int64_t)keys);
     api->counter_set(uc->state_bytes, (int64_t)bytes);
 }
@@ -317,9 +316,9 @@ static void url_count_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
     (void)api;
     (void)ctx;
     url_count *uc = self;
-    for (size_t k = 0; k < uc->nwindows; k++)
-        window_counts_free(uc->windows[k]);
-    free(uc->windows);
+    for (size_t k = 0; k < uc->windows.count; k++)
+        window_counts_free(uc->windows.items[k]);
+    free(uc->windows.items);
     free(uc->order);
     free(uc->scratch);
     text_buf_free(&uc->key);
@@ -352,6 +351,27 @@ static sluice_status url_count_watermark(const sluice_host_api *api, sluice_ctx 
     return st;
 }
 
+static sluice_status url_count_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                        sluice_snapshot *out)
+{
+    (void)ctx;
+    url_count *uc = self;
+    return url_count_snapshot_write(api, &uc->windows, uc->size_ms, out);
+}
+
+static sluice_status url_count_restore(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                       const sluice_snapshot *in)
+{
+    url_count *uc = self;
+    for (size_t k = 0; k < uc->windows.count; k++)
+        window_counts_free(uc->windows.items[k]);
+    uc->windows.count = uc->windows.nfired = 0;
+    sluice_status st =
+        url_count_snapshot_read(api, ctx, &uc->windows, uc->size_ms, uc->top_n, in);
+    report_state(api, uc);
+    return st;
+}
+
 static const sluice_plugin url_count_plugin = {
     .struct_size = sizeof(sluice_plugin),
     .abi_version = SLUICE_ABI_VERSION,
@@ -365,6 +385,8 @@ static const sluice_plugin url_count_plugin = {
     .destroy = url_count_destroy,
     .process = url_count_process,
     .watermark = url_count_watermark,
+    .snapshot = url_count_snapshot,
+    .restore = url_count_restore,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)

@@ -291,6 +291,91 @@ void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t
         memcpy(order, src, n * sizeof *order);
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+void window_counts_encode(const window_counts *w, byte_writer *out)
+{
+    bw_u64(out, (uint64_t)w->start);
+    bw_u64(out, (uint64_t)w->end);
+    bw_u32(out, (uint32_t)w->fired);
+    bw_u64(out, (uint64_t)w->clicks);
+    bw_u32(out, w->nurls);
+    for (uint32_t i = 0; i < w->nurls; i++) {
+        bw_u64(out, w->urls[i].hash);
+        bw_u32(out, w->urls[i].len);
+        bw_put(out, window_counts_url(w, i), w->urls[i].len);
+        bw_u64(out, (uint64_t)w->urls[i].clicks);
+    }
+    bw_u64(out, w->nusers);
+    for (size_t s = 0; s <= w->users_mask; s++) {
+        const user_slot *u = &w->users[s];
+        if (u->off_plus_one == 0)
+            continue;
+        uint32_t len;
+        memcpy(&len, w->bytes + u->off_plus_one - 1, sizeof len);
+        bw_u64(out, u->hash);
+        bw_u32(out, len);
+        bw_put(out, w->bytes + u->off_plus_one - 1 + sizeof len, len);
+    }
+}
+
+window_counts *window_counts_decode(byte_reader *in, uint32_t top_n)
+{
+    int64_t start = (int64_t)br_u64(in), end = (int64_t)br_u64(in);
+    uint32_t fired = br_u32(in);
+    int64_t clicks = (int64_t)br_u64(in);
+    uint32_t nurls = br_u32(in);
+    if (in->failed || start >= end || fired > 1 || clicks < 1 || nurls == 0) {
+        in->failed = 1;
+        return NULL;
+    }
+    window_counts *w = window_counts_new(start, end, top_n);
+    if (w == NULL)
+        return NULL;
+    w->fired = (int)fired;
+    int out_of_memory = 0;
+    int64_t url_clicks = 0;
+    for (uint32_t k = 0; k < nurls && !in->failed && !out_of_memory; k++) {
+        uint64_t hash = br_u64(in);
+        uint32_t len = br_u32(in);
+        const char *url = br_take(in, len);
+        int64_t n = (int64_t)br_u64(in);
+        if (in->failed || len == 0 || n < 1) {
+            in->failed = 1;
+            break;
+        }
+        int64_t i = url_find_or_add(w, url, len, hash);
+        if (i < 0) {
+            out_of_memory = 1;
+        } else if (w->urls[i].clicks != 0) {
+            in->failed = 1; /* the same URL twice */
+        } else {
+            w->urls[i].clicks = n;
+            url_clicks += n;
+            /* With its final count in place, the top takes it like a new entry. */
+            out_of_memory = !top_update(w, (uint32_t)i);
+        }
+    }
+    uint64_t nusers = in->failed || out_of_memory ? 0 : br_u64(in);
+    for (uint64_t k = 0; k < nusers && !in->failed && !out_of_memory; k++) {
+        uint64_t hash = br_u64(in);
+        uint32_t len = br_u32(in);
+        const char *user = br_take(in, len);
+        if (in->failed || len == 0)
+            in->failed = 1;
+        else
+            out_of_memory = !user_add(w, user, len, hash);
+    }
+    if (!in->failed && !out_of_memory && (w->nusers != nusers || url_clicks != clicks))
+        in->failed = 1; /* a user twice, or counts that do not add up */
+    if (in->failed || out_of_memory) {
+        window_counts_free(w);
+        return NULL;
+    }
+    w->clicks = clicks;
+    return w;
+}
+
 size_t window_counts_keys(const window_counts *w)
 {
     return w->nurls + w->nusers;

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "byte_codec.h"
+
 typedef struct url_entry {
     uint64_t hash;   /* the URL role hash */
     size_t off;      /* bytes in the window's byte store */
@@ -64,6 +66,12 @@ static inline const char *window_counts_url(const window_counts *w, uint32_t i)
 /* Fill order[0..nurls) with the URL indices in URL byte order (unsigned
  * bytes, a prefix before its extensions). scratch holds nurls entries too. */
 void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t *scratch);
+
+/* The window as snapshot bytes (see url_count_snapshot.h for the layout). */
+void window_counts_encode(const window_counts *w, byte_writer *out);
+/* A window read back; NULL when the bytes are malformed (in->failed set) or
+ * memory runs out (in->failed clear). */
+window_counts *window_counts_decode(byte_reader *in, uint32_t top_n);
 
 size_t window_counts_keys(const window_counts *w);  /* distinct URLs + users */
 size_t window_counts_bytes(const window_counts *w); /* heap bytes held      */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "dedup_key.h"
+#include "dedup_snapshot.h"
 #include "dedup_table.h"
 
 typedef struct dedup {
@@ -158,6 +159,23 @@ static sluice_status dedup_watermark(const sluice_host_api *api, sluice_ctx *ctx
     return SLUICE_OK;
 }
 
+static sluice_status dedup_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                    sluice_snapshot *out)
+{
+    (void)ctx;
+    dedup *d = self;
+    return dedup_snapshot_write(api, &d->table, out);
+}
+
+static sluice_status dedup_restore(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                   const sluice_snapshot *in)
+{
+    dedup *d = self;
+    sluice_status st = dedup_snapshot_read(api, ctx, &d->table, in);
+    report_state(api, d);
+    return st;
+}
+
 static const sluice_plugin dedup_plugin = {
     .struct_size = sizeof(sluice_plugin),
     .abi_version = SLUICE_ABI_VERSION,
@@ -171,6 +189,8 @@ static const sluice_plugin dedup_plugin = {
     .destroy = dedup_destroy,
     .process = dedup_process,
     .watermark = dedup_watermark,
+    .snapshot = dedup_snapshot,
+    .restore = dedup_restore,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)

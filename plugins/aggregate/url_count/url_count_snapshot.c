@@ -1,0 +1,79 @@
+#include "url_count_snapshot.h"
+
+#include <string.h>
+
+#include "byte_codec.h"
+
+sluice_status url_count_snapshot_write(const sluice_host_api *api, const window_list *windows,
+                                       int64_t size_ms, sluice_snapshot *out)
+{
+    byte_writer w = {0};
+    bw_u64(&w, (uint64_t)size_ms);
+    bw_u64(&w, windows->count);
+    for (size_t k = 0; k < windows->count; k++)
+        window_counts_encode(windows->items[k], &w);
+    unsigned char *data = w.failed ? NULL : api->alloc(w.len);
+    if (data != NULL)
+        memcpy(data, w.ptr, w.len);
+    free(w.ptr);
+    if (data == NULL)
+        return SLUICE_ERR_NOMEM;
+    out->encoding_version = URL_COUNT_SNAPSHOT_VERSION;
+    out->data = data;
+    out->size = w.len;
+    return SLUICE_OK;
+}
+
+static sluice_status refuse(const sluice_host_api *api, sluice_ctx *ctx, window_list *windows,
+                            const char *why)
+{
+    for (size_t k = 0; k < windows->count; k++)
+        window_counts_free(windows->items[k]);
+    windows->count = windows->nfired = 0;
+    api->log(ctx, SLUICE_LOG_ERROR, "url_count state: %s", why);
+    return SLUICE_ERR_STATE;
+}
+
+sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
+                                      window_list *windows, int64_t size_ms, uint32_t top_n,
+                                      const sluice_snapshot *in)
+{
+    if (in->encoding_version != URL_COUNT_SNAPSHOT_VERSION)
+        return refuse(api, ctx, windows, "unknown encoding version");
+    byte_reader r = {in->data, in->size, 0, 0};
+    int64_t stored_size = (int64_t)br_u64(&r);
+    uint64_t n = br_u64(&r);
+    if (r.failed)
+        return refuse(api, ctx, windows, "malformed");
+    if (stored_size != size_ms)
+        return refuse(api, ctx, windows, "written with another window size");
+    for (uint64_t k = 0; k < n; k++) {
+        window_counts *w = window_counts_decode(&r, top_n);
+        if (w == NULL)
+            return r.failed ? refuse(api, ctx, windows, "malformed")
+                            : (refuse(api, ctx, windows, "out of memory"), SLUICE_ERR_NOMEM);
+        const window_counts *prev = windows->count ? windows->items[windows->count - 1] : NULL;
+        int ordered = prev == NULL || prev->start < w->start;
+        int fired_prefix = !w->fired || windows->nfired == windows->count;
+        if (!ordered || !fired_prefix || w->end - w->start != size_ms) {
+            window_counts_free(w);
+            return refuse(api, ctx, windows, "windows out of order");
+        }
+        if (windows->count == windows->cap) {
+            size_t cap = windows->cap ? windows->cap * 2 : 8;
+            window_counts **items = realloc(windows->items, cap * sizeof *items);
+            if (items == NULL) {
+                window_counts_free(w);
+                refuse(api, ctx, windows, "out of memory");
+                return SLUICE_ERR_NOMEM;
+            }
+            windows->items = items;
+            windows->cap = cap;
+        }
+        windows->items[windows->count++] = w;
+        windows->nfired += (size_t)w->fired;
+    }
+    if (r.pos != r.len)
+        return refuse(api, ctx, windows, "malformed (trailing bytes)");
+    return SLUICE_OK;
+}
