@@ -1,0 +1,258 @@
+/* sessionize: per-user sessions of clicks (SEMANTICS.md sections 4 and 6).
+ *
+ * Watermark rules (wm = the watermark in force after the current record):
+ *  - an event is too late when ts < wm - allowed_lateness;
+ *  - a session ending at E is emitted when wm > E + gap + allowed_lateness,
+ *    strictly: until then an event at E + gap could still join it and would
+ *    not be too late. At wm = +infinity (end of input) every session goes.
+ * All sums saturate, so SLUICE_TIME_MIN / MAX never overflow.
+ *
+ * Sessions due at the same watermark are emitted in order of (session_end,
+ * user bytes, session_start): deterministic, and each user's in time order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/plugin.h>
+
+#include "session_store.h"
+
+typedef struct due_key {
+    int64_t end, start;
+    const char *user;
+    uint32_t user_len;
+    uint32_t id;
+} due_key;
+
+typedef struct sessionize {
+    int64_t gap, allowed_lateness;
+    int64_t horizon; /* gap + allowed_lateness, saturated */
+    session_store store;
+    due_key *keys;
+    size_t keys_cap;
+    sluice_counter *c_open, *c_users, *c_urls, *c_bytes;
+} sessionize;
+
+static int64_t add_saturating(int64_t a, int64_t b) /* b >= 0 */
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t sub_saturating(int64_t a, int64_t b) /* b >= 0 */
+{
+    return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+static const sluice_option_spec sessionize_options[] = {
+    {sizeof(sluice_option_spec), "gap", SLUICE_OPT_DURATION, "30m", 0,
+     "a user's clicks at most this far apart belong to one session", 0, 3.0e12, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "allowed_lateness", SLUICE_OPT_DURATION, "0", 0,
+     "how far behind the watermark an event is still accepted", 0, 3.0e12, NULL, 0, 0},
+    SLUICE_OPTION_END,
+};
+
+static const char *const sessionize_outputs[] = {"rejected", NULL};
+
+static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx,
+                               const sluice_options *opts, char *errbuf, size_t errbuf_size)
+{
+    sessionize *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    s->gap = api->opt_duration_ms(opts, "gap");
+    s->allowed_lateness = api->opt_duration_ms(opts, "allowed_lateness");
+    if (s->gap < 0 || s->allowed_lateness < 0) {
+        snprintf(errbuf, errbuf_size, "gap and allowed_lateness must not be negative");
+        free(s);
+        return NULL;
+    }
+    s->horizon = add_saturating(s->gap, s->allowed_lateness);
+    session_store_init(&s->store, s->gap);
+    s->c_open = api->counter(ctx, "state.keys");
+    s->c_users = api->counter(ctx, "state.users");
+    s->c_urls = api->counter(ctx, "state.urls");
+    s->c_bytes = api->counter(ctx, "state.bytes");
+    return s;
+}
+
+static void sessionize_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    (void)api;
+    (void)ctx;
+    sessionize *s = self;
+    session_store_free(&s->store);
+    free(s->keys);
+    free(s);
+}
+
+static int due_key_cmp(const void *a, const void *b)
+{
+    const due_key *x = a, *y = b;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    size_t n = x->user_len < y->user_len ? x->user_len : y->user_len;
+    int c = memcmp(x->user, y->user, n);
+    if (c != 0)
+        return c;
+    if (x->user_len != y->user_len)
+        return x->user_len < y->user_len ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return 0;
+}
+
+static sluice_status emit_session(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s,
+                                  uint32_t id)
+{
+    session_store *st = &s->store;
+    const session *ses = &st->pool[id];
+    const user_entry *u = &st->users.users[ses->user];
+    sluice_record *rec = api->record_new(ctx);
+    if (rec == NULL)
+        return SLUICE_ERR_NOMEM;
+    size_t len;
+    const char *url;
+    api->set_string(rec, "kind", "session", 7);
+    api->set_string(rec, "user_id", u->bytes, u->len);
+    api->set_int(rec, "session_start", ses->start);
+    api->set_int(rec, "session_end", ses->end);
+    api->set_int(rec, "duration_ms", ses->end - ses->start);
+    api->set_int(rec, "clicks", (int64_t)ses->clicks);
+    api->set_int(rec, "unique_urls", (int64_t)ses->urls.count);
+    url = url_intern_bytes(&st->urls, ses->entry_url, &len);
+    api->set_string(rec, "entry_url", url, len);
+    url = url_intern_bytes(&st->urls, ses->exit_url, &len);
+    api->set_string(rec, "exit_url", url, len);
+    api->set_key(rec, u->bytes, u->len);
+
+    uint64_t user_sessions;
+    int64_t duration_sum;
+    session_store_close(st, id, &user_sessions, &duration_sum); /* frees the session */
+    api->set_int(rec, "user_sessions", (int64_t)user_sessions);
+    api->set_double(rec, "user_avg_duration_ms", (double)duration_sum / (double)user_sessions);
+    return api->emit(ctx, "main", rec);
+}
+
+/* Emit every session due at watermark wm. */
+static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s, int64_t wm)
+{
+    session_store *st = &s->store;
+    if (wm == SLUICE_TIME_MIN || session_heap_empty(&st->heap))
+        return SLUICE_OK;
+    /* wm > end + horizon  <=>  end < wm - horizon (exact while no underflow;
+     * an underflowing limit is below every end, so nothing is due). */
+    int all = wm == SLUICE_TIME_MAX;
+    if (!all && session_heap_top(&st->heap)->end >= sub_saturating(wm, s->horizon))
+        return SLUICE_OK;
+    st->due_count = 0;
+    if (session_store_take_due(st, sub_saturating(wm, s->horizon), all) != 0)
+        return SLUICE_ERR_NOMEM;
+    if (st->due_count > s->keys_cap) {
+        free(s->keys);
+        s->keys_cap = st->due_count * 2;
+        s->keys = malloc(s->keys_cap * sizeof *s->keys);
+        if (s->keys == NULL) {
+            s->keys_cap = 0;
+            return SLUICE_ERR_NOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < st->due_count; i++) {
+        const session *ses = &st->pool[st->due[i]];
+        const user_entry *u = &st->users.users[ses->user];
+        s->keys[i] = (due_key){.end = ses->end, .start = ses->start, .user = u->bytes,
+                               .user_len = u->len, .id = st->due[i]};
+    }
+    qsort(s->keys, st->due_count, sizeof *s->keys, due_key_cmp);
+    uint32_t n = st->due_count;
+    st->due_count = 0; /* each is freed as it is emitted */
+    sluice_status rc = SLUICE_OK;
+    for (uint32_t i = 0; i < n; i++) {
+        sluice_status r = emit_session(api, ctx, s, s->keys[i].id);
+        if (r != SLUICE_OK && rc == SLUICE_OK)
+            rc = r;
+    }
+    return rc;
+}
+
+static void report_state(const sluice_host_api *api, sessionize *s)
+{
+    api->counter_set(s->c_open, s->store.open);
+    api->counter_set(s->c_users, user_table_size(&s->store.users));
+    api->counter_set(s->c_urls, s->store.urls.live);
+    api->counter_set(s->c_bytes, (int64_t)session_store_memory(&s->store));
+}
+
+static sluice_status accept_event(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s,
+                                  const sluice_record *r, int64_t wm)
+{
+    int64_t ts = api->record_time(r);
+    sluice_str user, url;
+    uint64_t user_hash, url_hash;
+    if (ts == SLUICE_TIME_MIN)
+        return api->reject(ctx, r, SLUICE_REASON_BAD_TS, "record has no event time");
+    if (!api->record_role(r, SLUICE_ROLE_USER, &user, &user_hash))
+        return api->reject(ctx, r, SLUICE_REASON_BAD_USER, "record has no user");
+    if (!api->record_role(r, SLUICE_ROLE_URL, &url, &url_hash))
+        return api->reject(ctx, r, SLUICE_REASON_BAD_URL, "record has no url");
+    if (ts < sub_saturating(wm, s->allowed_lateness)) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "ts %lld is older than watermark %lld minus allowed_lateness %lld ms",
+                 (long long)ts, (long long)wm, (long long)s->allowed_lateness);
+        return api->reject(ctx, r, SLUICE_REASON_TOO_LATE, detail);
+    }
+    if (session_store_add(&s->store, user.ptr, user.len, user_hash, url.ptr, url.len, url_hash,
+                          ts) != 0)
+        return SLUICE_ERR_NOMEM;
+    return SLUICE_OK;
+}
+
+static sluice_status sessionize_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                        sluice_batch *batch)
+{
+    sessionize *s = self;
+    sluice_status rc = SLUICE_OK;
+    for (const sluice_record *r; rc == SLUICE_OK && (r = api->batch_next(batch)) != NULL;) {
+        int64_t wm = api->record_watermark(r);
+        rc = accept_event(api, ctx, s, r, wm);
+        if (rc == SLUICE_OK)
+            rc = fire(api, ctx, s, wm);
+    }
+    report_state(api, s);
+    if (rc == SLUICE_ERR_NOMEM)
+        api->fail(ctx, "sessionize: out of memory");
+    return rc;
+}
+
+static sluice_status sessionize_watermark(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                          int64_t watermark)
+{
+    sessionize *s = self;
+    sluice_status rc = fire(api, ctx, s, watermark);
+    report_state(api, s);
+    if (rc == SLUICE_ERR_NOMEM)
+        api->fail(ctx, "sessionize: out of memory");
+    return rc;
+}
+
+static const sluice_plugin sessionize_plugin = {
+    .struct_size = sizeof(sluice_plugin),
+    .abi_version = SLUICE_ABI_VERSION,
+    .name = "sessionize",
+    .kind = SLUICE_KIND_OPERATOR,
+    .version = "1.0.0",
+    .description = "per-user click sessions split at gaps, with running average duration",
+    .options = sessionize_options,
+    .outputs = sessionize_outputs,
+    .create = sessionize_create,
+    .destroy = sessionize_destroy,
+    .process = sessionize_process,
+    .watermark = sessionize_watermark,
+};
+
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
+{
+    return &sessionize_plugin;
+}
