@@ -27,6 +27,7 @@ typedef struct run_result {
     char *rejected; /* its dead letters */
     char *merged;   /* both, merged in the order of the events they derive from */
     char *metrics;
+    char *keyed;    /* main output as "key<TAB>json" lines */
 } run_result;
 
 /* Run input through url_count (with `options`, a YAML flow-map body) in its
@@ -60,7 +61,11 @@ static run_result run_counts(const char *folder, const char *input, const char *
                          "  - name: merged\n"
                          "    plugin: file\n"
                          "    input: [counts, counts.rejected]\n"
-                         "    options: {path: merged.jsonl, truncate: true}\n",
+                         "    options: {path: merged.jsonl, truncate: true}\n"
+                         "  - name: keyed\n"
+                         "    plugin: file\n"
+                         "    input: counts\n"
+                         "    options: {path: keyed.jsonl, truncate: true, with_key: true}\n",
                          batch_size, (long long)ooo_ms, options);
     char *pipeline = ts_strf("%s/p.yaml", dir);
     ts_write_file(pipeline, yaml);
@@ -69,9 +74,9 @@ static run_result run_counts(const char *folder, const char *input, const char *
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
     run_result r;
-    const char *names[] = {"out.jsonl", "rejected.jsonl", "merged.jsonl", "metrics.jsonl"};
-    char **slots[] = {&r.out, &r.rejected, &r.merged, &r.metrics};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"out.jsonl", "rejected.jsonl", "merged.jsonl", "metrics.jsonl", "keyed.jsonl"};
+    char **slots[] = {&r.out, &r.rejected, &r.merged, &r.metrics, &r.keyed};
+    for (size_t i = 0; i < 5; i++) {
         char *path = ts_strf("%s/%s", dir, names[i]);
         *slots[i] = ts_read_file(path, NULL);
         ck_assert_msg(*slots[i] != NULL, "no %s", names[i]);
@@ -92,6 +97,7 @@ static void run_free(run_result *r)
     free(r->rejected);
     free(r->merged);
     free(r->metrics);
+    free(r->keyed);
 }
 
 /* Input and expected lines. */
@@ -110,6 +116,23 @@ static void run_free(run_result *r)
     raw "\"}\n"
 #define RAW(user, url, ts)                                                                       \
     "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
+
+START_TEST(kafka_keys_follow_semantics)
+{
+    /* url_clicks by "<window_start>|<url>", window_summary by "<window_start>". */
+    run_result r = run_counts("keys", EV("u1", "/a", 60000) EV("u2", "/b|c", 61000) EV("u1", "/a", 200000),
+                              "size: 1m", 0, 4096);
+    char *line = strtok(r.keyed, "\n");
+    const char *want_keys[] = {"60000|/a\t", "60000|/b|c\t", "60000\t", "180000|/a\t", "180000\t"};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_msg(line != NULL, "missing line %zu", i);
+        ck_assert_msg(strncmp(line, want_keys[i], strlen(want_keys[i])) == 0, "line %zu: %s", i, line);
+        line = strtok(NULL, "\n");
+    }
+    ck_assert_msg(line == NULL, "extra line %s", line);
+    run_free(&r);
+}
+END_TEST
 
 START_TEST(windows_are_epoch_aligned_and_end_exclusive)
 {
@@ -594,6 +617,7 @@ int main(void)
     Suite *s = suite_create("url_count");
     TCase *tc = tcase_create("through_the_binary");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, kafka_keys_follow_semantics);
     tcase_add_test(tc, windows_are_epoch_aligned_and_end_exclusive);
     tcase_add_test(tc, window_fires_exactly_when_the_watermark_reaches_its_end);
     tcase_add_test(tc, url_clicks_in_byte_order_and_top_ties_broken_by_url);

@@ -347,7 +347,9 @@ struct sluice_host_api {
     /* The watermark in force after this record (see process()). */
     int64_t (*record_watermark)(const sluice_record *rec);
     /* A decoded event's role value and its 64-bit hash (computed once at
-     * decode, the same for equal bytes). Returns 0 when the role is absent. */
+     * decode, the same for equal bytes, and the same in every process and
+     * engine version of ABI major 1, so it may be kept in snapshots).
+     * Returns 0 when the role is absent. */
     int (*record_role)(const sluice_record *rec, sluice_role role, sluice_str *out,
                        uint64_t *hash);
     /* The record as it arrived: raw message bytes, and origin. Empty for

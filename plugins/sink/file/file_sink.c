@@ -22,6 +22,7 @@ typedef struct file_sink {
     const char *path;
     int fd;
     int fsync_on_flush;
+    int with_key; /* lines are "key<TAB>json", as kcat -K'\t' writes them */
     int64_t flush_interval_ms; /* -1: only when full and on flush() */
     int timer_armed;
     char *buf;
@@ -40,6 +41,8 @@ static const sluice_option_spec file_sink_options[] = {
      0, 0, NULL, 1, 0},
     {sizeof(sluice_option_spec), "fsync", SLUICE_OPT_BOOL, "false", 0,
      "fsync the file on every flush (checkpoints and exit), for durability", 0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "with_key", SLUICE_OPT_BOOL, "false", 0,
+     "write each record's key (the Kafka key operators set) and a tab before its JSON", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "truncate", SLUICE_OPT_BOOL, "false", 0,
      "start with an empty file instead of appending to it", 0, 0, NULL, 0, 0},
     SLUICE_OPTION_END,
@@ -96,6 +99,7 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx,
     s->cap = (size_t)api->opt_int(opts, "buffer_size");
     s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
     s->fsync_on_flush = api->opt_bool(opts, "fsync");
+    s->with_key = api->opt_bool(opts, "with_key");
     s->fd = -1;
     char failed[512];
     if (make_parents(s->path, failed, sizeof failed) != 0) {
@@ -186,17 +190,26 @@ static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *c
             api->log(ctx, SLUICE_LOG_ERROR, "'%s': a record could not be encoded as JSON", s->path);
             return SLUICE_ERR;
         }
-        if (s->len + js.len + 1 > s->cap) {
+        sluice_str key = s->with_key ? api->record_key(r) : (sluice_str){"", 0};
+        size_t prefix = s->with_key ? key.len + 1 : 0;
+        if (s->len + prefix + js.len + 1 > s->cap) {
             sluice_status st = write_buffer(api, ctx, s);
             if (st != SLUICE_OK)
                 return st;
         }
-        if (js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
-            struct iovec iov[2] = {{(void *)js.ptr, js.len}, {"\n", 1}};
-            sluice_status st = write_all(api, ctx, s, iov, 2);
+        if (prefix + js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
+            struct iovec iov[4] = {{(void *)key.ptr, key.len}, {"\t", prefix ? 1 : 0}, {(void *)js.ptr, js.len},
+                                   {"\n", 1}};
+            sluice_status st = write_all(api, ctx, s, iov, 4);
             if (st != SLUICE_OK)
                 return st;
             continue;
+        }
+        if (prefix) {
+            if (key.len)
+                memcpy(s->buf + s->len, key.ptr, key.len);
+            s->buf[s->len + key.len] = '\t';
+            s->len += prefix;
         }
         memcpy(s->buf + s->len, js.ptr, js.len);
         s->buf[s->len + js.len] = '\n';
