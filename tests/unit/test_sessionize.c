@@ -12,6 +12,14 @@
 
 #include "test_support.h"
 
+/* The state code is tested as compiled into the plugin; it needs only libc. */
+#include "../../plugins/session/sessionize/session_heap.c"
+#include "../../plugins/session/sessionize/session_snapshot.c"
+#include "../../plugins/session/sessionize/session_store.c"
+#include "../../plugins/session/sessionize/url_intern.c"
+#include "../../plugins/session/sessionize/url_set.c"
+#include "../../plugins/session/sessionize/user_table.c"
+
 #define assert_text(got, want)                                                                   \
     do {                                                                                         \
         const char *got_ = (got), *want_ = (want);                                               \
@@ -337,6 +345,235 @@ START_TEST(batch_sizes_give_identical_output)
 }
 END_TEST
 
+/* ---- state checkpoints ---------------------------------------------------- */
+
+/* Run `first` with a state_dir until its last line (too late: its dead letter
+ * is the `marker`) has been handled, stop sluice, append `second` and run
+ * again: the second run starts from the checkpoint taken at the stop. */
+static run_result run_interrupted(const char *folder, const char *first, const char *second,
+                                  const char *options, const char *marker)
+{
+    char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
+    mkdir(dir, 0755);
+    char *path = ts_strf("%s/first.jsonl", dir);
+    ts_write_file(path, first);
+    free(path);
+    path = ts_strf("%s/second.jsonl", dir);
+    ts_write_file(path, second);
+    free(path);
+    char *yaml = ts_strf("name: sessionize_restore\n"
+                         "state_dir: '%s/state'\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options:\n"
+                         "      path: in.jsonl\n"
+                         "      follow: ${FOLLOW}\n"
+                         "    event: {max_future: off, max_out_of_order: 0ms}\n"
+                         "  - name: sessions\n"
+                         "    plugin: sessionize\n"
+                         "    input: clicks\n"
+                         "    options: {%s}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: sessions\n"
+                         "    options: {path: out.jsonl, flush_interval: 0}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: sessions.rejected\n"
+                         "    options: {path: rejected.jsonl, flush_interval: 0}\n",
+                         dir, options);
+    path = ts_strf("%s/p.yaml", dir);
+    ts_write_file(path, yaml);
+    free(path);
+    char *cmd = ts_strf("cd '%s' && cp first.jsonl in.jsonl && "
+                        "{ FOLLOW=true '%s' run p.yaml & pid=$!; i=0; "
+                        "  while ! grep -q '%s' rejected.jsonl 2>/dev/null && [ $i -lt 400 ]; do "
+                        "    sleep 0.05; i=$((i+1)); done; "
+                        "  kill -TERM $pid; wait $pid; } && "
+                        "cat second.jsonl >> in.jsonl && FOLLOW=false '%s' run p.yaml",
+                        dir, SLUICE_BIN, marker, SLUICE_BIN);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
+    run_result r = {0};
+    path = ts_strf("%s/out.jsonl", dir);
+    r.out = ts_read_file(path, NULL);
+    free(path);
+    path = ts_strf("%s/rejected.jsonl", dir);
+    r.rejected = ts_read_file(path, NULL);
+    free(path);
+    ck_assert(r.out != NULL && r.rejected != NULL);
+    free(err);
+    free(cmd);
+    free(yaml);
+    free(dir);
+    return r;
+}
+
+START_TEST(open_sessions_and_user_averages_survive_a_restart_from_a_state_checkpoint)
+{
+    /* At the stop u1 has one emitted session (2000 ms) and two open ones,
+     * [30000] and [42000], and u2 one open. After the restart a late click
+     * bridges u1's two, u2's grows: only restored sessions, URLs and running
+     * totals give the same output as one uninterrupted run. */
+    const char *first = EV("u1", "/a", 1000) EV("u1", "/b", 3000) EV("u1", "/c", 30000)
+        EV("u1", "/d", 42000) EV("u2", "/x", 40000) EV("u3", "/late", 20000);
+    const char *second = EV("u1", "/bridge", 38000) EV("u2", "/y", 45000) EV("u1", "/c", 40000)
+        EV("u4", "/z", 100000);
+    const char *options = "gap: 10s, allowed_lateness: 5s";
+    char *whole = ts_strf("%s%s", first, second);
+    run_result ref = run_sessions("restore_reference", whole, options, 0, 1);
+    run_result resumed = run_interrupted("restore", first, second, options, "in.jsonl:6");
+    assert_text(resumed.out, ref.out);
+    assert_text(resumed.rejected, ref.rejected);
+    assert_text(ref.out, SESSION("u1", 1000, 3000, 2000, 2, 2, "/a", "/b", 1, "2000.0")
+                             SESSION("u1", 30000, 42000, 12000, 4, 3, "/c", "/d", 2, "7000.0")
+                                 SESSION("u2", 40000, 45000, 5000, 2, 2, "/x", "/y", 1, "5000.0")
+                                     SESSION("u4", 100000, 100000, 0, 1, 1, "/z", "/z", 1,
+                                             "0.0"));
+    run_free(&ref);
+    run_free(&resumed);
+    free(whole);
+}
+END_TEST
+
+static void *test_alloc(size_t n)
+{
+    return malloc(n);
+}
+
+static void test_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)level;
+    (void)fmt;
+}
+
+static sluice_host_api snapshot_host(void)
+{
+    sluice_host_api api;
+    memset(&api, 0, sizeof api);
+    api.struct_size = sizeof api;
+    api.alloc = test_alloc;
+    api.free = free;
+    api.log = test_log;
+    return api;
+}
+
+static void add(session_store *st, const char *user, const char *url, int64_t ts)
+{
+    /* Any hash will do here as long as equal bytes hash equal. */
+    uint64_t hu = 1469598103934665603ULL, hl = hu;
+    for (const char *p = user; *p; p++)
+        hu = (hu ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *p = url; *p; p++)
+        hl = (hl ^ (unsigned char)*p) * 1099511628211ULL;
+    ck_assert_int_eq(session_store_add(st, user, strlen(user), hu, url, strlen(url), hl, ts), 0);
+}
+
+/* Users with emitted and open sessions, one with two open sessions, URLs
+ * shared between sessions and one session past the inline URL set. */
+static void sample_store(session_store *st)
+{
+    session_store_init(st, 10000);
+    add(st, "u1", "/a", 1000);
+    add(st, "u1", "/b", 2000);
+    st->due_count = 0;
+    ck_assert_int_eq(session_store_take_due(st, 5000, 0), 0);
+    ck_assert_uint_eq(st->due_count, 1);
+    uint64_t n;
+    int64_t sum;
+    session_store_close(st, st->due[0], &n, &sum);
+    st->due_count = 0;
+    add(st, "u1", "/a", 30000);
+    add(st, "u1", "/c", 50000);
+    add(st, "u2", "/a", 31000);
+    for (int i = 0; i < 12; i++) {
+        char url[16];
+        snprintf(url, sizeof url, "/many%d", i);
+        add(st, "u3", url, 40000 + i);
+    }
+}
+
+START_TEST(snapshot_round_trip_keeps_sessions_urls_and_running_totals)
+{
+    sluice_host_api api = snapshot_host();
+    session_store st, back;
+    sample_store(&st);
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0}, again = {sizeof again, 0, NULL, 0};
+    ck_assert_int_eq(sessionize_snapshot_write(&api, &st, &snap), SLUICE_OK);
+    session_store_init(&back, 10000);
+    ck_assert_int_eq(sessionize_snapshot_read(&api, NULL, &back, &snap), SLUICE_OK);
+    ck_assert_uint_eq(back.open, 4);
+    ck_assert_uint_eq(back.urls.live, 14); /* /b left with the emitted session */
+    ck_assert_uint_eq(user_table_size(&back.users), 3);
+    /* Written again, the restored state gives the same bytes. */
+    ck_assert_int_eq(sessionize_snapshot_write(&api, &back, &again), SLUICE_OK);
+    ck_assert_uint_eq(again.size, snap.size);
+    ck_assert(memcmp(again.data, snap.data, snap.size) == 0);
+    /* And behaves the same: a click bridging u1's two open sessions merges
+     * them, keeping the first's entry; u1's running totals carry on. */
+    add(&back, "u1", "/a", 40000);
+    ck_assert_uint_eq(back.open, 3);
+    back.due_count = 0;
+    ck_assert_int_eq(session_store_take_due(&back, INT64_MAX, 1), 0);
+    int found = 0;
+    for (uint32_t i = 0; i < back.due_count; i++) {
+        const session *s = &back.pool[back.due[i]];
+        if (s->start != 30000)
+            continue;
+        found = 1;
+        ck_assert_int_eq(s->end, 50000);
+        ck_assert_uint_eq(s->clicks, 3);
+        ck_assert_uint_eq(s->urls.count, 2);
+        size_t len;
+        ck_assert(memcmp(url_intern_bytes(&back.urls, s->entry_url, &len), "/a", 2) == 0);
+        uint64_t n;
+        int64_t sum;
+        session_store_close(&back, back.due[i], &n, &sum);
+        back.due[i] = back.due[--back.due_count];
+        ck_assert_uint_eq(n, 2);
+        ck_assert_int_eq(sum, 1000 + 20000);
+    }
+    ck_assert(found);
+    free(snap.data);
+    free(again.data);
+    session_store_free(&st);
+    session_store_free(&back);
+}
+END_TEST
+
+START_TEST(snapshot_of_another_version_gap_or_malformed_is_refused)
+{
+    sluice_host_api api = snapshot_host();
+    session_store st, back;
+    sample_store(&st);
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    ck_assert_int_eq(sessionize_snapshot_write(&api, &st, &snap), SLUICE_OK);
+    session_store_init(&back, 10000);
+    snap.encoding_version = SESSIONIZE_SNAPSHOT_VERSION + 1;
+    ck_assert_int_eq(sessionize_snapshot_read(&api, NULL, &back, &snap), SLUICE_ERR_STATE);
+    snap.encoding_version = SESSIONIZE_SNAPSHOT_VERSION;
+    session_store_free(&back);
+    session_store_init(&back, 20000);
+    ck_assert_int_eq(sessionize_snapshot_read(&api, NULL, &back, &snap), SLUICE_ERR_STATE);
+    session_store_free(&back);
+    session_store_init(&back, 10000);
+    for (size_t cut = 1; cut < snap.size; cut += 3) {
+        sluice_snapshot part = snap;
+        part.size = snap.size - cut;
+        ck_assert_int_eq(sessionize_snapshot_read(&api, NULL, &back, &part), SLUICE_ERR_STATE);
+        ck_assert_uint_eq(back.open, 0);
+        ck_assert_uint_eq(back.urls.live, 0);
+        ck_assert_uint_eq(user_table_size(&back.users), 0);
+    }
+    free(snap.data);
+    session_store_free(&st);
+    session_store_free(&back);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sessionize");
@@ -353,6 +590,12 @@ int main(void)
     tcase_add_test(tc, integer_user_ids_are_their_decimal_text);
     tcase_add_test(tc, end_of_input_emits_everything_by_end_then_user_then_start);
     tcase_add_test(tc, batch_sizes_give_identical_output);
+    tcase_add_test(tc, open_sessions_and_user_averages_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, tc);
+
+    TCase *snapshots = tcase_create("snapshots");
+    tcase_add_test(snapshots, snapshot_round_trip_keeps_sessions_urls_and_running_totals);
+    tcase_add_test(snapshots, snapshot_of_another_version_gap_or_malformed_is_refused);
+    suite_add_tcase(s, snapshots);
     return ts_run_suite(s);
 }

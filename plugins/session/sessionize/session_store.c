@@ -221,6 +221,46 @@ void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions
     st->open--;
 }
 
+uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start,
+                                       int64_t end, uint64_t clicks, uint32_t entry_url,
+                                       uint32_t exit_url)
+{
+    uint32_t id = session_alloc(st);
+    if (id == 0)
+        return 0;
+    if (session_heap_push(&st->heap, id, end) != 0) {
+        st->pool[id].next = st->free_head;
+        st->free_head = id;
+        return 0;
+    }
+    session *s = &st->pool[id];
+    *s = (session){.start = start, .end = end, .clicks = clicks, .entry_url = entry_url,
+                   .exit_url = exit_url, .user = user, .next = 0};
+    url_set_init(&s->urls);
+    user_entry *u = &st->users.users[user];
+    if (u->open_head == 0) {
+        u->open_head = id;
+    } else {
+        uint32_t tail = u->open_head;
+        while (st->pool[tail].next != 0)
+            tail = st->pool[tail].next;
+        st->pool[tail].next = id;
+    }
+    st->open++;
+    return id;
+}
+
+int session_store_restore_url(session_store *st, uint32_t id, uint32_t url)
+{
+    session *s = &st->pool[id];
+    size_t before = url_set_memory(&s->urls);
+    int added = url_set_add(&s->urls, url);
+    st->set_bytes += url_set_memory(&s->urls) - before;
+    if (added == 1)
+        url_intern_ref(&st->urls, url);
+    return added;
+}
+
 size_t session_store_memory(const session_store *st)
 {
     return (size_t)st->pool_cap * sizeof(session) + st->set_bytes + session_heap_memory(&st->heap) +

@@ -63,6 +63,17 @@ int session_store_take_due(session_store *st, int64_t end_limit, int all);
 void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions,
                          int64_t *user_duration_sum);
 
+/* Restoring a snapshot: append an open session as the user's oldest so far
+ * (sessions come newest first), with its entry and exit URLs (ids held by
+ * the caller; the session takes no reference for them: they must also be
+ * put in its set). Returns the session id, 0 when out of memory. */
+uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start,
+                                       int64_t end, uint64_t clicks, uint32_t entry_url,
+                                       uint32_t exit_url);
+/* Put URL `url` (held by the caller) in session `id`'s set, taking a
+ * reference: 1 added, 0 already there, -1 out of memory. */
+int session_store_restore_url(session_store *st, uint32_t id, uint32_t url);
+
 size_t session_store_memory(const session_store *st);
 
 #endif

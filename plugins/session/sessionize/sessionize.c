@@ -15,6 +15,7 @@
 
 #include <sluice/plugin.h>
 
+#include "session_snapshot.h"
 #include "session_store.h"
 
 typedef struct due_key {
@@ -237,6 +238,25 @@ static sluice_status sessionize_watermark(const sluice_host_api *api, sluice_ctx
     return rc;
 }
 
+static sluice_status sessionize_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                         sluice_snapshot *out)
+{
+    (void)ctx;
+    sessionize *s = self;
+    return sessionize_snapshot_write(api, &s->store, out);
+}
+
+static sluice_status sessionize_restore(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                        const sluice_snapshot *in)
+{
+    sessionize *s = self;
+    session_store_free(&s->store);
+    session_store_init(&s->store, s->gap);
+    sluice_status rc = sessionize_snapshot_read(api, ctx, &s->store, in);
+    report_state(api, s);
+    return rc;
+}
+
 static const sluice_plugin sessionize_plugin = {
     .struct_size = sizeof(sluice_plugin),
     .abi_version = SLUICE_ABI_VERSION,
@@ -250,6 +270,8 @@ static const sluice_plugin sessionize_plugin = {
     .destroy = sessionize_destroy,
     .process = sessionize_process,
     .watermark = sessionize_watermark,
+    .snapshot = sessionize_snapshot,
+    .restore = sessionize_restore,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)

@@ -2,20 +2,20 @@
 
 #include <stdlib.h>
 
-static uint32_t slot_of(uint32_t id, uint32_t mask)
+static uint32_t set_slot_of(uint32_t id, uint32_t mask)
 {
     return (id * 0x9E3779B1u >> 7) & mask; /* Fibonacci mixing; ids are dense */
 }
 
-static void table_put(uint32_t *tab, uint32_t mask, uint32_t id)
+static void set_table_put(uint32_t *tab, uint32_t mask, uint32_t id)
 {
-    uint32_t s = slot_of(id, mask);
+    uint32_t s = set_slot_of(id, mask);
     while (tab[s] != 0)
         s = (s + 1) & mask;
     tab[s] = id;
 }
 
-static int grow(url_set *s)
+static int set_grow(url_set *s)
 {
     uint32_t cap = s->cap == 0 ? 16 : s->cap * 2;
     uint32_t *tab = calloc(cap, sizeof *tab);
@@ -24,12 +24,27 @@ static int grow(url_set *s)
     for (uint32_t i = 0; i < url_set_span(s); i++) {
         uint32_t id = url_set_at(s, i);
         if (id != 0)
-            table_put(tab, cap - 1, id);
+            set_table_put(tab, cap - 1, id);
     }
     if (s->cap != 0)
         free(s->u.tab);
     s->u.tab = tab;
     s->cap = cap;
+    return 0;
+}
+
+int url_set_contains(const url_set *s, uint32_t id)
+{
+    if (s->cap == 0) {
+        for (uint32_t i = 0; i < s->count; i++)
+            if (s->u.inl[i] == id)
+                return 1;
+        return 0;
+    }
+    uint32_t mask = s->cap - 1;
+    for (uint32_t i = set_slot_of(id, mask); s->u.tab[i] != 0; i = (i + 1) & mask)
+        if (s->u.tab[i] == id)
+            return 1;
     return 0;
 }
 
@@ -45,16 +60,16 @@ int url_set_add(url_set *s, uint32_t id)
         }
     } else {
         uint32_t mask = s->cap - 1;
-        for (uint32_t i = slot_of(id, mask); s->u.tab[i] != 0; i = (i + 1) & mask)
+        for (uint32_t i = set_slot_of(id, mask); s->u.tab[i] != 0; i = (i + 1) & mask)
             if (s->u.tab[i] == id)
                 return 0;
     }
     /* Absent: make room (load at most 3/4), then insert. */
     if (s->cap == 0 || (s->count + 1) * 4 > s->cap * 3) {
-        if (grow(s) != 0)
+        if (set_grow(s) != 0)
             return -1;
     }
-    table_put(s->u.tab, s->cap - 1, id);
+    set_table_put(s->u.tab, s->cap - 1, id);
     s->count++;
     return 1;
 }

@@ -27,6 +27,7 @@ static inline void url_set_init(url_set *s)
 /* 1 when added, 0 when already present, -1 when out of memory. */
 int url_set_add(url_set *s, uint32_t id);
 void url_set_free(url_set *s);
+int url_set_contains(const url_set *s, uint32_t id);
 
 /* The ids: iterate i over [0, url_set_span(s)) and skip zeros. */
 static inline uint32_t url_set_span(const url_set *s)

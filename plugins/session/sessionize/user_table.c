@@ -27,12 +27,12 @@ void user_table_free(user_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static uint32_t slot_of(uint64_t hash, uint32_t mask)
+static uint32_t user_slot_of(uint64_t hash, uint32_t mask)
 {
     return (uint32_t)(hash ^ (hash >> 32)) & mask;
 }
 
-static char *arena_copy(user_table *t, const char *bytes, size_t len)
+static char *user_bytes_copy(user_table *t, const char *bytes, size_t len)
 {
     if (t->chunks == NULL || t->chunk_size - t->chunk_used < len) {
         size_t size = len > USER_CHUNK_BYTES ? len : USER_CHUNK_BYTES;
@@ -52,14 +52,14 @@ static char *arena_copy(user_table *t, const char *bytes, size_t len)
     return p;
 }
 
-static int grow_slots(user_table *t)
+static int user_grow_slots(user_table *t)
 {
     uint32_t cap = t->slots == NULL ? 256 : (t->slot_mask + 1) * 2;
     uint32_t *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
         return -1;
     for (uint32_t id = 1; id < t->count; id++) {
-        uint32_t s = slot_of(t->users[id].hash, cap - 1);
+        uint32_t s = user_slot_of(t->users[id].hash, cap - 1);
         while (slots[s] != 0)
             s = (s + 1) & (cap - 1);
         slots[s] = id;
@@ -73,7 +73,7 @@ static int grow_slots(user_table *t)
 uint32_t user_table_get(user_table *t, const char *bytes, size_t len, uint64_t hash)
 {
     if (t->slots != NULL) {
-        for (uint32_t s = slot_of(hash, t->slot_mask);; s = (s + 1) & t->slot_mask) {
+        for (uint32_t s = user_slot_of(hash, t->slot_mask);; s = (s + 1) & t->slot_mask) {
             uint32_t id = t->slots[s];
             if (id == 0)
                 break;
@@ -85,7 +85,7 @@ uint32_t user_table_get(user_table *t, const char *bytes, size_t len, uint64_t h
     if (t->count == 0)
         t->count = 1;
     if (t->slots == NULL || (size_t)t->count * 2 > (size_t)t->slot_mask + 1) {
-        if (grow_slots(t) != 0)
+        if (user_grow_slots(t) != 0)
             return 0;
     }
     if (t->count >= t->cap) {
@@ -96,12 +96,12 @@ uint32_t user_table_get(user_table *t, const char *bytes, size_t len, uint64_t h
         t->users = users;
         t->cap = cap;
     }
-    const char *copy = arena_copy(t, bytes, len);
+    const char *copy = user_bytes_copy(t, bytes, len);
     if (copy == NULL)
         return 0;
     uint32_t id = t->count++;
     t->users[id] = (user_entry){.hash = hash, .bytes = copy, .len = (uint32_t)len};
-    uint32_t s = slot_of(hash, t->slot_mask);
+    uint32_t s = user_slot_of(hash, t->slot_mask);
     while (t->slots[s] != 0)
         s = (s + 1) & t->slot_mask;
     t->slots[s] = id;

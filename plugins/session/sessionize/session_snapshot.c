@@ -1,0 +1,273 @@
+#include "session_snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* --- little-endian bytes -------------------------------------------------- */
+
+typedef struct writer {
+    unsigned char *ptr;
+    size_t len, cap;
+    int failed;
+} writer;
+
+static void put(writer *w, const void *src, size_t n)
+{
+    if (w->failed)
+        return;
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap - w->len < n)
+            cap *= 2;
+        unsigned char *p = realloc(w->ptr, cap);
+        if (p == NULL) {
+            w->failed = 1;
+            return;
+        }
+        w->ptr = p;
+        w->cap = cap;
+    }
+    memcpy(w->ptr + w->len, src, n);
+    w->len += n;
+}
+
+static void put_u64(writer *w, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    put(w, b, 8);
+}
+
+static void put_u32(writer *w, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    put(w, b, 4);
+}
+
+typedef struct reader {
+    const unsigned char *ptr;
+    size_t len, pos;
+    int failed;
+} reader;
+
+static const void *take(reader *r, size_t n)
+{
+    if (r->failed || r->len - r->pos < n) {
+        r->failed = 1;
+        return NULL;
+    }
+    const void *p = r->ptr + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static uint64_t get_u64(reader *r)
+{
+    const unsigned char *b = take(r, 8);
+    uint64_t v = 0;
+    for (int i = 0; b != NULL && i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    const unsigned char *b = take(r, 4);
+    uint32_t v = 0;
+    for (int i = 0; b != NULL && i < 4; i++)
+        v |= (uint32_t)b[i] << (8 * i);
+    return v;
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+sluice_status sessionize_snapshot_write(const sluice_host_api *api, const session_store *st,
+                                        sluice_snapshot *out)
+{
+    writer w = {0};
+    const url_intern *urls = &st->urls;
+    /* URL index in the snapshot per intern id. */
+    uint32_t *index = calloc(urls->next_fresh + 1, sizeof *index);
+    if (index == NULL)
+        return SLUICE_ERR_NOMEM;
+
+    const user_table *users = &st->users;
+    put_u64(&w, (uint64_t)st->gap);
+    put_u64(&w, user_table_size(users));
+    for (uint32_t id = 1; id < users->count; id++) {
+        const user_entry *u = &users->users[id];
+        put_u64(&w, u->hash);
+        put_u32(&w, u->len);
+        put(&w, u->bytes, u->len);
+        put_u64(&w, u->sessions);
+        put_u64(&w, (uint64_t)u->duration_sum);
+    }
+
+    put_u32(&w, urls->live);
+    uint32_t next_index = 0;
+    for (uint32_t id = 1; id < urls->next_fresh; id++) {
+        const url_intern_entry *e = &urls->entries[id];
+        if (e->bytes == NULL)
+            continue;
+        index[id] = next_index++;
+        put_u64(&w, e->hash);
+        put_u32(&w, e->len);
+        put(&w, e->bytes, e->len);
+    }
+
+    put_u64(&w, st->open);
+    for (uint32_t uid = 1; uid < users->count; uid++) {
+        for (uint32_t sid = users->users[uid].open_head; sid != 0; sid = st->pool[sid].next) {
+            const session *s = &st->pool[sid];
+            put_u32(&w, uid);
+            put_u64(&w, (uint64_t)s->start);
+            put_u64(&w, (uint64_t)s->end);
+            put_u64(&w, s->clicks);
+            put_u32(&w, index[s->entry_url]);
+            put_u32(&w, index[s->exit_url]);
+            put_u32(&w, s->urls.count);
+            for (uint32_t i = 0, n = url_set_span(&s->urls); i < n; i++) {
+                uint32_t url = url_set_at(&s->urls, i);
+                if (url != 0)
+                    put_u32(&w, index[url]);
+            }
+        }
+    }
+    free(index);
+
+    void *data = w.failed ? NULL : api->alloc(w.len ? w.len : 1);
+    if (data == NULL) {
+        free(w.ptr);
+        return SLUICE_ERR_NOMEM;
+    }
+    memcpy(data, w.ptr, w.len);
+    free(w.ptr);
+    out->encoding_version = SESSIONIZE_SNAPSHOT_VERSION;
+    out->data = data;
+    out->size = w.len;
+    return SLUICE_OK;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+/* Why the bytes are refused, or NULL. ids[] maps URL index -> intern id, each
+ * holding one reference of the reader's own until the end. */
+static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, uint32_t *nids)
+{
+    if ((int64_t)get_u64(r) != st->gap)
+        return r->failed ? "truncated" : "written with another gap";
+    uint64_t nusers = get_u64(r);
+    if (nusers > r->len) /* each user takes bytes: cheap sanity bound */
+        return "malformed user count";
+    for (uint64_t i = 0; i < nusers && !r->failed; i++) {
+        uint64_t hash = get_u64(r);
+        uint32_t len = get_u32(r);
+        const char *bytes = take(r, len);
+        uint64_t sessions = get_u64(r);
+        uint64_t sum = get_u64(r);
+        if (r->failed)
+            break;
+        uint32_t uid = user_table_get(&st->users, bytes, len, hash);
+        if (uid == 0)
+            return "out of memory";
+        if (uid != i + 1)
+            return "a user appears twice";
+        st->users.users[uid].sessions = sessions;
+        st->users.users[uid].duration_sum = (int64_t)sum;
+    }
+
+    uint32_t nurls = get_u32(r);
+    if (nurls > r->len)
+        return r->failed ? "truncated" : "malformed URL count";
+    uint32_t *ids = calloc((size_t)nurls + 1, sizeof *ids);
+    if (ids == NULL)
+        return "out of memory";
+    *ids_out = ids;
+    for (uint32_t i = 0; i < nurls && !r->failed; i++) {
+        uint64_t hash = get_u64(r);
+        uint32_t len = get_u32(r);
+        const char *bytes = take(r, len);
+        if (r->failed)
+            break;
+        ids[i] = url_intern_acquire(&st->urls, bytes, len, hash);
+        if (ids[i] == 0)
+            return "out of memory";
+        *nids = i + 1;
+    }
+
+    uint64_t nsessions = get_u64(r);
+    uint32_t last_user = 0, last_session = 0;
+    for (uint64_t i = 0; i < nsessions && !r->failed; i++) {
+        uint32_t uid = get_u32(r);
+        int64_t start = (int64_t)get_u64(r), end = (int64_t)get_u64(r);
+        uint64_t clicks = get_u64(r);
+        uint32_t entry = get_u32(r), exit = get_u32(r), count = get_u32(r);
+        if (r->failed)
+            break;
+        if (uid == 0 || uid > nusers || uid < last_user)
+            return "sessions not grouped by user";
+        if (entry >= nurls || exit >= nurls || start > end || start < 0 || clicks == 0 ||
+            count == 0 || count > clicks)
+            return "malformed session";
+        /* Newest first, each more than gap before the previous (newer) one. */
+        if (uid == last_user && !(end < st->pool[last_session].start &&
+                                  st->pool[last_session].start - end > st->gap))
+            return "sessions out of order";
+        uint32_t sid = session_store_restore_session(st, uid, start, end, clicks, ids[entry],
+                                                     ids[exit]);
+        if (sid == 0)
+            return "out of memory";
+        for (uint32_t k = 0; k < count; k++) {
+            uint32_t url = get_u32(r);
+            if (r->failed)
+                break;
+            if (url >= nurls)
+                return "malformed session URL";
+            int added = session_store_restore_url(st, sid, ids[url]);
+            if (added < 0)
+                return "out of memory";
+            if (added == 0)
+                return "a session URL appears twice";
+        }
+        if (!r->failed && (!url_set_contains(&st->pool[sid].urls, ids[entry]) ||
+                           !url_set_contains(&st->pool[sid].urls, ids[exit])))
+            return "entry or exit URL not among the session's URLs";
+        last_user = uid;
+        last_session = sid;
+    }
+    if (r->failed)
+        return "truncated";
+    if (r->pos != r->len)
+        return "trailing bytes";
+    return NULL;
+}
+
+sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
+                                       session_store *st, const sluice_snapshot *in)
+{
+    if (in->encoding_version != SESSIONIZE_SNAPSHOT_VERSION) {
+        api->log(ctx, SLUICE_LOG_ERROR,
+                 "sessionize snapshot has encoding version %u; this build reads version %u",
+                 (unsigned)in->encoding_version, SESSIONIZE_SNAPSHOT_VERSION);
+        return SLUICE_ERR_STATE;
+    }
+    reader r = {in->data, in->size, 0, 0};
+    uint32_t *ids = NULL, nids = 0;
+    const char *why = read_state(st, &r, &ids, &nids);
+    /* Drop the reader's own references: URLs no session holds go. */
+    for (uint32_t i = 0; i < nids; i++)
+        url_intern_release(&st->urls, ids[i]);
+    free(ids);
+    if (why == NULL)
+        return SLUICE_OK;
+    int64_t gap = st->gap;
+    session_store_free(st);
+    session_store_init(st, gap);
+    if (strcmp(why, "out of memory") == 0)
+        return SLUICE_ERR_NOMEM;
+    api->log(ctx, SLUICE_LOG_ERROR, "sessionize snapshot refused: %s", why);
+    return SLUICE_ERR_STATE;
+}
