@@ -30,6 +30,7 @@ typedef struct run_result {
     char *out;      /* sessionize's main output */
     char *rejected; /* its dead letters */
     char *timeline; /* input events, sessions and dead letters in source order */
+    char *keyed;    /* the sessions as "key<TAB>json" lines */
     char *metrics;
 } run_result;
 
@@ -64,7 +65,11 @@ static run_result run_sessions(const char *folder, const char *input, const char
                          "  - name: timeline\n"
                          "    plugin: file\n"
                          "    input: [clicks, sessions, sessions.rejected]\n"
-                         "    options: {path: timeline.jsonl, truncate: true}\n",
+                         "    options: {path: timeline.jsonl, truncate: true}\n"
+                         "  - name: keyed\n"
+                         "    plugin: file\n"
+                         "    input: sessions\n"
+                         "    options: {path: keyed.txt, with_key: true, truncate: true}\n",
                          batch_size, ooo_ms, options);
     char *pipeline = ts_strf("%s/p.yaml", dir);
     ts_write_file(pipeline, yaml);
@@ -73,9 +78,10 @@ static run_result run_sessions(const char *folder, const char *input, const char
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
     run_result r;
-    const char *names[] = {"out.jsonl", "rejected.jsonl", "timeline.jsonl", "metrics.jsonl"};
-    char **slots[] = {&r.out, &r.rejected, &r.timeline, &r.metrics};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"out.jsonl", "rejected.jsonl", "timeline.jsonl", "keyed.txt",
+                           "metrics.jsonl"};
+    char **slots[] = {&r.out, &r.rejected, &r.timeline, &r.keyed, &r.metrics};
+    for (size_t i = 0; i < 5; i++) {
         char *path = ts_strf("%s/%s", dir, names[i]);
         *slots[i] = ts_read_file(path, NULL);
         ck_assert_msg(*slots[i] != NULL, "no %s", names[i]);
@@ -95,6 +101,7 @@ static void run_free(run_result *r)
     free(r->out);
     free(r->rejected);
     free(r->timeline);
+    free(r->keyed);
     free(r->metrics);
 }
 
@@ -116,6 +123,19 @@ START_TEST(one_click_session_lasts_zero)
 {
     run_result r = run_sessions("one_click", EV("u1", "/a", 5000), "gap: 10s", 0, 1);
     assert_text(r.out, SESSION("u1", 5000, 5000, 0, 1, 1, "/a", "/a", 1, "0.0"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(kafka_key_is_the_user_id)
+{
+    run_result r = run_sessions("keys",
+                                EV("u|1", "/a", 1000) "{\"user_id\":42,\"url\":\"/b\",\"ts\":2000}\n",
+                                "gap: 10s", 0, 1);
+    char *want = ts_strf("u|1\t%s42\t%s", SESSION("u|1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
+                         SESSION("42", 2000, 2000, 0, 1, 1, "/b", "/b", 1, "0.0"));
+    assert_text(r.keyed, want);
+    free(want);
     run_free(&r);
 }
 END_TEST
@@ -580,6 +600,7 @@ int main(void)
     TCase *tc = tcase_create("sessions");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, one_click_session_lasts_zero);
+    tcase_add_test(tc, kafka_key_is_the_user_id);
     tcase_add_test(tc, gap_exactly_equal_joins_and_one_more_ms_splits);
     tcase_add_test(tc, out_of_order_event_extends_the_start);
     tcase_add_test(tc, late_event_bridging_two_open_sessions_merges_them);
