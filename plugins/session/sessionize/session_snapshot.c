@@ -97,8 +97,8 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
     const user_table *users = &st->users;
     put_u64(&w, (uint64_t)st->gap);
     put_u64(&w, user_table_size(users));
-    for (uint32_t id = 1; id < users->count; id++) {
-        const user_entry *u = &users->users[id];
+    for (uint32_t ref = user_table_next(users, 0); ref != 0; ref = user_table_next(users, ref)) {
+        const user_entry *u = user_table_at(users, ref);
         put_u64(&w, u->hash);
         put_u32(&w, u->len);
         put(&w, u->bytes, u->len);
@@ -119,10 +119,13 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
     }
 
     put_u64(&w, st->open);
-    for (uint32_t uid = 1; uid < users->count; uid++) {
-        for (uint32_t sid = users->users[uid].open_head; sid != 0; sid = st->pool[sid].next) {
+    uint32_t user_index = 0;
+    for (uint32_t ref = user_table_next(users, 0); ref != 0; ref = user_table_next(users, ref)) {
+        user_index++;
+        for (uint32_t sid = user_table_at(users, ref)->open_head; sid != 0;
+             sid = st->pool[sid].next) {
             const session *s = &st->pool[sid];
-            put_u32(&w, uid);
+            put_u32(&w, user_index);
             put_u64(&w, (uint64_t)s->start);
             put_u64(&w, (uint64_t)s->end);
             put_u64(&w, s->clicks);
@@ -153,15 +156,26 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
 
 /* --- reading ------------------------------------------------------------ */
 
-/* Why the bytes are refused, or NULL. ids[] maps URL index -> intern id, each
- * holding one reference of the reader's own until the end. */
-static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, uint32_t *nids)
+/* What read_state allocates: user_refs[] maps user index (from 1) -> user
+ * ref; url_ids[] maps URL index -> intern id, each holding one reference of
+ * the reader's own until the end. */
+typedef struct read_maps {
+    uint32_t *user_refs;
+    uint32_t *url_ids;
+    uint32_t nurl_ids;
+} read_maps;
+
+/* Why the bytes are refused, or NULL. */
+static const char *read_state(session_store *st, reader *r, read_maps *m)
 {
     if ((int64_t)get_u64(r) != st->gap)
         return r->failed ? "truncated" : "written with another gap";
     uint64_t nusers = get_u64(r);
     if (nusers > r->len) /* each user takes bytes: cheap sanity bound */
         return "malformed user count";
+    m->user_refs = calloc((size_t)nusers + 1, sizeof *m->user_refs);
+    if (m->user_refs == NULL)
+        return "out of memory";
     for (uint64_t i = 0; i < nusers && !r->failed; i++) {
         uint64_t hash = get_u64(r);
         uint32_t len = get_u32(r);
@@ -170,13 +184,15 @@ static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, 
         uint64_t sum = get_u64(r);
         if (r->failed)
             break;
-        uint32_t uid = user_table_get(&st->users, bytes, len, hash);
-        if (uid == 0)
+        uint32_t before = user_table_size(&st->users);
+        uint32_t ref = user_table_get(&st->users, bytes, len, hash);
+        if (ref == 0)
             return "out of memory";
-        if (uid != i + 1)
+        if (user_table_size(&st->users) == before)
             return "a user appears twice";
-        st->users.users[uid].sessions = sessions;
-        st->users.users[uid].duration_sum = (int64_t)sum;
+        m->user_refs[i + 1] = ref;
+        user_table_at(&st->users, ref)->sessions = sessions;
+        user_table_at(&st->users, ref)->duration_sum = (int64_t)sum;
     }
 
     uint32_t nurls = get_u32(r);
@@ -185,7 +201,7 @@ static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, 
     uint32_t *ids = calloc((size_t)nurls + 1, sizeof *ids);
     if (ids == NULL)
         return "out of memory";
-    *ids_out = ids;
+    m->url_ids = ids;
     for (uint32_t i = 0; i < nurls && !r->failed; i++) {
         uint64_t hash = get_u64(r);
         uint32_t len = get_u32(r);
@@ -195,7 +211,7 @@ static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, 
         ids[i] = url_intern_acquire(&st->urls, bytes, len, hash);
         if (ids[i] == 0)
             return "out of memory";
-        *nids = i + 1;
+        m->nurl_ids = i + 1;
     }
 
     uint64_t nsessions = get_u64(r);
@@ -216,8 +232,8 @@ static const char *read_state(session_store *st, reader *r, uint32_t **ids_out, 
         if (uid == last_user && !(end < st->pool[last_session].start &&
                                   st->pool[last_session].start - end > st->gap))
             return "sessions out of order";
-        uint32_t sid = session_store_restore_session(st, uid, start, end, clicks, ids[entry],
-                                                     ids[exit]);
+        uint32_t sid = session_store_restore_session(st, m->user_refs[uid], start, end, clicks,
+                                                     ids[entry], ids[exit]);
         if (sid == 0)
             return "out of memory";
         for (uint32_t k = 0; k < count; k++) {
@@ -255,12 +271,13 @@ sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *c
         return SLUICE_ERR_STATE;
     }
     reader r = {in->data, in->size, 0, 0};
-    uint32_t *ids = NULL, nids = 0;
-    const char *why = read_state(st, &r, &ids, &nids);
+    read_maps maps = {NULL, NULL, 0};
+    const char *why = read_state(st, &r, &maps);
     /* Drop the reader's own references: URLs no session holds go. */
-    for (uint32_t i = 0; i < nids; i++)
-        url_intern_release(&st->urls, ids[i]);
-    free(ids);
+    for (uint32_t i = 0; i < maps.nurl_ids; i++)
+        url_intern_release(&st->urls, maps.url_ids[i]);
+    free(maps.url_ids);
+    free(maps.user_refs);
     if (why == NULL)
         return SLUICE_OK;
     int64_t gap = st->gap;

@@ -122,7 +122,7 @@ int session_store_add(session_store *st, const char *user, size_t user_len, uint
     /* The user's open sessions run newest first and are pairwise more than
      * gap apart; skip those starting more than gap after ts. Usually the
      * first one is the match. */
-    uint32_t prev = 0, x = st->users.users[uid].open_head;
+    uint32_t prev = 0, x = user_table_at(&st->users, uid)->open_head;
     while (x != 0 && add_saturating(ts, st->gap) < st->pool[x].start) {
         prev = x;
         x = st->pool[x].next;
@@ -170,7 +170,7 @@ int session_store_add(session_store *st, const char *user, size_t user_len, uint
     if (prev != 0)
         st->pool[prev].next = id;
     else
-        st->users.users[uid].open_head = id;
+        user_table_at(&st->users, uid)->open_head = id;
     st->open++;
     return 0;
 }
@@ -200,7 +200,7 @@ void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions
                          int64_t *user_duration_sum)
 {
     session *s = &st->pool[id];
-    user_entry *u = &st->users.users[s->user];
+    user_entry *u = user_table_at(&st->users, s->user);
     /* Unlink: due sessions are the user's oldest, so usually near the tail
      * of a short list. */
     if (u->open_head == id) {
@@ -237,7 +237,7 @@ uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t
     *s = (session){.start = start, .end = end, .clicks = clicks, .entry_url = entry_url,
                    .exit_url = exit_url, .user = user, .next = 0};
     url_set_init(&s->urls);
-    user_entry *u = &st->users.users[user];
+    user_entry *u = user_table_at(&st->users, user);
     if (u->open_head == 0) {
         u->open_head = id;
     } else {

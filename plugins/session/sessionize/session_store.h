@@ -27,7 +27,7 @@ typedef struct session {
     int64_t start, end;
     uint64_t clicks;
     uint32_t entry_url, exit_url; /* url_intern ids */
-    uint32_t user;
+    uint32_t user; /* user_table ref */
     uint32_t next; /* the user's next older open session; in the pool's free list, next free id */
     url_set urls;
 } session;

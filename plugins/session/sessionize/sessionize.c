@@ -109,7 +109,7 @@ static sluice_status emit_session(const sluice_host_api *api, sluice_ctx *ctx, s
 {
     session_store *st = &s->store;
     const session *ses = &st->pool[id];
-    const user_entry *u = &st->users.users[ses->user];
+    const user_entry *u = user_table_at(&st->users, ses->user);
     sluice_record *rec = api->record_new(ctx);
     if (rec == NULL)
         return SLUICE_ERR_NOMEM;
@@ -161,7 +161,7 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessioniz
     }
     for (uint32_t i = 0; i < st->due_count; i++) {
         const session *ses = &st->pool[st->due[i]];
-        const user_entry *u = &st->users.users[ses->user];
+        const user_entry *u = user_table_at(&st->users, ses->user);
         s->keys[i] = (due_key){.end = ses->end, .start = ses->start, .user = u->bytes,
                                .user_len = u->len, .id = st->due[i]};
     }

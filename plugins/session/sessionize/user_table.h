@@ -1,8 +1,12 @@
 /* Every user seen, kept for the life of the instance: the running session
  * count and duration sum behind user_sessions / user_avg_duration_ms must
- * outlive the user's sessions. Cost per user: one 40-byte user_entry, a
- * 4-byte slot at load <= 1/2 (8 bytes), and the user id bytes in a chunked
- * arena: about 48 bytes + the id's length. */
+ * outlive the user's sessions.
+ *
+ * Each user is one record in a single growing region: a 32-byte header and
+ * the id bytes right after it (padded to 8), so a lookup touches one slot
+ * and one record, usually one cache line. Cost per user: 32 bytes + the id
+ * length rounded up to 8, plus a 4-byte slot at load 1/4..1/2 (8-16 bytes):
+ * about 56 bytes for an id like "u-48213". */
 #ifndef SESSIONIZE_USER_TABLE_H
 #define SESSIONIZE_USER_TABLE_H
 
@@ -11,36 +15,43 @@
 
 typedef struct user_entry {
     uint64_t hash;
-    const char *bytes;    /* in the table's arena */
-    uint32_t len;
-    uint32_t open_head;   /* newest open session id, 0 = none */
     uint64_t sessions;    /* emitted so far */
     int64_t duration_sum; /* of the emitted sessions, ms */
+    uint32_t open_head;   /* newest open session id, 0 = none */
+    uint32_t len;
+    char bytes[];         /* the user id */
 } user_entry;
 
-typedef struct user_chunk user_chunk;
-
 typedef struct user_table {
-    user_entry *users; /* by id; id 0 is never used */
-    uint32_t count;    /* ids in use, including the unused 0 */
-    uint32_t cap;
-    uint32_t *slots;   /* open addressing over ids, 0 = empty */
+    unsigned char *region; /* the records; a user's ref is its offset / 8 */
+    size_t used, cap;
+    uint32_t count;        /* users */
+    uint32_t *slots;       /* open addressing over refs, 0 = empty */
     uint32_t slot_mask;
-    user_chunk *chunks; /* arena for the id bytes */
-    size_t chunk_used, chunk_size;
-    size_t arena_bytes;
 } user_table;
 
 void user_table_init(user_table *t);
 void user_table_free(user_table *t);
-/* The user's id, added when new. Returns 0 when out of memory. Pointers into
- * t->users move when a user is added. */
+/* The user's ref, added when new. Returns 0 when out of memory. Adding a
+ * user may move every record: do not keep user_entry pointers across it. */
 uint32_t user_table_get(user_table *t, const char *bytes, size_t len, uint64_t hash);
 size_t user_table_memory(const user_table *t);
 
+static inline user_entry *user_table_at(const user_table *t, uint32_t ref)
+{
+    return (user_entry *)(void *)(t->region + (size_t)ref * 8);
+}
+
+/* Users in the order they were added: first ref, then next, 0 at the end. */
+static inline uint32_t user_table_next(const user_table *t, uint32_t ref)
+{
+    size_t offset = ref == 0 ? 8 : (size_t)ref * 8 + ((sizeof(user_entry) + user_table_at(t, ref)->len + 7) & ~(size_t)7);
+    return offset < t->used ? (uint32_t)(offset / 8) : 0;
+}
+
 static inline uint32_t user_table_size(const user_table *t)
 {
-    return t->count == 0 ? 0 : t->count - 1;
+    return t->count;
 }
 
 #endif
