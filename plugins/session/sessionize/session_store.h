@@ -6,7 +6,12 @@
  * node and 4-byte heap position (92 bytes), plus 4 bytes per distinct URL
  * past the 6 held inline (table at load <= 3/4), plus its share of the URL
  * intern table (each distinct URL among all open sessions: 24-byte entry,
- * 8 bytes of slots, and the URL bytes once). */
+ * 8-16 bytes of slots, and the URL bytes once). Measured on a clickgen
+ * stream (100k users, 10k URLs, gap 30m; peak 21.9k open sessions): 165
+ * bytes per open session live, 210 with the pools' growth slack. Freed when
+ * the session is emitted: its URL table and its references (a URL goes with
+ * its last one); pool, heap and tables keep their high-water capacity and
+ * reuse it. Users are kept forever (user_table.h: about 53 bytes each). */
 #ifndef SESSIONIZE_SESSION_STORE_H
 #define SESSIONIZE_SESSION_STORE_H
 
