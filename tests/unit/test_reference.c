@@ -91,9 +91,9 @@ static char *generate_input(const char *dir)
 typedef struct ref_event {
     const char *reason; /* NULL when valid, else the first rejection reason */
     char *user, *url;
-    char *dedup_key;    /* "i:<event_id>" or "t:<user>\x1f<url>\x1f<ts>" */
+    char *dedup_key; /* "i:<event_id>" or "t:<user>\x1f<url>\x1f<ts>" */
     int64_t ts;
-    int64_t wm;         /* watermark after this event */
+    int64_t wm; /* watermark after this event */
     int duplicate;
 } ref_event;
 
@@ -185,8 +185,8 @@ static void decode_line(const char *line, size_t len, int64_t now_ms, ref_event 
     json_t *url = json_object_get(root, "url");
     json_t *ts = json_object_get(root, "ts");
     json_t *id = json_object_get(root, "event_id");
-    if (!(json_is_integer(user) ||
-          (json_is_string(user) && json_string_length(user) > 0 && json_string_length(user) <= 256)))
+    if (!(json_is_integer(user) || (json_is_string(user) && json_string_length(user) > 0 &&
+                                    json_string_length(user) <= 256)))
         ev->reason = "bad_user";
     else if (!json_is_string(url) || json_string_length(url) == 0 || json_string_length(url) > 4096)
         ev->reason = "bad_url";
@@ -338,11 +338,12 @@ static json_t *last_per_key(const char *path, int with_url)
         json_t *obj = json_loadb(line, (size_t)(nl - line), 0, &err);
         ck_assert_msg(obj != NULL, "bad line in %s: %s", path, err.text);
         json_t *url = json_object_get(obj, "url");
-        char *key = with_url ? ts_strf("%lld|%s", (long long)json_integer_value(json_object_get(
-                                                      obj, "window_start")),
-                                       json_string_value(url))
-                             : ts_strf("%lld", (long long)json_integer_value(
-                                                   json_object_get(obj, "window_start")));
+        char *key =
+            with_url ? ts_strf("%lld|%s",
+                               (long long)json_integer_value(json_object_get(obj, "window_start")),
+                               json_string_value(url))
+                     : ts_strf("%lld",
+                               (long long)json_integer_value(json_object_get(obj, "window_start")));
         json_object_set_new_nocheck(last, key, obj);
         free(key);
         line = nl + 1;
@@ -408,21 +409,21 @@ static void check_windows(const config *cfg, accepted *acc, size_t n, const char
         json_t *got = json_object_get(final_summary, key);
         ck_assert_msg(got != NULL, "%s: no window_summary for %s", cfg->name, key);
         ck_assert_int_eq(json_integer_value(json_object_get(got, "clicks")), clicks);
-        ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_urls")), (long long)(j - i));
+        ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_urls")),
+                         (long long)(j - i));
         ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_users")),
                          json_integer_value(json_object_get(users_per_window, key)));
         json_t *top = json_object_get(got, "top_urls");
         size_t want_top = j - i < (size_t)cfg->top ? j - i : (size_t)cfg->top;
-        ck_assert_msg(json_array_size(top) == want_top, "%s: window %s top has %zu", cfg->name,
-                      key, json_array_size(top));
+        ck_assert_msg(json_array_size(top) == want_top, "%s: window %s top has %zu", cfg->name, key,
+                      json_array_size(top));
         for (size_t k = 0; k < want_top; k++) {
             json_t *item = json_array_get(top, k);
-            ck_assert_msg(strcmp(json_string_value(json_object_get(item, "url")),
-                                 counts[i + k].url) == 0 &&
-                              json_integer_value(json_object_get(item, "clicks")) ==
-                                  counts[i + k].clicks,
-                          "%s: window %s top #%zu is %s", cfg->name, key, k,
-                          json_string_value(json_object_get(item, "url")));
+            ck_assert_msg(
+                strcmp(json_string_value(json_object_get(item, "url")), counts[i + k].url) == 0 &&
+                    json_integer_value(json_object_get(item, "clicks")) == counts[i + k].clicks,
+                "%s: window %s top #%zu is %s", cfg->name, key, k,
+                json_string_value(json_object_get(item, "url")));
         }
         free(key);
         windows++;
@@ -562,13 +563,13 @@ static void check_sessions(const config *cfg, const ref_stream *s, accepted *acc
 
 static void check_rejections(const config *cfg, const ref_stream *s, const char *out_dir)
 {
-    static const char *const reasons[] = {"too_large", "malformed", "bad_user", "bad_url",
+    static const char *const reasons[] = {"too_large", "malformed", "bad_user",  "bad_url",
                                           "bad_ts",    "future_ts", "duplicate", "too_late"};
     long long want[8] = {0}, got[8] = {0};
     for (size_t i = 0; i < s->n; i++) {
         const ref_event *e = &s->ev[i];
-        const char *reason = e->reason    ? e->reason
-                             : e->duplicate ? "duplicate"
+        const char *reason = e->reason                               ? e->reason
+                             : e->duplicate                          ? "duplicate"
                              : e->ts < e->wm - cfg->allowed_lateness ? "too_late"
                                                                      : NULL;
         for (size_t r = 0; reason && r < 8; r++)
@@ -605,12 +606,12 @@ static void check_rejections(const config *cfg, const ref_stream *s, const char 
 static void check_config(const config *cfg, ref_stream *s, const char *dir)
 {
     char *out_dir = ts_strf("%s/%s", dir, cfg->name);
-    char *cmd = ts_strf("cd '%s' && INPUT=in.jsonl OUT_DIR='%s' MAX_FUTURE=1h "
-                        "MAX_OUT_OF_ORDER=5s ALLOWED_LATENESS=%lldms GAP=%lldms WINDOW=%lldms "
-                        "TOP=%d BATCH_SIZE=%d '%s' run '%s/pipelines/replay.yaml'",
-                        dir, out_dir, (long long)cfg->allowed_lateness, (long long)cfg->gap,
-                        (long long)cfg->window, cfg->top, cfg->batch_size, SLUICE_BIN,
-                        SLUICE_SOURCE_DIR);
+    char *cmd =
+        ts_strf("cd '%s' && INPUT=in.jsonl OUT_DIR='%s' MAX_FUTURE=1h "
+                "MAX_OUT_OF_ORDER=5s ALLOWED_LATENESS=%lldms GAP=%lldms WINDOW=%lldms "
+                "TOP=%d BATCH_SIZE=%d '%s' run '%s/pipelines/replay.yaml'",
+                dir, out_dir, (long long)cfg->allowed_lateness, (long long)cfg->gap,
+                (long long)cfg->window, cfg->top, cfg->batch_size, SLUICE_BIN, SLUICE_SOURCE_DIR);
     mkdir(out_dir, 0755);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);

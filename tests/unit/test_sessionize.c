@@ -20,10 +20,10 @@
 #include "../../plugins/session/sessionize/url_set.c"
 #include "../../plugins/session/sessionize/user_table.c"
 
-#define assert_text(got, want)                                                                   \
-    do {                                                                                         \
-        const char *got_ = (got), *want_ = (want);                                               \
-        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);              \
+#define assert_text(got, want)                                                                     \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);                 \
     } while (0)
 
 typedef struct run_result {
@@ -107,16 +107,16 @@ static void run_free(run_result *r)
 
 /* An input event (also how it appears in the timeline: passed on verbatim). */
 #define EV(user, url, ts) "{\"user_id\":\"" user "\",\"url\":\"" url "\",\"ts\":" #ts "}\n"
-#define SESSION(user, start, end, dur, clicks, urls, entry, exit, n, avg)                        \
-    "{\"kind\":\"session\",\"user_id\":\"" user "\",\"session_start\":" #start                   \
-    ",\"session_end\":" #end ",\"duration_ms\":" #dur ",\"clicks\":" #clicks                     \
-    ",\"unique_urls\":" #urls ",\"entry_url\":\"" entry "\",\"exit_url\":\"" exit               \
+#define SESSION(user, start, end, dur, clicks, urls, entry, exit, n, avg)                          \
+    "{\"kind\":\"session\",\"user_id\":\"" user "\",\"session_start\":" #start                     \
+    ",\"session_end\":" #end ",\"duration_ms\":" #dur ",\"clicks\":" #clicks                       \
+    ",\"unique_urls\":" #urls ",\"entry_url\":\"" entry "\",\"exit_url\":\"" exit                  \
     "\",\"user_sessions\":" #n ",\"user_avg_duration_ms\":" avg "}\n"
-#define TOO_LATE(ts, wm, lateness, line, raw)                                                    \
-    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm              \
-    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\""    \
-    raw "\"}\n"
-#define RAW(user, url, ts)                                                                       \
+#define TOO_LATE(ts, wm, lateness, line, raw)                                                      \
+    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm                \
+    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\"" raw  \
+    "\"}\n"
+#define RAW(user, url, ts)                                                                         \
     "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
 
 START_TEST(one_click_session_lasts_zero)
@@ -129,9 +129,9 @@ END_TEST
 
 START_TEST(kafka_key_is_the_user_id)
 {
-    run_result r = run_sessions("keys",
-                                EV("u|1", "/a", 1000) "{\"user_id\":42,\"url\":\"/b\",\"ts\":2000}\n",
-                                "gap: 10s", 0, 1);
+    run_result r =
+        run_sessions("keys", EV("u|1", "/a", 1000) "{\"user_id\":42,\"url\":\"/b\",\"ts\":2000}\n",
+                     "gap: 10s", 0, 1);
     char *want = ts_strf("u|1\t%s42\t%s", SESSION("u|1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
                          SESSION("42", 2000, 2000, 0, 1, 1, "/b", "/b", 1, "0.0"));
     assert_text(r.keyed, want);
@@ -144,9 +144,9 @@ START_TEST(gap_exactly_equal_joins_and_one_more_ms_splits)
 {
     /* 10s gap: 0 -> 10000 is exactly the gap (one session), 10000 -> 20001
      * is one ms more (a new one). */
-    run_result r = run_sessions("gap_edges", EV("u1", "/a", 0) EV("u1", "/b", 10000)
-                                                 EV("u1", "/c", 20001),
-                                "gap: 10s", 0, 1);
+    run_result r =
+        run_sessions("gap_edges", EV("u1", "/a", 0) EV("u1", "/b", 10000) EV("u1", "/c", 20001),
+                     "gap: 10s", 0, 1);
     assert_text(r.out, SESSION("u1", 0, 10000, 10000, 2, 2, "/a", "/b", 1, "10000.0")
                            SESSION("u1", 20001, 20001, 0, 1, 1, "/c", "/c", 2, "5000.0"));
     run_free(&r);
@@ -190,15 +190,13 @@ START_TEST(entry_and_exit_ties_are_broken_by_arrival)
      * at the smallest ts is the entry, the latest arrival at the largest ts
      * the exit - also when the ties come from two sessions a late event
      * merges (the right-hand session's ties and the left one's). */
-    run_result r = run_sessions("ties",
-                                EV("u1", "/first", 1000) EV("u1", "/second", 1000)
-                                    EV("u1", "/mid", 2000) EV("u1", "/exit1", 3000)
-                                        EV("u1", "/exit2", 3000)
-                                            EV("u2", "/left1", 100000) EV("u2", "/left2", 100000)
-                                                EV("u2", "/right1", 120000)
-                                                    EV("u2", "/right2", 120000)
-                                                        EV("u2", "/bridge", 110000),
-                                "gap: 10s, allowed_lateness: 1m", 0, 1);
+    run_result r = run_sessions(
+        "ties",
+        EV("u1", "/first", 1000) EV("u1", "/second", 1000) EV("u1", "/mid", 2000)
+            EV("u1", "/exit1", 3000) EV("u1", "/exit2", 3000) EV("u2", "/left1", 100000)
+                EV("u2", "/left2", 100000) EV("u2", "/right1", 120000) EV("u2", "/right2", 120000)
+                    EV("u2", "/bridge", 110000),
+        "gap: 10s, allowed_lateness: 1m", 0, 1);
     assert_text(r.out,
                 SESSION("u1", 1000, 3000, 2000, 5, 5, "/first", "/exit2", 1, "2000.0")
                     SESSION("u2", 100000, 120000, 20000, 5, 5, "/left1", "/right2", 1, "20000.0"));
@@ -218,11 +216,11 @@ START_TEST(session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_l
      * when the watermark passes 16000. At 16000 exactly it is still open (a
      * click at 11000 would be accepted and join it): it is emitted right
      * after the event at 16001. */
-    run_result r = run_sessions("emit_time",
-                                EV("u1", "/a", 1000) EV("u2", "/b", 11000) EV("u2", "/c", 16000)
-                                    EV("u1", "/d", 11000) EV("u3", "/e", 16001)
-                                        EV("u3", "/f", 16002),
-                                "gap: 10s, allowed_lateness: 5s", 0, 1);
+    run_result r =
+        run_sessions("emit_time",
+                     EV("u1", "/a", 1000) EV("u2", "/b", 11000) EV("u2", "/c", 16000)
+                         EV("u1", "/d", 11000) EV("u3", "/e", 16001) EV("u3", "/f", 16002),
+                     "gap: 10s, allowed_lateness: 5s", 0, 1);
     /* u1's click at 11000 = 1000 + gap joined at watermark 16000, so the
      * session now ends at 11000 and is due after 26000: end of input. */
     const char *s_u1 = SESSION("u1", 1000, 11000, 10000, 2, 2, "/a", "/d", 1, "10000.0");
@@ -237,11 +235,11 @@ START_TEST(session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_l
     r = run_sessions("emit_time_exact",
                      EV("u1", "/a", 1000) EV("u2", "/c", 16000) EV("u3", "/e", 16001),
                      "gap: 10s, allowed_lateness: 5s", 0, 1);
-    char *timeline = ts_strf("%s%s%s%s%s%s", EV("u1", "/a", 1000), EV("u2", "/c", 16000),
-                             EV("u3", "/e", 16001),
-                             SESSION("u1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
-                             SESSION("u2", 16000, 16000, 0, 1, 1, "/c", "/c", 1, "0.0"),
-                             SESSION("u3", 16001, 16001, 0, 1, 1, "/e", "/e", 1, "0.0"));
+    char *timeline =
+        ts_strf("%s%s%s%s%s%s", EV("u1", "/a", 1000), EV("u2", "/c", 16000), EV("u3", "/e", 16001),
+                SESSION("u1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
+                SESSION("u2", 16000, 16000, 0, 1, 1, "/c", "/c", 1, "0.0"),
+                SESSION("u3", 16001, 16001, 0, 1, 1, "/e", "/e", 1, "0.0"));
     assert_text(r.timeline, timeline);
     free(timeline);
     run_free(&r);
@@ -252,9 +250,9 @@ START_TEST(too_late_is_judged_at_the_exact_boundary)
 {
     /* Lateness 2s, no disorder: after 10000 the watermark is 10000; an event
      * at 8000 (= watermark - lateness) is accepted, 7999 is too late. */
-    run_result r = run_sessions("too_late",
-                                EV("u1", "/a", 10000) EV("u1", "/b", 8000) EV("u2", "/c", 7999),
-                                "gap: 2s, allowed_lateness: 2s", 0, 1);
+    run_result r =
+        run_sessions("too_late", EV("u1", "/a", 10000) EV("u1", "/b", 8000) EV("u2", "/c", 7999),
+                     "gap: 2s, allowed_lateness: 2s", 0, 1);
     assert_text(r.out, SESSION("u1", 8000, 10000, 2000, 2, 2, "/b", "/a", 1, "2000.0"));
     assert_text(r.rejected, TOO_LATE(7999, 10000, 2000, 3, RAW("u2", "/c", 7999)));
     ck_assert_msg(strstr(r.metrics, "\"rejected.too_late\":1") != NULL, "metrics: %s", r.metrics);
@@ -271,13 +269,12 @@ START_TEST(running_average_covers_every_session_of_the_user_so_far)
                                     EV("u1", "/c", 20000) EV("u1", "/d", 40000)
                                         EV("u1", "/e", 42500) EV("u2", "/y", 60000),
                                 "gap: 5s", 0, 1);
-    assert_text(r.out, SESSION("u1", 0, 1000, 1000, 2, 2, "/a", "/b", 1, "1000.0")
-                           SESSION("u2", 5000, 5000, 0, 1, 1, "/x", "/x", 1, "0.0")
-                               SESSION("u1", 20000, 20000, 0, 1, 1, "/c", "/c", 2, "500.0")
-                                   SESSION("u1", 40000, 42500, 2500, 2, 2, "/d", "/e", 3,
-                                           "1166.6666666666667")
-                                       SESSION("u2", 60000, 60000, 0, 1, 1, "/y", "/y", 2,
-                                               "0.0"));
+    assert_text(r.out,
+                SESSION("u1", 0, 1000, 1000, 2, 2, "/a", "/b", 1,
+                        "1000.0") SESSION("u2", 5000, 5000, 0, 1, 1, "/x", "/x", 1, "0.0")
+                    SESSION("u1", 20000, 20000, 0, 1, 1, "/c", "/c", 2, "500.0")
+                        SESSION("u1", 40000, 42500, 2500, 2, 2, "/d", "/e", 3, "1166.6666666666667")
+                            SESSION("u2", 60000, 60000, 0, 1, 1, "/y", "/y", 2, "0.0"));
     run_free(&r);
 }
 END_TEST
@@ -330,8 +327,9 @@ START_TEST(batch_sizes_give_identical_output)
     for (int i = 0; i < N; i++) {
         clock += (long long)(lcg_next(&rng) % 40);
         long long ts = clock - (long long)(lcg_next(&rng) % 6000); /* up to 6s behind */
-        len += (size_t)sprintf(input + len, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}\n",
-                               (unsigned)(lcg_next(&rng) % 40), (unsigned)(lcg_next(&rng) % 30), ts);
+        len +=
+            (size_t)sprintf(input + len, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}\n",
+                            (unsigned)(lcg_next(&rng) % 40), (unsigned)(lcg_next(&rng) % 30), ts);
     }
     const char *options = "gap: 2s, allowed_lateness: 1500ms";
     run_result first = run_sessions("batches_1", input, options, 2000, 1);
@@ -450,8 +448,7 @@ START_TEST(open_sessions_and_user_averages_survive_a_restart_from_a_state_checkp
     assert_text(ref.out, SESSION("u1", 1000, 3000, 2000, 2, 2, "/a", "/b", 1, "2000.0")
                              SESSION("u1", 30000, 42000, 12000, 4, 3, "/c", "/d", 2, "7000.0")
                                  SESSION("u2", 40000, 45000, 5000, 2, 2, "/x", "/y", 1, "5000.0")
-                                     SESSION("u4", 100000, 100000, 0, 1, 1, "/z", "/z", 1,
-                                             "0.0"));
+                                     SESSION("u4", 100000, 100000, 0, 1, 1, "/z", "/z", 1, "0.0"));
     run_free(&ref);
     run_free(&resumed);
     free(whole);
@@ -605,7 +602,8 @@ int main(void)
     tcase_add_test(tc, out_of_order_event_extends_the_start);
     tcase_add_test(tc, late_event_bridging_two_open_sessions_merges_them);
     tcase_add_test(tc, entry_and_exit_ties_are_broken_by_arrival);
-    tcase_add_test(tc, session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_lateness);
+    tcase_add_test(tc,
+                   session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_lateness);
     tcase_add_test(tc, too_late_is_judged_at_the_exact_boundary);
     tcase_add_test(tc, running_average_covers_every_session_of_the_user_so_far);
     tcase_add_test(tc, integer_user_ids_are_their_decimal_text);

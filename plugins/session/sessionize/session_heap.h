@@ -18,7 +18,7 @@ typedef struct session_heap_node {
 typedef struct session_heap {
     session_heap_node *nodes;
     uint32_t count, cap;
-    uint32_t *pos;     /* pos[id] = index in nodes */
+    uint32_t *pos; /* pos[id] = index in nodes */
     uint32_t pos_cap;
 } session_heap;
 

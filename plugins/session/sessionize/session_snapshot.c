@@ -229,8 +229,8 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
             count == 0 || count > clicks)
             return "malformed session";
         /* Newest first, each more than gap before the previous (newer) one. */
-        if (uid == last_user && !(end < st->pool[last_session].start &&
-                                  st->pool[last_session].start - end > st->gap))
+        if (uid == last_user &&
+            !(end < st->pool[last_session].start && st->pool[last_session].start - end > st->gap))
             return "sessions out of order";
         uint32_t sid = session_store_restore_session(st, m->user_refs[uid], start, end, clicks,
                                                      ids[entry], ids[exit]);

@@ -221,9 +221,8 @@ void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions
     st->open--;
 }
 
-uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start,
-                                       int64_t end, uint64_t clicks, uint32_t entry_url,
-                                       uint32_t exit_url)
+uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start, int64_t end,
+                                       uint64_t clicks, uint32_t entry_url, uint32_t exit_url)
 {
     uint32_t id = session_alloc(st);
     if (id == 0)
@@ -234,8 +233,13 @@ uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t
         return 0;
     }
     session *s = &st->pool[id];
-    *s = (session){.start = start, .end = end, .clicks = clicks, .entry_url = entry_url,
-                   .exit_url = exit_url, .user = user, .next = 0};
+    *s = (session){.start = start,
+                   .end = end,
+                   .clicks = clicks,
+                   .entry_url = entry_url,
+                   .exit_url = exit_url,
+                   .user = user,
+                   .next = 0};
     url_set_init(&s->urls);
     user_entry *u = user_table_at(&st->users, user);
     if (u->open_head == 0) {

@@ -32,7 +32,7 @@ typedef struct session {
     int64_t start, end;
     uint64_t clicks;
     uint32_t entry_url, exit_url; /* url_intern ids */
-    uint32_t user; /* user_table ref */
+    uint32_t user;                /* user_table ref */
     uint32_t next; /* the user's next older open session; in the pool's free list, next free id */
     url_set urls;
 } session;
@@ -41,12 +41,12 @@ typedef struct session_store {
     int64_t gap;
     session *pool; /* by id; id 0 is never used */
     uint32_t pool_cap, next_fresh, free_head;
-    uint32_t open;  /* sessions currently open */
+    uint32_t open;    /* sessions currently open */
     size_t set_bytes; /* URL set tables beyond the inline ones */
     session_heap heap;
     url_intern urls;
     user_table users;
-    uint32_t *due;  /* ids collected by session_store_take_due */
+    uint32_t *due; /* ids collected by session_store_take_due */
     uint32_t due_count, due_cap;
 } session_store;
 
@@ -72,9 +72,8 @@ void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions
  * (sessions come newest first), with its entry and exit URLs (ids held by
  * the caller; the session takes no reference for them: they must also be
  * put in its set). Returns the session id, 0 when out of memory. */
-uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start,
-                                       int64_t end, uint64_t clicks, uint32_t entry_url,
-                                       uint32_t exit_url);
+uint32_t session_store_restore_session(session_store *st, uint32_t user, int64_t start, int64_t end,
+                                       uint64_t clicks, uint32_t entry_url, uint32_t exit_url);
 /* Put URL `url` (held by the caller) in session `id`'s set, taking a
  * reference: 1 added, 0 already there, -1 out of memory. */
 int session_store_restore_url(session_store *st, uint32_t id, uint32_t url);

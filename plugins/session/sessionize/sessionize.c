@@ -162,8 +162,11 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessioniz
     for (uint32_t i = 0; i < st->due_count; i++) {
         const session *ses = &st->pool[st->due[i]];
         const user_entry *u = user_table_at(&st->users, ses->user);
-        s->keys[i] = (due_key){.end = ses->end, .start = ses->start, .user = u->bytes,
-                               .user_len = u->len, .id = st->due[i]};
+        s->keys[i] = (due_key){.end = ses->end,
+                               .start = ses->start,
+                               .user = u->bytes,
+                               .user_len = u->len,
+                               .id = st->due[i]};
     }
     qsort(s->keys, st->due_count, sizeof *s->keys, due_key_cmp);
     uint32_t n = st->due_count;

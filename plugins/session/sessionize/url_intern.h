@@ -11,7 +11,7 @@
 
 typedef struct url_intern_entry {
     uint64_t hash;
-    char *bytes;   /* malloc'd copy; NULL while the id is free */
+    char *bytes; /* malloc'd copy; NULL while the id is free */
     uint32_t len;
     uint32_t refs; /* while free: next free id (0 = none) */
 } url_intern_entry;
@@ -24,7 +24,7 @@ typedef struct url_intern {
     uint32_t live;       /* URLs currently held */
     uint32_t *slots;     /* open addressing (linear probing) over ids, 0 = empty */
     uint32_t slot_mask;
-    size_t url_bytes;    /* sum of the copies' lengths */
+    size_t url_bytes; /* sum of the copies' lengths */
 } url_intern;
 
 void url_intern_init(url_intern *t);

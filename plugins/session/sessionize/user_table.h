@@ -19,14 +19,14 @@ typedef struct user_entry {
     int64_t duration_sum; /* of the emitted sessions, ms */
     uint32_t open_head;   /* newest open session id, 0 = none */
     uint32_t len;
-    char bytes[];         /* the user id */
+    char bytes[]; /* the user id */
 } user_entry;
 
 typedef struct user_table {
     unsigned char *region; /* the records; a user's ref is its offset / 8 */
     size_t used, cap;
-    uint32_t count;        /* users */
-    uint32_t *slots;       /* open addressing over refs, 0 = empty */
+    uint32_t count;  /* users */
+    uint32_t *slots; /* open addressing over refs, 0 = empty */
     uint32_t slot_mask;
 } user_table;
 
@@ -45,7 +45,10 @@ static inline user_entry *user_table_at(const user_table *t, uint32_t ref)
 /* Users in the order they were added: first ref, then next, 0 at the end. */
 static inline uint32_t user_table_next(const user_table *t, uint32_t ref)
 {
-    size_t offset = ref == 0 ? 8 : (size_t)ref * 8 + ((sizeof(user_entry) + user_table_at(t, ref)->len + 7) & ~(size_t)7);
+    size_t offset = ref == 0
+                        ? 8
+                        : (size_t)ref * 8 +
+                              ((sizeof(user_entry) + user_table_at(t, ref)->len + 7) & ~(size_t)7);
     return offset < t->used ? (uint32_t)(offset / 8) : 0;
 }
 
