@@ -1,0 +1,272 @@
+/* Reading for the kafka source: poll() drains the consumer queue into one
+ * pending list per partition, then pushes messages to the host in
+ * timestamp order across partitions.
+ *
+ * Why interleave: librdkafka hands over a fetch response partition by
+ * partition, up to a megabyte of one partition before the next. Pushed in
+ * that order, a backlog (after a restart, or a consumer that fell behind)
+ * would let the first partition's watermark run minutes ahead of the
+ * others, whose events would then count as too late. Taking, among the
+ * partitions with fetched messages, the one whose next message is oldest
+ * (ties in turn) reads a backlog about as it was written. Within a
+ * partition the order is always Kafka's.
+ *
+ * Lost data: the consumer runs with auto.offset.reset=error, so a position
+ * the broker no longer holds comes back as an error naming it. The loss is
+ * reported and counted, and the partition restarts at its log start. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_source.h"
+
+/* A committed or restored offset is outside the partition's log: find the
+ * log start, report what was lost, restart there. */
+static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
+{
+    const sluice_host_api *api = s->host.api;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int32_t partition = m->partition;
+    kpart *p = kpos_find(&s->pos, topic, partition);
+    if (p == NULL || !p->assigned)
+        return;
+    int64_t target;
+    if (m->offset < 0) {
+        /* No committed offset after all (the group's offsets were not known
+         * at assignment): `start` applies. */
+        target = s->start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    } else {
+        int64_t low = -1, high = -1;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(s->rk, topic, partition, &low, &high, WATERMARK_TIMEOUT_MS);
+        if (err) {
+            kc_warn_limited(&s->host,
+                            "%s/%d: offset %" PRId64 " is out of range and the log bounds are unknown (%s): "
+                            "retrying",
+                            topic, (int)partition, m->offset, rd_kafka_err2str(err));
+            target = m->offset;
+        } else if (m->offset < low) {
+            api->log(s->host.ctx, SLUICE_LOG_ERROR,
+                     "DATA LOSS: %s/%d: offsets [%" PRId64 ", %" PRId64 ") were deleted by the broker (retention) "
+                     "before they were read: %" PRId64 " message(s) lost; continuing from offset %" PRId64,
+                     topic, (int)partition, m->offset, low, low - m->offset, low);
+            api->counter_add(s->c_loss_messages, low - m->offset);
+            api->counter_add(s->c_loss_events, 1);
+            target = low;
+        } else if (m->offset > high) {
+            api->log(s->host.ctx, SLUICE_LOG_ERROR,
+                     "DATA LOSS: %s/%d: position %" PRId64 " is past the end of the log (%" PRId64 "): the topic "
+                     "was recreated or truncated; reading it again from offset %" PRId64,
+                     topic, (int)partition, m->offset, high, low);
+            api->counter_add(s->c_loss_events, 1);
+            target = low;
+        } else {
+            target = m->offset; /* back in range by now: try again */
+        }
+    }
+    p->next = target >= 0 ? target : -1;
+    p->start = target;
+    s->reassign = 1;
+}
+
+static int is_fatal(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* One message from the consumer queue: data and end-of-partition markers
+ * join their partition's pending list (in order); errors are dealt with now.
+ * Takes ownership of m. */
+static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
+{
+    kpart *p = m->rkt ? kpos_find(&s->pos, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (p == NULL || !p->assigned) {
+            rd_kafka_message_destroy(m); /* fetched before a revoke: its next owner reads it */
+            return SLUICE_OK;
+        }
+        if (m->err && p->pending.len == 0) {
+            p->at_eof = 1;
+            rd_kafka_message_destroy(m);
+            return SLUICE_OK;
+        }
+        int64_t ts = m->err ? INT64_MIN : rd_kafka_message_timestamp(m, NULL);
+        if (kpending_push(&p->pending, m, ts) != 0) {
+            rd_kafka_message_destroy(m);
+            return SLUICE_ERR_NOMEM;
+        }
+        s->pending_total++;
+        return SLUICE_OK;
+    }
+    sluice_status st = SLUICE_OK;
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && p != NULL) {
+        recover_offset_reset(s, m);
+    } else if (is_fatal(m->err)) {
+        s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "kafka consumer%s%s: %s", topic ? " on " : "",
+                         topic ? topic : "", rd_kafka_message_errstr(m));
+        st = SLUICE_ERR_IO;
+    } else {
+        kc_warn_limited(&s->host, "kafka consumer%s%s: %s (retrying)", topic ? " on " : "", topic ? topic : "",
+                        rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+    return st;
+}
+
+/* Move what the consumer queue holds into the pending lists, waiting up to
+ * timeout_ms when nothing is pending yet. */
+static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
+{
+    int wait = s->pending_total > 0 ? 0 : timeout_ms;
+    while (s->pending_total < s->pending_cap) {
+        size_t room = s->pending_cap - s->pending_total;
+        size_t want = room < chunk ? room : chunk;
+        ssize_t n = rd_kafka_consume_batch_queue(s->queue, wait, s->batch, want);
+        sluice_status st = SLUICE_OK;
+        for (ssize_t i = 0; i < n; i++) {
+            sluice_status r = st >= 0 ? route(s, s->batch[i]) : (rd_kafka_message_destroy(s->batch[i]), st);
+            if (r < 0)
+                st = r;
+        }
+        if (st < 0)
+            return st;
+        if (n < (ssize_t)want)
+            break;
+        wait = 0;
+    }
+    return SLUICE_OK;
+}
+
+/* The partition whose next pending message is the oldest; among equals the
+ * first from the rotating start. NULL when nothing is pending. */
+static kpart *oldest_pending(kafka_source *s)
+{
+    kpart *best = NULL;
+    size_t n = s->pos.count, best_i = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (s->rotate + k) % n;
+        kpart *p = s->pos.parts[i];
+        if (p->pending.len == 0)
+            continue;
+        if (best == NULL || kpending_head_ts(&p->pending) < kpending_head_ts(&best->pending)) {
+            best = p;
+            best_i = i;
+        }
+    }
+    if (best)
+        s->rotate = best_i + 1;
+    return best;
+}
+
+static size_t format_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_message_t *m)
+{
+    size_t origin_len = p->origin_prefix + format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    sluice_message msg = {
+        .struct_size = sizeof msg,
+        .payload = m->payload,
+        .payload_len = m->payload ? m->len : 0,
+        .origin = p->origin,
+        .origin_len = origin_len,
+        .partition = p->id,
+        .timestamp_ms = ts >= 0 ? ts : SLUICE_TIME_MIN,
+        .key = m->key,
+        .key_len = m->key ? m->key_len : 0,
+    };
+    sluice_status st = s->host.api->source_push(s->host.ctx, &msg);
+    p->next = m->offset + 1;
+    p->at_eof = 0;
+    return st;
+}
+
+/* stop_at_end: every assigned partition has been read to its end. */
+static int all_at_end(const kafka_source *s)
+{
+    if (!s->assignment_seen)
+        return 0;
+    for (size_t i = 0; i < s->pos.count; i++) {
+        const kpart *p = s->pos.parts[i];
+        if (p->assigned && (!p->at_eof || p->pending.len > 0))
+            return 0;
+    }
+    return 1;
+}
+
+sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
+{
+    const sluice_host_api *api = s->host.api;
+    if (s->ended)
+        return SLUICE_END;
+    if (budget > s->batch_cap) {
+        rd_kafka_message_t **grown = realloc(s->batch, budget * sizeof *grown);
+        if (grown == NULL)
+            return SLUICE_ERR_NOMEM;
+        s->batch = grown;
+        s->batch_cap = budget;
+    }
+    /* Enough fetched to see several partitions of a fetch response at once. */
+    if (s->pending_cap < 8 * budget)
+        s->pending_cap = 8 * budget < 32768 ? 32768 : 8 * budget;
+    sluice_status st = drain(s, budget, timeout_ms);
+    if (st < 0)
+        return st;
+    if (s->host.fatal) {
+        api->log(s->host.ctx, SLUICE_LOG_ERROR, "kafka consumer failed: %s: %s", rd_kafka_err2name(s->host.fatal),
+                 s->host.fatal_text);
+        return SLUICE_ERR_IO;
+    }
+    if (s->reassign)
+        kgroup_reassign(s);
+    for (size_t pushed = 0; pushed < budget;) {
+        kpart *p = oldest_pending(s);
+        if (p == NULL)
+            break;
+        rd_kafka_message_t *m = kpending_pop(&p->pending);
+        s->pending_total--;
+        if (m->err) {
+            p->at_eof = p->pending.len == 0; /* an end-of-partition marker */
+        } else {
+            st = push_message(s, p, m);
+            pushed++;
+        }
+        rd_kafka_message_destroy(m);
+        if (st < 0)
+            return st;
+    }
+    if (s->stop_at_end && all_at_end(s)) {
+        for (size_t i = 0; i < s->pos.count; i++)
+            if (s->pos.parts[i]->assigned)
+                api->source_partition_ended(s->host.ctx, s->pos.parts[i]->id);
+        api->log(s->host.ctx, SLUICE_LOG_INFO, "every assigned partition read to its end (stop_at_end)");
+        s->ended = 1;
+        return SLUICE_END;
+    }
+    return SLUICE_OK;
+}

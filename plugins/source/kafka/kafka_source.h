@@ -1,0 +1,55 @@
+/* The kafka source's instance, shared by its files:
+ *   kafka_source.c  options, create/destroy, checkpoints and snapshots
+ *   kafka_group.c   the consumer group: assignments, start offsets, commits
+ *   kafka_fetch.c   poll(): reading, interleaving partitions, lost data */
+#ifndef SLUICE_KAFKA_SOURCE_H
+#define SLUICE_KAFKA_SOURCE_H
+
+#include <sluice/plugin.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_config.h"
+#include "kafka_positions.h"
+
+#define COMMITTED_TIMEOUT_MS 10000 /* asking the group for committed offsets */
+#define WATERMARK_TIMEOUT_MS 5000  /* asking a leader for its log start */
+#define COMMIT_WAIT_MS 5000        /* longest a checkpoint waits for its commit */
+
+typedef struct kafka_source {
+    kc_host host; /* first: the librdkafka opaque */
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;        /* messages, rebalances, errors, logs */
+    rd_kafka_queue_t *commit_queue; /* commit outcomes */
+    int commits_in_flight;
+    kpos_table pos;
+    int start_latest;
+    int stop_at_end;
+    int assignment_seen; /* a first assignment happened (stop_at_end waits for it) */
+    int ended;
+    int closing;  /* in destroy: the host no longer hears of partitions */
+    int reassign; /* a partition must restart at a new offset: assign again */
+    size_t pending_total; /* messages fetched, not yet pushed, over all partitions */
+    size_t pending_cap;
+    size_t rotate;        /* round-robin start among partitions with equal timestamps */
+    rd_kafka_message_t **batch;
+    size_t batch_cap;
+    sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;
+} kafka_source;
+
+/* kafka_group.c */
+void kgroup_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque);
+/* Restart fetching every assigned partition at its position. */
+void kgroup_reassign(kafka_source *s);
+/* Commit the positions of checkpoint `id`, waiting a bounded time. */
+void kgroup_commit(kafka_source *s, uint64_t id);
+/* Wait for commits still in flight (destroy). */
+void kgroup_drain_commits(kafka_source *s);
+/* Forget a partition's fetched, unpushed messages. */
+void kgroup_drop_pending(kafka_source *s, kpart *p);
+
+/* kafka_fetch.c */
+sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms);
+
+#endif
