@@ -60,6 +60,17 @@ static const sluice_record *api_batch_next(sluice_batch *b)
 
 static size_t api_batch_size(const sluice_batch *b) { return b->n; }
 
+static const sluice_record *api_batch_peek(const sluice_batch *b, size_t k)
+{
+    for (size_t i = b->pos; i < b->n; i++) {
+        if (b->items[i].rec == NULL)
+            continue;
+        if (k-- == 0)
+            return b->items[i].rec;
+    }
+    return NULL;
+}
+
 /* --- reading records ---------------------------------------------------- */
 
 static const field *lookup(const sluice_record *rec, const char *name)
@@ -411,4 +422,5 @@ const sluice_host_api host_api = {
     .sink_set_async = api_sink_set_async,
     .record_copy = api_record_copy,
     .embedded_kafka = api_embedded_kafka,
+    .batch_peek = api_batch_peek,
 };

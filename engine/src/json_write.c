@@ -85,9 +85,23 @@ size_t json_escape_string(char *buf, const char *str, size_t n)
     return (size_t)(o - buf);
 }
 
+/* Integers are most of what operators write (times, counts): digits by hand,
+ * not through printf. */
 size_t json_format_int(char *buf, int64_t v)
 {
-    return (size_t)snprintf(buf, 32, "%lld", (long long)v);
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
 }
 
 size_t json_format_double(char *buf, double d)

@@ -440,6 +440,12 @@ struct sluice_host_api {
      * The string lives as long as the process. */
     const char *(*embedded_kafka)(sluice_ctx *ctx, char *err, size_t errsz);
 
+    /* The record k places ahead in the batch without moving on (k = 0: the
+     * one batch_next returns next), or NULL past the end. For operators that
+     * look a few records ahead to prefetch their state. Borrowed like
+     * batch_next's records. */
+    const sluice_record *(*batch_peek)(const sluice_batch *batch, size_t k);
+
     /* New members are only ever added here, at the end. */
 };
 

@@ -114,16 +114,40 @@ static sluice_status drop_duplicate(const sluice_host_api *api, sluice_ctx *ctx,
     return SLUICE_OK;
 }
 
+/* Keys are looked up a chunk at a time: computing the chunk's fingerprints
+ * first lets the table prefetch their slots, so the cache misses of a large
+ * table overlap instead of stalling one after another. */
+#define DEDUP_CHUNK 16
+
 static sluice_status dedup_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                    sluice_batch *batch)
 {
     dedup *d = self;
     sluice_status st = SLUICE_OK;
+    dedup_fp fps[DEDUP_CHUNK];
+    const char *details[DEDUP_CHUNK];
+    int keyed[DEDUP_CHUNK];
+    size_t have = 0, next = 0;
     for (const sluice_record *r = api->batch_next(batch); r != NULL && st == SLUICE_OK;
          r = api->batch_next(batch)) {
-        dedup_fp fp;
-        const char *detail = NULL;
-        if (!key_of(api, r, &fp, &detail)) {
+        if (next == have) {
+            /* r is peek(-1): the chunk starts with it. */
+            keyed[0] = key_of(api, r, &fps[0], &details[0]);
+            have = 1;
+            const sluice_record *ahead;
+            while (have < DEDUP_CHUNK && (ahead = api->batch_peek(batch, have - 1)) != NULL) {
+                keyed[have] = key_of(api, ahead, &fps[have], &details[have]);
+                have++;
+            }
+            for (size_t k = 0; k < have; k++)
+                if (keyed[k])
+                    dedup_table_prefetch(&d->table, fps[k]);
+            next = 0;
+        }
+        size_t k = next++;
+        dedup_fp fp = fps[k];
+        const char *detail = details[k];
+        if (!keyed[k]) {
             st = api->emit(ctx, "main", r);
             continue;
         }

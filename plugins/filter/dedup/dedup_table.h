@@ -52,4 +52,10 @@ size_t dedup_table_count(const dedup_table *t);    /* stored keys (>= live keys)
 size_t dedup_table_capacity(const dedup_table *t); /* slots                      */
 size_t dedup_table_bytes(const dedup_table *t);    /* heap bytes held            */
 
+/* Hint that fp will be checked soon: fetch its home slot into the cache. */
+static inline void dedup_table_prefetch(const dedup_table *t, dedup_fp fp)
+{
+    __builtin_prefetch(&t->slots[fp.lo & t->mask]);
+}
+
 #endif

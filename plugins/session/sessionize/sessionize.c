@@ -219,6 +219,15 @@ static sluice_status sessionize_process(const sluice_host_api *api, sluice_ctx *
     sessionize *s = self;
     sluice_status rc = SLUICE_OK;
     for (const sluice_record *r; rc == SLUICE_OK && (r = api->batch_next(batch)) != NULL;) {
+        /* Users are looked up by a slot and then their record: fetch the
+         * slot eight records ahead and the record four ahead, so the cache
+         * misses of a large user table overlap. */
+        const sluice_record *ahead;
+        uint64_t h;
+        if ((ahead = api->batch_peek(batch, 8)) != NULL && api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
+            user_table_prefetch_slot(&s->store.users, h);
+        if ((ahead = api->batch_peek(batch, 4)) != NULL && api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
+            user_table_prefetch_user(&s->store.users, h);
         int64_t wm = api->record_watermark(r);
         rc = accept_event(api, ctx, s, r, wm);
         if (rc == SLUICE_OK)

@@ -22,6 +22,21 @@ static uint32_t user_slot_of(uint64_t hash, uint32_t mask)
     return (uint32_t)(hash ^ (hash >> 32)) & mask;
 }
 
+void user_table_prefetch_slot(const user_table *t, uint64_t hash)
+{
+    if (t->slots != NULL)
+        __builtin_prefetch(&t->slots[user_slot_of(hash, t->slot_mask)]);
+}
+
+void user_table_prefetch_user(const user_table *t, uint64_t hash)
+{
+    if (t->slots == NULL)
+        return;
+    uint32_t ref = t->slots[user_slot_of(hash, t->slot_mask)];
+    if (ref != 0)
+        __builtin_prefetch(user_table_at(t, ref));
+}
+
 static int user_grow_slots(user_table *t)
 {
     uint32_t cap = t->slots == NULL ? 256 : (t->slot_mask + 1) * 2;

@@ -57,4 +57,9 @@ static inline uint32_t user_table_size(const user_table *t)
     return t->count;
 }
 
+/* Prefetch hints for a lookup of `hash` coming soon: its home slot, and
+ * (once the slot is likely cached) the user record it points to. */
+void user_table_prefetch_slot(const user_table *t, uint64_t hash);
+void user_table_prefetch_user(const user_table *t, uint64_t hash);
+
 #endif
