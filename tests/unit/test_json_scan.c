@@ -652,6 +652,22 @@ START_TEST(random_mutations_agree_with_jansson)
 }
 END_TEST
 
+START_TEST(integers_are_formatted_exactly_at_the_edges)
+{
+    const struct {
+        int64_t v;
+        const char *text;
+    } cases[] = {{0, "0"}, {-1, "-1"}, {7, "7"}, {1795737600000, "1795737600000"},
+                 {INT64_MAX, "9223372036854775807"}, {INT64_MIN, "-9223372036854775808"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        size_t n = json_format_int(buf, cases[i].v);
+        ck_assert_uint_eq(n, strlen(cases[i].text));
+        ck_assert_str_eq(buf, cases[i].text);
+    }
+}
+END_TEST
+
 static Suite *json_scan_suite(void)
 {
     Suite *s = suite_create("json_scan");
@@ -684,21 +700,5 @@ static Suite *json_scan_suite(void)
     suite_add_tcase(s, tw);
     return s;
 }
-
-START_TEST(integers_are_formatted_exactly_at_the_edges)
-{
-    const struct {
-        int64_t v;
-        const char *text;
-    } cases[] = {{0, "0"}, {-1, "-1"}, {7, "7"}, {1795737600000, "1795737600000"},
-                 {INT64_MAX, "9223372036854775807"}, {INT64_MIN, "-9223372036854775808"}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char buf[32];
-        size_t n = json_format_int(buf, cases[i].v);
-        ck_assert_uint_eq(n, strlen(cases[i].text));
-        ck_assert_str_eq(buf, cases[i].text);
-    }
-}
-END_TEST
 
 int main(void) { return ts_run_suite(json_scan_suite()); }
