@@ -11,6 +11,12 @@
  * (ties in turn) reads a backlog about as it was written. Within a
  * partition the order is always Kafka's.
  *
+ * For the choice to be fair, every assigned partition should have fetched
+ * messages, or be known to be read to its end: while one lags with nothing
+ * fetched yet, the others are held back for up to `align_wait` (as Kafka
+ * Streams does with max.task.idle.ms), then read anyway, so that a
+ * partition whose leader is away cannot stall the pipeline.
+ *
  * Lost data: the consumer runs with auto.offset.reset=error, so a position
  * the broker no longer holds comes back as an error naming it. The loss is
  * reported and counted, and the partition restarts at its log start. */
@@ -128,10 +134,11 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
 }
 
 /* Move what the consumer queue holds into the pending lists, waiting up to
- * timeout_ms when nothing is pending yet. */
+ * timeout_ms when nothing is pending yet (a little while a lagging
+ * partition holds the others back). */
 static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
 {
-    int wait = s->pending_total > 0 ? 0 : timeout_ms;
+    int wait = s->pending_total == 0 ? timeout_ms : s->lagging_since ? (timeout_ms < 10 ? timeout_ms : 10) : 0;
     while (s->pending_total < s->pending_cap) {
         size_t room = s->pending_cap - s->pending_total;
         size_t want = room < chunk ? room : chunk;
@@ -206,6 +213,31 @@ static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_mess
     return st;
 }
 
+/* An assigned partition with nothing fetched that is not known to be read
+ * to its end: pushing the others now might run their watermarks ahead. */
+static int some_partition_lags(const kafka_source *s)
+{
+    for (size_t i = 0; i < s->pos.count; i++) {
+        const kpart *p = s->pos.parts[i];
+        if (p->assigned && p->pending.len == 0 && !p->at_eof)
+            return 1;
+    }
+    return 0;
+}
+
+/* Hold pending messages back while a partition lags, up to align_wait. */
+static int hold_back(kafka_source *s)
+{
+    if (s->align_wait_ms <= 0 || s->pending_total == 0 || !some_partition_lags(s)) {
+        s->lagging_since = 0;
+        return 0;
+    }
+    int64_t now = s->host.api->now_ms(s->host.ctx);
+    if (s->lagging_since == 0)
+        s->lagging_since = now;
+    return now - s->lagging_since < s->align_wait_ms;
+}
+
 /* stop_at_end: every assigned partition has been read to its end. */
 static int all_at_end(const kafka_source *s)
 {
@@ -244,7 +276,8 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
     }
     if (s->reassign)
         kgroup_reassign(s);
-    for (size_t pushed = 0; pushed < budget;) {
+    int held = hold_back(s);
+    for (size_t pushed = 0; pushed < budget && !held;) {
         kpart *p = oldest_pending(s);
         if (p == NULL)
             break;
@@ -259,6 +292,8 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         rd_kafka_message_destroy(m);
         if (st < 0)
             return st;
+        /* It ran out of fetched messages before its end: it lags now. */
+        held = s->align_wait_ms > 0 && s->lagging_since == 0 && p->pending.len == 0 && !p->at_eof;
     }
     if (s->stop_at_end && all_at_end(s)) {
         for (size_t i = 0; i < s->pos.count; i++)

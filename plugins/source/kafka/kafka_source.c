@@ -45,6 +45,10 @@ static const sluice_option_spec kafka_source_options[] = {
     {sizeof(sluice_option_spec), "session_timeout", SLUICE_OPT_DURATION, "10s", 0,
      "group session timeout: how long a silent consumer keeps its partitions", 1000, 3600000,
      NULL, 0, 0},
+    {sizeof(sluice_option_spec), "align_wait", SLUICE_OPT_DURATION, "500ms", 0,
+     "partitions are read oldest message first; while one has nothing fetched and is not read "
+     "to its end, the others wait up to this long for it (0: never wait)",
+     0, 3600000, NULL, 0, 0},
     {sizeof(sluice_option_spec), "use_kafka_timestamp", SLUICE_OPT_BOOL, "false", 0,
      "reserved: event time comes from the event's own time field (the engine's decoder); the "
      "message timestamp is always handed over alongside",
@@ -133,6 +137,7 @@ static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx,
     s->host = (kc_host){.api = api, .ctx = ctx, .what = "consumer"};
     s->start_latest = strcmp(api->opt_string(opts, "start"), "latest") == 0;
     s->stop_at_end = api->opt_bool(opts, "stop_at_end");
+    s->align_wait_ms = api->opt_duration_ms(opts, "align_wait");
     s->c_loss_messages = api->counter(ctx, "data_loss.messages");
     s->c_loss_events = api->counter(ctx, "data_loss.events");
     s->c_commits = api->counter(ctx, "commits");

@@ -32,6 +32,8 @@ typedef struct kafka_source {
     size_t pending_total; /* messages fetched, not yet pushed, over all partitions */
     size_t pending_cap;
     size_t rotate;        /* round-robin start among partitions with equal timestamps */
+    int64_t align_wait_ms;  /* longest a lagging partition holds the others back */
+    int64_t lagging_since;  /* wall clock when one began to, or 0 */
     rd_kafka_message_t **batch;
     size_t batch_cap;
     sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;

@@ -1,0 +1,509 @@
+/* The kafka source and sink through the real `sluice` binary, against a
+ * broker this test starts on loopback: keys, origins, committed offsets,
+ * where a new group starts, lost data, secrets, refused settings and
+ * undeliverable messages. Also the plugins' pure parts, compiled in: the
+ * key_field scanner and the position table with its snapshot encoding. */
+#include "test_kafka_support.h"
+
+#include "../../plugins/sink/kafka/key_field.c"
+#include "../../plugins/source/kafka/kafka_positions.c"
+
+static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }
+
+/* A kafka source on `topics` (YAML list) in `group` feeding a file of the
+ * accepted events and a file of dead letters. */
+static char *source_yaml(const char *bootstrap, const char *topics, const char *group, const char *extra)
+{
+    return ts_strf("steps:\n"
+                   "  - name: in\n"
+                   "    plugin: kafka\n"
+                   "    options: {brokers: '%s', topics: %s, group: %s, stop_at_end: true,\n"
+                   "              session_timeout: 4s%s}\n"
+                   "    event: {max_future: off}\n"
+                   "  - name: accepted\n"
+                   "    plugin: file\n"
+                   "    input: in\n"
+                   "    options: {path: accepted.jsonl, truncate: true}\n"
+                   "  - name: rejected\n"
+                   "    plugin: file\n"
+                   "    input: in.rejected\n"
+                   "    options: {path: rejected.jsonl, truncate: true}\n",
+                   bootstrap, topics, group, extra);
+}
+
+START_TEST(sink_sends_every_record_keyed_by_key_field_and_same_keys_share_a_partition)
+{
+    embedded_broker *b = kt_broker(4, "clicks");
+    char *input = tmp("input.jsonl");
+    kt_generate("count: 3000, seed: 5", input);
+    char *yaml = ts_strf("steps:\n"
+                         "  - name: lines\n"
+                         "    plugin: file\n"
+                         "    options: {path: '%s'}\n"
+                         "    event: raw\n"
+                         "  - name: out\n"
+                         "    plugin: kafka\n"
+                         "    input: lines\n"
+                         "    options: {brokers: '%s', topic: clicks, key_field: user_id}\n",
+                         input, broker_bootstraps(b));
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("sink.yaml", yaml, "", &err) == 0, "%s", err);
+    ck_assert_int_eq(kt_metric(tmp("sink.yaml.metrics"), "sink", "out", "delivered"), 3000);
+
+    char *out = tmp("topic.txt");
+    char *cmd = ts_strf("kcat -C -b '%s' -t clicks -e -o beginning -q -f '%%p\\t%%k\\t%%s\\n' > '%s'",
+                        broker_bootstraps(b), out);
+    ck_assert_int_eq(ts_run(cmd, NULL, NULL), 0);
+    char *buf, *inbuf;
+    size_t n, nin;
+    char **got = kt_lines(out, &buf, &n);
+    char **want = kt_lines(input, &inbuf, &nin);
+    ck_assert_uint_eq(n, 3000);
+    ck_assert_uint_eq(nin, 3000);
+    /* Every key is the value's user_id, and a key always lands on one partition. */
+    char **values = malloc(n * sizeof *values);
+    char seen_key[64][32];
+    int seen_partition[64], nseen = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *key = strchr(got[i], '\t') + 1;
+        char *value = strchr(key, '\t') + 1;
+        key[-1] = value[-1] = '\0';
+        values[i] = value;
+        char user[4100];
+        size_t ulen = kt_user_of(value, strlen(value), user, sizeof user);
+        if (strstr(value, "\"user_id\":true") != NULL || value[0] != '{')
+            ulen = 0; /* not a string or number, or not an object: no key */
+        user[ulen] = '\0';
+        ck_assert_msg(strcmp(key, user) == 0, "key '%s' for %s", key, value);
+        int partition = atoi(got[i]);
+        if (strcmp(key, "u-1") == 0 || strcmp(key, "u-2") == 0 || strcmp(key, "u-3") == 0) {
+            int k = 0;
+            while (k < nseen && strcmp(seen_key[k], key) != 0)
+                k++;
+            if (k == nseen) {
+                snprintf(seen_key[nseen], sizeof seen_key[0], "%s", key);
+                seen_partition[nseen++] = partition;
+            }
+            ck_assert_int_eq(seen_partition[k], partition);
+        }
+    }
+    /* Values are the records byte for byte (raw events pass unchanged). */
+    qsort(values, n, sizeof *values, kt_cmp_str);
+    qsort(want, nin, sizeof *want, kt_cmp_str);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_str_eq(values[i], want[i]);
+    free(values);
+    free(got);
+    free(want);
+    free(buf);
+    free(inbuf);
+    free(cmd);
+    free(out);
+    free(err);
+    free(yaml);
+    free(input);
+    broker_stop(b);
+}
+END_TEST
+
+/* Producing in file order to hash(user) % 3, the n-th line sent to a
+ * partition has offset n - 1 there: dead letters must name exactly that. */
+START_TEST(source_reads_each_message_once_with_its_origin_and_resumes_after_the_committed_offset)
+{
+    embedded_broker *b = kt_broker(3, "clicks");
+    const char *bs = broker_bootstraps(b);
+    char *input = tmp("input.jsonl");
+    kt_generate("count: 4000, seed: 9, invalid: 0.05", input);
+    ck_assert_uint_eq(kt_produce_file(bs, "clicks", input, 3), 4000);
+    char *yaml = source_yaml(bs, "[clicks]", "readers", "");
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("src.yaml", yaml, "", &err) == 0, "%s", err);
+    char *metrics = tmp("src.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "src", "in", "read"), 4000);
+    size_t accepted = ts_count_lines(tmp("accepted.jsonl")), rejected = ts_count_lines(tmp("rejected.jsonl"));
+    ck_assert_uint_eq(accepted + rejected, 4000);
+    ck_assert_uint_gt(rejected, 100);
+
+    /* Expected origin of every input line. */
+    char *inbuf, *rbuf;
+    size_t nin, nrej;
+    char **lines = kt_lines(input, &inbuf, &nin);
+    char **origin = malloc(nin * sizeof *origin);
+    int next_offset[3] = {0, 0, 0};
+    for (size_t i = 0; i < nin; i++) {
+        char user[4100];
+        size_t ulen = kt_user_of(lines[i], strlen(lines[i]), user, sizeof user);
+        int p = (int)(kt_hash(user, ulen) % 3);
+        origin[i] = ts_strf("clicks/%d@%d", p, next_offset[p]++);
+    }
+    char **dead = kt_lines(tmp("rejected.jsonl"), &rbuf, &nrej);
+    for (size_t i = 0; i < nrej; i++) {
+        json_t *dl = json_loads(dead[i], 0, NULL);
+        ck_assert_ptr_nonnull(dl);
+        const char *o = json_string_value(json_object_get(dl, "origin"));
+        const char *raw = json_string_value(json_object_get(dl, "raw"));
+        size_t k = 0;
+        while (k < nin && strcmp(origin[k], o) != 0)
+            k++;
+        ck_assert_msg(k < nin, "dead letter with unknown origin %s", o);
+        /* raw is cut to 1024 bytes, invalid UTF-8 replaced: compare up to there. */
+        size_t same = 0;
+        while (raw[same] && raw[same] == lines[k][same] && (unsigned char)raw[same] < 0x80)
+            same++;
+        ck_assert_msg(same >= 20 || raw[same] == '\0', "origin %s: raw %s is not line %s", o, raw, lines[k]);
+        json_decref(dl);
+    }
+
+    /* Run again: everything was committed, nothing is read. */
+    ck_assert_msg(kt_run_yaml("src.yaml", yaml, "", &err) == 0, "%s", err);
+    ck_assert_int_eq(kt_metric(metrics, "src", "in", "read"), 0);
+    /* New messages: exactly those are read. */
+    char *more = tmp("more.jsonl");
+    kt_generate("count: 500, seed: 10", more);
+    kt_produce_file(bs, "clicks", more, 3);
+    ck_assert_msg(kt_run_yaml("src.yaml", yaml, "", &err) == 0, "%s", err);
+    ck_assert_int_eq(kt_metric(metrics, "src", "in", "read"), 500);
+    ck_assert_int_eq(kt_metric(metrics, "src", "in", "commit_failures"), 0);
+
+    for (size_t i = 0; i < nin; i++)
+        free(origin[i]);
+    free(origin);
+    free(lines);
+    free(dead);
+    free(inbuf);
+    free(rbuf);
+    free(more);
+    free(metrics);
+    free(err);
+    free(yaml);
+    free(input);
+    broker_stop(b);
+}
+END_TEST
+
+START_TEST(a_new_group_starting_at_latest_skips_what_is_there)
+{
+    embedded_broker *b = kt_broker(2, "clicks");
+    char *input = tmp("input.jsonl");
+    kt_generate("count: 300", input);
+    kt_produce_file(broker_bootstraps(b), "clicks", input, 2);
+    char *yaml = source_yaml(broker_bootstraps(b), "[clicks]", "latecomers", ", start: latest");
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("latest.yaml", yaml, "", &err) == 0, "%s", err);
+    ck_assert_int_eq(kt_metric(tmp("latest.yaml.metrics"), "latest", "in", "read"), 0);
+    ck_assert_msg(strstr(err, "@latest") != NULL, "%s", err);
+    free(err);
+    free(yaml);
+    free(input);
+    broker_stop(b);
+}
+END_TEST
+
+/* The embedded broker keeps about 5 MiB per partition: a group that fell
+ * further behind than that must hear about it, not skip silently. */
+START_TEST(offsets_deleted_before_they_were_read_are_reported_and_counted)
+{
+    embedded_broker *b = kt_broker(1, "clicks");
+    const char *bs = broker_bootstraps(b);
+    char *first = tmp("first.jsonl"), *flood = tmp("flood.jsonl");
+    kt_generate("count: 100, seed: 1", first);
+    kt_generate("count: 45000, seed: 2", flood);
+    kt_produce_file(bs, "clicks", first, 1);
+    char *yaml = source_yaml(bs, "[clicks]", "slow", "");
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("loss.yaml", yaml, "", &err) == 0, "%s", err);
+    char *metrics = tmp("loss.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "loss", "in", "read"), 100);
+    kt_produce_file(bs, "clicks", flood, 1);
+
+    int64_t low = -1, high = -1;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char e[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", bs, e, sizeof e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    ck_assert_int_eq(rd_kafka_query_watermark_offsets(rk, "clicks", 0, &low, &high, 10000), 0);
+    rd_kafka_destroy(rk);
+    ck_assert_int_gt(low, 100); /* the broker dropped what the group had not read */
+    ck_assert_int_eq(high, 45100);
+
+    free(err);
+    ck_assert_msg(kt_run_yaml("loss.yaml", yaml, "", &err) == 0, "%s", err);
+    char *line = ts_strf("error: DATA LOSS: clicks/0: offsets [100, %lld) were deleted", (long long)low);
+    ck_assert_msg(strstr(err, line) != NULL, "no '%s' in:\n%s", line, err);
+    ck_assert_int_eq(kt_metric(metrics, "loss", "in", "data_loss.messages"), low - 100);
+    ck_assert_int_eq(kt_metric(metrics, "loss", "in", "data_loss.events"), 1);
+    ck_assert_int_eq(kt_metric(metrics, "loss", "in", "read"), high - low);
+    free(line);
+    free(metrics);
+    free(err);
+    free(yaml);
+    free(first);
+    free(flood);
+    broker_stop(b);
+}
+END_TEST
+
+/* Two topics, both with a partition 0: their watermarks must be kept apart.
+ * tb is an hour ahead of ta. Written ta's first event, then all of tb, then
+ * the rest of ta, they are read in that order (oldest message first); were
+ * both one stream, tb would carry the watermark an hour past the rest of ta. */
+START_TEST(partitions_of_different_topics_keep_separate_watermarks)
+{
+    embedded_broker *b = kt_broker(1, "ta,tb");
+    const char *bs = broker_bootstraps(b);
+    char *early = tmp("early.jsonl"), *later = tmp("later.jsonl");
+    kt_generate("count: 500, seed: 3, late: 0, invalid: 0, duplicates: 0, event_interval: 100ms", early);
+    char *yaml_gen = ts_strf("steps:\n"
+                             "  - {name: clicks, plugin: clickgen, event: raw,\n"
+                             "     options: {count: 500, seed: 4, late: 0, invalid: 0, duplicates: 0,\n"
+                             "               event_interval: 100ms, start: %lld}}\n"
+                             "  - {name: out, plugin: file, input: clicks, options: {path: '%s', truncate: true}}\n",
+                             KT_START_MS + 3600000, later);
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("gen_later.yaml", yaml_gen, "", &err) == 0, "%s", err);
+    char *head = tmp("head.jsonl"), *rest = tmp("rest.jsonl");
+    char *split = ts_strf("head -n 1 '%s' > '%s' && tail -n +2 '%s' > '%s'", early, head, early, rest);
+    ck_assert_int_eq(ts_run(split, NULL, NULL), 0);
+    kt_produce_file(bs, "ta", head, 1);
+    kt_sleep_ms(20);
+    kt_produce_file(bs, "tb", later, 1);
+    kt_sleep_ms(20);
+    kt_produce_file(bs, "ta", rest, 1);
+    char *yaml = ts_strf("steps:\n"
+                         "  - name: in\n"
+                         "    plugin: kafka\n"
+                         "    options: {brokers: '%s', topics: [ta, tb], group: both, stop_at_end: true,\n"
+                         "              session_timeout: 4s}\n"
+                         "    event: {max_future: off}\n"
+                         "  - {name: count, plugin: url_count, input: in}\n"
+                         "  - {name: out, plugin: file, input: count, options: {path: counts.jsonl, truncate: true}}\n"
+                         "  - {name: origins, plugin: file, input: in.rejected, options: {path: rej.jsonl}}\n",
+                         bs);
+    free(err);
+    ck_assert_msg(kt_run_yaml("two.yaml", yaml, "", &err) == 0, "%s", err);
+    char *metrics = tmp("two.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "two", "in", "read"), 1000);
+    ck_assert_int_eq(kt_metric(metrics, "two", "count", "in"), 1000);
+    long long too_late = kt_metric(metrics, "two", "count", "rejected.too_late");
+    ck_assert_msg(too_late <= 0, "%lld events too late", too_late);
+    free(metrics);
+    free(err);
+    free(yaml);
+    free(yaml_gen);
+    free(split);
+    free(head);
+    free(rest);
+    free(early);
+    free(later);
+    broker_stop(b);
+}
+END_TEST
+
+START_TEST(secret_config_values_never_reach_the_logs)
+{
+    embedded_broker *b = kt_broker(1, "clicks");
+    char *yaml = ts_strf("steps:\n"
+                         "  - {name: gen, plugin: clickgen, event: raw, options: {count: 10}}\n"
+                         "  - name: out\n"
+                         "    plugin: kafka\n"
+                         "    input: gen\n"
+                         "    options:\n"
+                         "      brokers: '%s'\n"
+                         "      topic: clicks\n"
+                         "      config: {sasl.password: hunter2-secret, ssl.key.password: k3y-secret,\n"
+                         "               sasl.username: visible-user}\n",
+                         broker_bootstraps(b));
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("secret.yaml", yaml, "SLUICE_LOG_LEVEL=debug", &err) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "sasl.password=******") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "sasl.username=visible-user") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "hunter2") == NULL && strstr(err, "k3y-secret") == NULL, "%s", err);
+
+    /* Refused at start: the error names the property, never the secret. */
+    char *bad = ts_strf("steps:\n"
+                        "  - name: in\n"
+                        "    plugin: kafka\n"
+                        "    options: {brokers: '%s', topics: [clicks], group: g,\n"
+                        "              config: {sasl.password: hunter2-secret, no.such.property: 1}}\n"
+                        "  - {name: out, plugin: stdout, input: in}\n",
+                        broker_bootstraps(b));
+    free(err);
+    ck_assert_int_eq(kt_run_yaml("bad.yaml", bad, "", &err), 1);
+    ck_assert_msg(strstr(err, "no.such.property") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "hunter2") == NULL, "%s", err);
+    free(bad);
+    free(err);
+    free(yaml);
+    broker_stop(b);
+}
+END_TEST
+
+START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
+{
+    char *src = ts_strf("steps:\n"
+                        "  - name: in\n"
+                        "    plugin: kafka\n"
+                        "    options: {brokers: '127.0.0.1:1', topics: [t], group: g,\n"
+                        "              config: {enable.auto.commit: 'true'}}\n"
+                        "  - {name: out, plugin: stdout, input: in}\n");
+    char *err = NULL;
+    ck_assert_int_eq(kt_run_yaml("autocommit.yaml", src, "", &err), 1);
+    ck_assert_msg(strstr(err, "'enable.auto.commit' cannot be set here: offsets are committed at checkpoints only"),
+                  "%s", err);
+    char *coop = ts_strf("steps:\n"
+                         "  - name: in\n"
+                         "    plugin: kafka\n"
+                         "    options: {brokers: '127.0.0.1:1', topics: [t], group: g,\n"
+                         "              config: {partition.assignment.strategy: cooperative-sticky}}\n"
+                         "  - {name: out, plugin: stdout, input: in}\n");
+    free(err);
+    ck_assert_int_eq(kt_run_yaml("coop.yaml", coop, "", &err), 1);
+    ck_assert_msg(strstr(err, "eager rebalancing") != NULL, "%s", err);
+    char *sink = ts_strf("steps:\n"
+                         "  - {name: gen, plugin: clickgen, event: raw, options: {count: 1}}\n"
+                         "  - name: out\n"
+                         "    plugin: kafka\n"
+                         "    input: gen\n"
+                         "    options: {brokers: '127.0.0.1:1', topic: t, config: {acks: '1'}}\n");
+    free(err);
+    ck_assert_int_eq(kt_run_yaml("acks.yaml", sink, "", &err), 1);
+    ck_assert_msg(strstr(err, "'acks' cannot be set here: use the `acks` option") != NULL, "%s", err);
+    free(err);
+    free(src);
+    free(coop);
+    free(sink);
+}
+END_TEST
+
+/* Nothing listens on the port: the messages cannot be delivered, and the
+ * pipeline must fail saying so rather than drop them. */
+START_TEST(undeliverable_messages_stop_the_pipeline_with_an_error)
+{
+    char *yaml = ts_strf("steps:\n"
+                         "  - {name: gen, plugin: clickgen, event: raw, options: {count: 50}}\n"
+                         "  - name: out\n"
+                         "    plugin: kafka\n"
+                         "    input: gen\n"
+                         "    options: {brokers: '127.0.0.1:1', topic: t,\n"
+                         "              config: {message.timeout.ms: '1500'}}\n");
+    char *err = NULL;
+    double t0 = kt_now();
+    ck_assert_int_eq(kt_run_yaml("nowhere.yaml", yaml, "", &err), 1);
+    ck_assert_msg(kt_now() - t0 < 30, "took %.1f s", kt_now() - t0);
+    ck_assert_msg(strstr(err, "delivery to t/") != NULL && strstr(err, "failed for good") != NULL, "%s", err);
+    free(err);
+    free(yaml);
+}
+END_TEST
+
+/* ---- the pure parts ------------------------------------------------------ */
+
+static const char *key_of(const char *json, const char *name)
+{
+    static char buf[64];
+    long n = key_field_from_json(json, strlen(json), name, buf, sizeof buf - 1);
+    if (n < 0)
+        return NULL;
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(key_field_finds_top_level_members_only)
+{
+    ck_assert_str_eq(key_of("{\"user_id\":\"u-1\",\"url\":\"x\"}", "user_id"), "u-1");
+    ck_assert_str_eq(key_of(" { \"a\" : {\"user_id\":\"inner\"}, \"user_id\" : 42 } ", "user_id"), "42");
+    ck_assert_str_eq(key_of("{\"a\":[1,{\"b\":\"}\"}],\"user_id\":\"q\\\"\\u00e9\\ud83d\\ude00\"}", "user_id"),
+                     "q\"\xc3\xa9\xf0\x9f\x98\x80");
+    ck_assert_str_eq(key_of("{\"u\\u0073er_id\":\"escaped-name\"}", "user_id"), "escaped-name");
+    ck_assert_ptr_null(key_of("{\"a\":{\"user_id\":\"inner\"}}", "user_id"));
+    ck_assert_ptr_null(key_of("{\"user_id\":true}", "user_id"));
+    ck_assert_ptr_null(key_of("{\"user_id\":null}", "user_id"));
+    ck_assert_ptr_null(key_of("[\"user_id\",\"x\"]", "user_id"));
+    ck_assert_ptr_null(key_of("{\"user_id\":\"unterminated", "user_id"));
+    ck_assert_ptr_null(key_of("not json", "user_id"));
+    ck_assert_ptr_null(key_of("{\"user_id\":\"far too long for the sixty-three byte key buffer of this test, by quite a few bytes\"}",
+                              "user_id"));
+}
+END_TEST
+
+START_TEST(positions_survive_a_snapshot_and_are_applied_once)
+{
+    const char *topics[] = {"a", "b"};
+    kpos_table t;
+    ck_assert_int_eq(kpos_init(&t, topics, 2), 0);
+    kpart *a3 = kpos_get(&t, "a", 3), *b0 = kpos_get(&t, "b", 0), *c1 = kpos_get(&t, "c", 1);
+    ck_assert_int_eq(a3->id, 3);
+    ck_assert_int_eq(b0->id, 100000);
+    ck_assert_int_eq(c1->id, 200001); /* topics met later come after the configured ones */
+    ck_assert_str_eq(a3->origin, "a/3@");
+    a3->assigned = b0->assigned = 1;
+    a3->next = 17;
+    b0->next = -1; /* nothing known: not part of the snapshot */
+    size_t size;
+    void *data = kpos_encode(&t, malloc, &size);
+    ck_assert_uint_eq(size, 4 + 2 + 1 + 4 + 8);
+
+    kpos_table u;
+    kpos_init(&u, topics, 2);
+    ck_assert_int_eq(kpos_decode(&u, data, size), 0);
+    ck_assert_int_eq(kpos_take_restored(&u, "a", 3), 17);
+    ck_assert_int_eq(kpos_take_restored(&u, "a", 3), -1);
+    ck_assert_int_eq(kpos_decode(&u, data, size - 1), -1); /* truncated */
+    unsigned char *bad = malloc(size);
+    memcpy(bad, data, size);
+    bad[0] = 2; /* says two entries, holds one */
+    ck_assert_int_eq(kpos_decode(&u, bad, size), -1);
+    free(bad);
+    free(data);
+    kpos_free(&u);
+    kpos_free(&t);
+}
+END_TEST
+
+START_TEST(a_checkpoint_never_commits_for_a_partition_reassigned_since)
+{
+    const char *topics[] = {"t"};
+    kpos_table t;
+    kpos_init(&t, topics, 1);
+    kpart *p0 = kpos_get(&t, "t", 0), *p1 = kpos_get(&t, "t", 1);
+    p0->assigned = p1->assigned = 1;
+    p0->next = 10;
+    p1->next = 20;
+    ck_assert_int_eq(kpos_checkpoint_begin(&t, 1), 0);
+    p0->next = 11;
+    p1->assigned = 0; /* revoked, then assigned again: a new generation */
+    p1->assigned = 1;
+    p1->generation++;
+    size_t valid;
+    kpos_checkpoint *cp = kpos_checkpoint_take(&t, 1, &valid);
+    ck_assert_ptr_nonnull(cp);
+    ck_assert_uint_eq(valid, 1);
+    ck_assert_ptr_eq(cp->entries[0].part, p0);
+    ck_assert_int_eq(cp->entries[0].offset, 10); /* the position at begin, not now */
+    kpos_checkpoint_done(&t, 1);
+    ck_assert_ptr_null(kpos_checkpoint_take(&t, 1, &valid));
+    kpos_free(&t);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kafka_plugins");
+    TCase *pure = tcase_create("pure");
+    tcase_add_test(pure, key_field_finds_top_level_members_only);
+    tcase_add_test(pure, positions_survive_a_snapshot_and_are_applied_once);
+    tcase_add_test(pure, a_checkpoint_never_commits_for_a_partition_reassigned_since);
+    suite_add_tcase(s, pure);
+    TCase *tc = tcase_create("broker");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sink_sends_every_record_keyed_by_key_field_and_same_keys_share_a_partition);
+    tcase_add_test(tc, source_reads_each_message_once_with_its_origin_and_resumes_after_the_committed_offset);
+    tcase_add_test(tc, a_new_group_starting_at_latest_skips_what_is_there);
+    tcase_add_test(tc, offsets_deleted_before_they_were_read_are_reported_and_counted);
+    tcase_add_test(tc, partitions_of_different_topics_keep_separate_watermarks);
+    tcase_add_test(tc, secret_config_values_never_reach_the_logs);
+    tcase_add_test(tc, settings_the_plugins_rely_on_are_refused_in_config);
+    tcase_add_test(tc, undeliverable_messages_stop_the_pipeline_with_an_error);
+    suite_add_tcase(s, tc);
+    return ts_run_suite(s);
+}
