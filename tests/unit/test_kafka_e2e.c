@@ -26,18 +26,6 @@ static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name);
 /* The embedded broker keeps about 5 MiB per partition: 20,000 events of
  * about 190 bytes fit in one. */
 
-/* The reference: replay.yaml over `input` into folder `out`. */
-static void run_replay(const char *input, const char *out, const char *lateness)
-{
-    char *cmd = ts_strf("INPUT='%s' OUT_DIR='%s' GAP=1m ALLOWED_LATENESS=%s '%s' run '%s/pipelines/replay.yaml'", input,
-                        out, lateness, SLUICE_BIN, SLUICE_SOURCE_DIR);
-    char *err = NULL;
-    int rc = ts_run(cmd, NULL, &err);
-    ck_assert_msg(rc == 0, "replay failed (%d): %s", rc, err);
-    free(err);
-    free(cmd);
-}
-
 /* clickstream.yaml over click-data on `b`; output topics consumed into
  * <out>/{click-insights,session-stats,click-rejects}.txt as key<TAB>value. */
 static void run_clickstream(embedded_broker *b, const char *out, const char *lateness)
@@ -72,40 +60,6 @@ static embedded_broker *loaded_broker(const char *input, int partitions, size_t 
     return b;
 }
 
-/* The values of `kind` from a key<TAB>value file, in order, each checked to
- * carry the key SEMANTICS.md gives its kind. */
-static char **values_of_kind(const char *path, const char *kind, char **buf, size_t *count)
-{
-    size_t n;
-    char **lines = kt_lines(path, buf, &n);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *value = strchr(lines[i], '\t');
-        ck_assert_ptr_nonnull(value);
-        *value++ = '\0';
-        json_t *rec = json_loads(value, 0, NULL);
-        ck_assert_msg(rec != NULL, "not JSON: %s", value);
-        const char *got = json_string_value(json_object_get(rec, "kind"));
-        char want_key[8192] = "";
-        if (got && strcmp(got, "url_clicks") == 0)
-            snprintf(want_key, sizeof want_key, "%lld|%s",
-                     (long long)json_integer_value(json_object_get(rec, "window_start")),
-                     json_string_value(json_object_get(rec, "url")));
-        else if (got && strcmp(got, "window_summary") == 0)
-            snprintf(want_key, sizeof want_key, "%lld",
-                     (long long)json_integer_value(json_object_get(rec, "window_start")));
-        else if (got && strcmp(got, "session") == 0)
-            snprintf(want_key, sizeof want_key, "%s", json_string_value(json_object_get(rec, "user_id")));
-        ck_assert_msg(strcmp(lines[i], want_key) == 0, "key '%s', want '%s' for %s", lines[i], want_key, value);
-        if ((kind == NULL && got == NULL) || (kind && got && strcmp(got, kind) == 0))
-            lines[k++] = value;
-        json_decref(rec);
-    }
-    lines[k] = NULL;
-    *count = k;
-    return lines;
-}
-
 static void assert_same_sequence(char **got, size_t ngot, const char *want_path, const char *what)
 {
     char *buf;
@@ -119,18 +73,6 @@ static void assert_same_sequence(char **got, size_t ngot, const char *want_path,
     free(buf);
 }
 
-/* A dead letter without its origin (the only field that names the transport). */
-static char *without_origin(const char *line, char *origin, size_t cap)
-{
-    json_t *dl = json_loads(line, 0, NULL);
-    ck_assert_msg(dl != NULL, "not JSON: %s", line);
-    snprintf(origin, cap, "%s", json_string_value(json_object_get(dl, "origin")));
-    json_object_del(dl, "origin");
-    char *text = json_dumps(dl, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(dl);
-    return text;
-}
-
 START_TEST(one_partition_gives_the_reference_results_record_for_record)
 {
     char *input = tmp("clicks.jsonl"), *ref = tmp("ref"), *out = tmp("kafka");
@@ -138,7 +80,7 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     size_t lines;
     embedded_broker *b = loaded_broker(input, 1, &lines);
     ck_assert_uint_eq(lines, 20000);
-    run_replay(input, ref, "0");
+    kt_run_replay(input, ref, "0");
     run_clickstream(b, out, "0");
     char *metrics = ts_strf("%s/metrics.json", out);
     ck_assert_int_eq(kt_metric(metrics, "clickstream", "clicks", "read"), 20000);
@@ -148,9 +90,9 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     char *rej_path = ts_strf("%s/click-rejects.txt", out);
     char *b1, *b2, *b3, *b4;
     size_t n1, n2, n3, n4;
-    char **url_clicks = values_of_kind(ins_path, "url_clicks", &b1, &n1);
-    char **summaries = values_of_kind(ins_path, "window_summary", &b2, &n2);
-    char **sessions = values_of_kind(ses_path, "session", &b3, &n3);
+    char **url_clicks = kt_values_of_kind(ins_path, "url_clicks", &b1, &n1);
+    char **summaries = kt_values_of_kind(ins_path, "window_summary", &b2, &n2);
+    char **sessions = kt_values_of_kind(ses_path, "session", &b3, &n3);
     ck_assert_uint_gt(n3, 1000);
     char *p;
     assert_same_sequence(url_clicks, n1, p = ts_strf("%s/url_clicks.jsonl", ref), "url_clicks");
@@ -161,7 +103,7 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     free(p);
 
     /* Dead letters: the same events, in the same order, named by offset. */
-    char **dead = values_of_kind(rej_path, NULL, &b4, &n4);
+    char **dead = kt_values_of_kind(rej_path, NULL, &b4, &n4);
     char *rbuf;
     size_t nref;
     char **ref_dead = kt_lines(p = ts_strf("%s/rejected.jsonl", ref), &rbuf, &nref);
@@ -170,7 +112,7 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     ck_assert_uint_gt(n4, 100);
     for (size_t i = 0; i < n4; i++) {
         char o1[512], o2[512];
-        char *a = without_origin(dead[i], o1, sizeof o1), *r = without_origin(ref_dead[i], o2, sizeof o2);
+        char *a = kt_without_origin(dead[i], o1, sizeof o1), *r = kt_without_origin(ref_dead[i], o2, sizeof o2);
         ck_assert_msg(strcmp(a, r) == 0, "dead letter #%zu:\n kafka:     %s\n reference: %s", i, a, r);
         long line = atol(strrchr(o2, ':') + 1);
         char *want = ts_strf("click-data/0@%ld", line - 1);
@@ -200,77 +142,6 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
 }
 END_TEST
 
-/* Last record per key of `kind` ("url_clicks": window_start|url,
- * "window_summary": window_start), as sorted "key<TAB>json" strings. */
-static char **finals(char **values, size_t n, const char *kind, size_t *count)
-{
-    typedef struct {
-        char *key;
-        size_t seq;
-        const char *line;
-    } entry;
-    entry *e = malloc((n ? n : 1) * sizeof *e);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_loads(values[i], 0, NULL);
-        if (strcmp(json_string_value(json_object_get(rec, "kind")), kind) == 0) {
-            long long ws = (long long)json_integer_value(json_object_get(rec, "window_start"));
-            const char *url = json_string_value(json_object_get(rec, "url"));
-            e[m].key = url ? ts_strf("%020lld|%s", ws, url) : ts_strf("%020lld", ws);
-            e[m].seq = i;
-            e[m].line = values[i];
-            m++;
-        }
-        json_decref(rec);
-    }
-    /* Stable order by key, then keep each key's last. */
-    for (size_t i = 1; i < m; i++) {
-        entry x = e[i];
-        size_t j = i;
-        while (j > 0 && strcmp(e[j - 1].key, x.key) > 0) {
-            e[j] = e[j - 1];
-            j--;
-        }
-        e[j] = x;
-    }
-    char **out = malloc((m + 1) * sizeof *out);
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++) {
-        if (i + 1 < m && strcmp(e[i].key, e[i + 1].key) == 0) {
-            free(e[i].key);
-            continue;
-        }
-        out[k++] = ts_strf("%s\t%s", e[i].key, e[i].line);
-        free(e[i].key);
-    }
-    free(e);
-    *count = k;
-    return out;
-}
-
-static void assert_same_finals(char **got, size_t ngot, char **want, size_t nwant, const char *kind)
-{
-    size_t a, b;
-    char **fa = finals(got, ngot, kind, &a), **fb = finals(want, nwant, kind, &b);
-    ck_assert_msg(a == b, "%s: %zu final records through Kafka, %zu in the reference", kind, a, b);
-    for (size_t i = 0; i < a; i++) {
-        ck_assert_msg(strcmp(fa[i], fb[i]) == 0, "%s:\n kafka:     %s\n reference: %s", kind, fa[i], fb[i]);
-        free(fa[i]);
-        free(fb[i]);
-    }
-    free(fa);
-    free(fb);
-}
-
-static void assert_same_multiset(char **got, size_t ngot, char **want, size_t nwant, const char *what)
-{
-    ck_assert_msg(ngot == nwant, "%s: %zu through Kafka, %zu in the reference", what, ngot, nwant);
-    qsort(got, ngot, sizeof *got, kt_cmp_str);
-    qsort(want, nwant, sizeof *want, kt_cmp_str);
-    for (size_t i = 0; i < ngot; i++)
-        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s:\n kafka:     %s\n reference: %s", what, got[i], want[i]);
-}
-
 START_TEST(six_partitions_give_the_reference_final_results)
 {
     char *input = tmp("clicks.jsonl"), *ref = tmp("ref"), *out = tmp("kafka");
@@ -278,7 +149,7 @@ START_TEST(six_partitions_give_the_reference_final_results)
                 input);
     size_t lines;
     embedded_broker *b = loaded_broker(input, 6, &lines);
-    run_replay(input, ref, "1h");
+    kt_run_replay(input, ref, "1h");
     run_clickstream(b, out, "1h");
     char *metrics = ts_strf("%s/metrics.json", out);
     ck_assert_int_eq(kt_metric(metrics, "clickstream", "clicks", "read"), 30000);
@@ -295,29 +166,29 @@ START_TEST(six_partitions_give_the_reference_final_results)
     char *rej_path = ts_strf("%s/click-rejects.txt", out);
     char *b0, *b1, *b2, *b3, *r1, *r2, *r3, *r4, *p;
     size_t n0, n1, n2, n3, m1, m2, m3, m4;
-    char **clicks = values_of_kind(ins_path, "url_clicks", &b0, &n0);
-    char **summaries = values_of_kind(ins_path, "window_summary", &b1, &n1);
+    char **clicks = kt_values_of_kind(ins_path, "url_clicks", &b0, &n0);
+    char **summaries = kt_values_of_kind(ins_path, "window_summary", &b1, &n1);
     char **ref_clicks = kt_lines(p = ts_strf("%s/url_clicks.jsonl", ref), &r1, &m1);
     free(p);
     char **ref_summaries = kt_lines(p = ts_strf("%s/window_summary.jsonl", ref), &r2, &m2);
     free(p);
-    assert_same_finals(clicks, n0, ref_clicks, m1, "url_clicks");
-    assert_same_finals(summaries, n1, ref_summaries, m2, "window_summary");
+    kt_assert_same_finals(clicks, n0, ref_clicks, m1, "url_clicks");
+    kt_assert_same_finals(summaries, n1, ref_summaries, m2, "window_summary");
 
-    char **sessions = values_of_kind(ses_path, "session", &b2, &n2);
+    char **sessions = kt_values_of_kind(ses_path, "session", &b2, &n2);
     char **ref_sessions = kt_lines(p = ts_strf("%s/sessions.jsonl", ref), &r3, &m3);
     free(p);
-    assert_same_multiset(sessions, n2, ref_sessions, m3, "sessions");
+    kt_assert_same_multiset(sessions, n2, ref_sessions, m3, "sessions", 0);
 
-    char **dead = values_of_kind(rej_path, NULL, &b3, &n3);
+    char **dead = kt_values_of_kind(rej_path, NULL, &b3, &n3);
     char **ref_dead = kt_lines(p = ts_strf("%s/rejected.jsonl", ref), &r4, &m4);
     free(p);
     char origin[512];
     for (size_t i = 0; i < n3; i++)
-        dead[i] = without_origin(dead[i], origin, sizeof origin);
+        dead[i] = kt_without_origin(dead[i], origin, sizeof origin);
     for (size_t i = 0; i < m4; i++)
-        ref_dead[i] = without_origin(ref_dead[i], origin, sizeof origin);
-    assert_same_multiset(dead, n3, ref_dead, m4, "dead letters");
+        ref_dead[i] = kt_without_origin(ref_dead[i], origin, sizeof origin);
+    kt_assert_same_multiset(dead, n3, ref_dead, m4, "dead letters", 0);
     for (size_t i = 0; i < n3; i++)
         free(dead[i]);
     for (size_t i = 0; i < m4; i++)

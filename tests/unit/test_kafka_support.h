@@ -105,6 +105,9 @@ static inline size_t kt_produce_file(const char *bootstrap, const char *topic, c
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+    /* Small batches, as a live producer sends: a consumer asking for little
+     * at a time then gets little (a fetch returns at least a whole batch). */
+    rd_kafka_conf_set(conf, "batch.num.messages", "100", err, sizeof err);
     rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof err);
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
     rd_kafka_conf_set_dr_msg_cb(conf, kt_dr_cb);
@@ -291,6 +294,225 @@ static inline int kt_run_yaml(const char *name, const char *yaml, const char *en
 static inline int kt_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The reference: replay.yaml over `input` into folder `out`. */
+static inline void kt_run_replay(const char *input, const char *out, const char *lateness)
+{
+    char *cmd = ts_strf("INPUT='%s' OUT_DIR='%s' GAP=1m ALLOWED_LATENESS=%s '%s' run '%s/pipelines/replay.yaml'", input,
+                        out, lateness, SLUICE_BIN, SLUICE_SOURCE_DIR);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "replay failed (%d): %s", rc, err);
+    free(err);
+    free(cmd);
+}
+
+/* The values of `kind` (NULL: all) from a key<TAB>value file, in order, each
+ * checked to carry the key SEMANTICS.md gives its kind. */
+static inline char **kt_values_of_kind(const char *path, const char *kind, char **buf, size_t *count)
+{
+    size_t n;
+    char **lines = kt_lines(path, buf, &n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *value = strchr(lines[i], '\t');
+        ck_assert_ptr_nonnull(value);
+        *value++ = '\0';
+        json_t *rec = json_loads(value, 0, NULL);
+        ck_assert_msg(rec != NULL, "not JSON: %s", value);
+        const char *got = json_string_value(json_object_get(rec, "kind"));
+        char want_key[8192] = "";
+        if (got && strcmp(got, "url_clicks") == 0)
+            snprintf(want_key, sizeof want_key, "%lld|%s",
+                     (long long)json_integer_value(json_object_get(rec, "window_start")),
+                     json_string_value(json_object_get(rec, "url")));
+        else if (got && strcmp(got, "window_summary") == 0)
+            snprintf(want_key, sizeof want_key, "%lld",
+                     (long long)json_integer_value(json_object_get(rec, "window_start")));
+        else if (got && strcmp(got, "session") == 0)
+            snprintf(want_key, sizeof want_key, "%s", json_string_value(json_object_get(rec, "user_id")));
+        ck_assert_msg(strcmp(lines[i], want_key) == 0, "key '%s', want '%s' for %s", lines[i], want_key, value);
+        if (kind == NULL || (got && strcmp(got, kind) == 0))
+            lines[k++] = value;
+        json_decref(rec);
+    }
+    lines[k] = NULL;
+    *count = k;
+    return lines;
+}
+
+/* A dead letter without its origin (the only field that names the transport). */
+static inline char *kt_without_origin(const char *line, char *origin, size_t cap)
+{
+    json_t *dl = json_loads(line, 0, NULL);
+    ck_assert_msg(dl != NULL, "not JSON: %s", line);
+    snprintf(origin, cap, "%s", json_string_value(json_object_get(dl, "origin")));
+    json_object_del(dl, "origin");
+    char *text = json_dumps(dl, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(dl);
+    return text;
+}
+
+/* Last record per key of `kind` ("url_clicks": window_start|url,
+ * "window_summary": window_start), as sorted "key<TAB>json" strings. */
+static inline char **kt_finals(char **values, size_t n, const char *kind, size_t *count)
+{
+    typedef struct {
+        char *key;
+        size_t seq;
+        const char *line;
+    } entry;
+    entry *e = malloc((n ? n : 1) * sizeof *e);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_loads(values[i], 0, NULL);
+        if (strcmp(json_string_value(json_object_get(rec, "kind")), kind) == 0) {
+            long long ws = (long long)json_integer_value(json_object_get(rec, "window_start"));
+            const char *url = json_string_value(json_object_get(rec, "url"));
+            e[m].key = url ? ts_strf("%020lld|%s", ws, url) : ts_strf("%020lld", ws);
+            e[m].seq = i;
+            e[m].line = values[i];
+            m++;
+        }
+        json_decref(rec);
+    }
+    /* Stable order by key, then keep each key's last. */
+    for (size_t i = 1; i < m; i++) {
+        entry x = e[i];
+        size_t j = i;
+        while (j > 0 && strcmp(e[j - 1].key, x.key) > 0) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = x;
+    }
+    char **out = malloc((m + 1) * sizeof *out);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (i + 1 < m && strcmp(e[i].key, e[i + 1].key) == 0) {
+            free(e[i].key);
+            continue;
+        }
+        out[k++] = ts_strf("%s\t%s", e[i].key, e[i].line);
+        free(e[i].key);
+    }
+    free(e);
+    *count = k;
+    return out;
+}
+
+static inline void kt_assert_same_finals(char **got, size_t ngot, char **want, size_t nwant, const char *kind)
+{
+    size_t a, b;
+    char **fa = kt_finals(got, ngot, kind, &a), **fb = kt_finals(want, nwant, kind, &b);
+    ck_assert_msg(a == b, "%s: %zu final records through Kafka, %zu in the reference", kind, a, b);
+    for (size_t i = 0; i < a; i++) {
+        ck_assert_msg(strcmp(fa[i], fb[i]) == 0, "%s:\n kafka:     %s\n reference: %s", kind, fa[i], fb[i]);
+        free(fa[i]);
+        free(fb[i]);
+    }
+    free(fa);
+    free(fb);
+}
+
+/* Drop repeated strings of a sorted array; returns the new count. */
+static inline size_t kt_unique(char **v, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
+            v[k++] = v[i];
+    return k;
+}
+
+/* The same strings, in any order; with `unique`, as sets (at-least-once
+ * delivery may repeat a record). Sorts both arrays. */
+static inline void kt_assert_same_multiset(char **got, size_t ngot, char **want, size_t nwant, const char *what,
+                                           int unique)
+{
+    qsort(got, ngot, sizeof *got, kt_cmp_str);
+    qsort(want, nwant, sizeof *want, kt_cmp_str);
+    if (unique) {
+        ngot = kt_unique(got, ngot);
+        nwant = kt_unique(want, nwant);
+    }
+    ck_assert_msg(ngot == nwant, "%s: %zu through Kafka, %zu in the reference", what, ngot, nwant);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s:\n kafka:     %s\n reference: %s", what, got[i], want[i]);
+}
+
+
+/* The steps of pipelines/clickstream.yaml, for tests that need settings the
+ * shipped file does not take from the environment: `top` goes at the top
+ * (state_dir, checkpoint_interval), `source` and `sink` into the kafka
+ * options (e.g. ", config: {...}"). Gap 1m, allowed lateness 1h, windows of
+ * 1m; the live stdout step is left out. */
+static inline char *kt_clickstream_yaml(const char *bootstrap, const char *group, const char *top,
+                                        const char *source, const char *sink)
+{
+    return ts_strf("name: clickstream\n"
+                   "%s\n"
+                   "steps:\n"
+                   "  - name: clicks\n"
+                   "    plugin: kafka\n"
+                   "    options: {brokers: '%s', topics: [click-data], group: %s, stop_at_end: true%s}\n"
+                   "  - {name: dedup, plugin: dedup, input: clicks, options: {emit_rejected: true}}\n"
+                   "  - {name: url_count, plugin: url_count, input: dedup, options: {allowed_lateness: 1h}}\n"
+                   "  - {name: sessionize, plugin: sessionize, input: dedup, options: {gap: 1m, allowed_lateness: 1h}}\n"
+                   "  - {name: click-insights, plugin: kafka, input: url_count,\n"
+                   "     options: {brokers: '%s', topic: click-insights%s}}\n"
+                   "  - {name: session-stats, plugin: kafka, input: sessionize,\n"
+                   "     options: {brokers: '%s', topic: session-stats%s}}\n"
+                   "  - {name: click-rejects, plugin: kafka, input: [clicks.rejected, dedup.rejected, url_count.rejected],\n"
+                   "     options: {brokers: '%s', topic: click-rejects%s}}\n",
+                   top, bootstrap, group, source, bootstrap, sink, bootstrap, sink, bootstrap, sink);
+}
+
+/* Compare the three output topics, read into <out>/<topic>.txt, with the
+ * reference in folder `ref` (replay.yaml with allowed lateness 1h): final
+ * window results, and sessions and dead letters as sets when `at_least_once`
+ * (a record may then be repeated), as multisets otherwise. */
+static inline void kt_assert_final_results(const char *out, const char *ref, int at_least_once)
+{
+    static const char *const topics[] = {"click-insights", "session-stats", "click-rejects"};
+    char *got_buf[3], *ref_buf[4], **got[4], **want[4], *path;
+    size_t ngot[4], nwant[4];
+    for (int i = 0; i < 3; i++) {
+        path = ts_strf("%s/%s.txt", out, topics[i]);
+        got[i] = kt_values_of_kind(path, i == 0 ? NULL : i == 1 ? "session" : NULL, &got_buf[i], &ngot[i]);
+        free(path);
+    }
+    static const char *const ref_files[] = {"url_clicks", "window_summary", "sessions", "rejected"};
+    for (int i = 0; i < 4; i++) {
+        path = ts_strf("%s/%s.jsonl", ref, ref_files[i]);
+        want[i] = kt_lines(path, &ref_buf[i], &nwant[i]);
+        free(path);
+    }
+    ck_assert_uint_gt(nwant[0], 100);
+    ck_assert_uint_gt(nwant[2], 100);
+    ck_assert_uint_gt(nwant[3], 10);
+    kt_assert_same_finals(got[0], ngot[0], want[0], nwant[0], "url_clicks");
+    kt_assert_same_finals(got[0], ngot[0], want[1], nwant[1], "window_summary");
+    kt_assert_same_multiset(got[1], ngot[1], want[2], nwant[2], "sessions", at_least_once);
+    char origin[512];
+    for (size_t i = 0; i < ngot[2]; i++)
+        got[2][i] = kt_without_origin(got[2][i], origin, sizeof origin);
+    for (size_t i = 0; i < nwant[3]; i++)
+        want[3][i] = kt_without_origin(want[3][i], origin, sizeof origin);
+    kt_assert_same_multiset(got[2], ngot[2], want[3], nwant[3], "dead letters", at_least_once);
+    for (size_t i = 0; i < ngot[2]; i++)
+        free(got[2][i]);
+    for (size_t i = 0; i < nwant[3]; i++)
+        free(want[3][i]);
+    for (int i = 0; i < 3; i++) {
+        free(got[i]);
+        free(got_buf[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        free(want[i]);
+        free(ref_buf[i]);
+    }
 }
 
 #endif

@@ -112,6 +112,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     kc_host *h = rd_kafka_opaque(rk);
     if (h == NULL)
         return;
+    /* Connection failures come through error_cb too: say them once. */
+    if (strcmp(fac, "FAIL") == 0)
+        level = LOG_DEBUG;
     if (level <= LOG_WARNING)
         kc_warn_limited(h, "librdkafka %s: %s: %s", h->what, fac, buf);
     else if (level <= LOG_INFO)
