@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""Turns bench/run's measurements (key=value lines) into its one table.
+
+    report.py RESULTS.txt > latest.md
+
+Rates are input events over seconds. "after join" leaves out the consumer
+group's first join, a fixed wait (about 3 s on the embedded broker) that
+every group consumer pays once, whatever its speed.
+"""
+import sys
+
+
+def load(path):
+    values = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            if key:
+                values[key] = value
+    return values
+
+
+def num(values, key):
+    try:
+        return float(values[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def rate(events, seconds):
+    if events is None or not seconds or seconds <= 0:
+        return None
+    return events / seconds
+
+
+def human(x, unit=""):
+    if x is None:
+        return "-"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f}{suffix}{unit}"
+    return f"{x:.0f}{unit}"
+
+
+def mib(kb):
+    return "-" if kb is None else f"{kb / 1024:.0f} MiB"
+
+
+def secs(s):
+    return "-" if s is None else f"{s:.2f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def times(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def verdict(value, target, at_most=False):
+    if value is None:
+        return "not measured"
+    ok = value <= target if at_most else value >= target
+    return "met" if ok else "MISSED"
+
+
+def table(header, rows, align):
+    """A markdown table padded so it also reads well as plain text."""
+    cells = [header] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r):
+        return "| " + " | ".join(
+            c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(r, widths, align)) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if a == "r" else "-" * (w + 2)
+                          for w, a in zip(widths, align)) + "|"
+    return "\n".join([line(header), rule] + [line(r) for r in cells[1:]])
+
+
+def main():
+    v = load(sys.argv[1])
+    events = num(v, "events")
+    out = []
+    out.append("# Sluice benchmark\n")
+    out.append(
+        f"{int(events):,} click events of about {v.get('event_bytes', '?')} bytes, "
+        f"{int(num(v, 'users')):,} users, {int(num(v, 'urls')):,} URLs (clickgen, fixed seed). "
+        f"Machine: {v.get('machine', '?')}. Commit {v.get('commit', '?')}, {v.get('date', '')}.")
+    if "partitions" in v:
+        out.append(f"Kafka: the embedded broker (librdkafka's mock cluster) on loopback, "
+                   f"click-data with {v['partitions']} partitions, keyed by user_id.")
+    out.append("")
+
+    replay = rate(events, num(v, "replay_wall"))
+    replay_big = rate(events, num(v, "replay_big_wall"))
+    cs_wall = num(v, "clickstream_wall")
+    cs_join = num(v, "clickstream_join")
+    cs = rate(events, cs_wall)
+    cs_steady = rate(events, cs_wall - cs_join if cs_wall and cs_join is not None else None)
+    raw = rate(events, num(v, "raw_wall"))
+    raw_steady = rate(events, num(v, "raw_consume"))
+    kcat = rate(events, num(v, "kcat_wall"))
+    py = rate(events, num(v, "python_wall"))
+    py_steady = rate(events, num(v, "python_consume"))
+    produce = rate(events, num(v, "produce_wall"))
+
+    rows = [
+        [f"replay.yaml, file to files, {int(num(v, 'users')):,} users "
+         f"(median of {v.get('replay_runs', '').count('/') + 1}: {v.get('replay_runs', '')} s)",
+         human(replay), "", secs(num(v, "replay_wall")), secs(num(v, "replay_cpu")),
+         mib(num(v, "replay_rss_kb"))],
+        [f"replay.yaml, file to files, {int(num(v, 'big_users')):,} users "
+         f"({v.get('replay_big_runs', '')} s)",
+         human(replay_big), "", secs(num(v, "replay_big_wall")), secs(num(v, "replay_big_cpu")),
+         mib(num(v, "replay_big_rss_kb"))],
+    ]
+    if "produce_wall" in v:
+        rows.append(["load click-data: keyed_producer (not a headline)", human(produce), "",
+                     secs(num(v, "produce_wall")), secs(num(v, "produce_cpu")),
+                     mib(num(v, "produce_rss_kb"))])
+    if "clickstream_wall" in v:
+        rows.append(["clickstream.yaml, Kafka to Kafka, stop_at_end", human(cs), human(cs_steady),
+                     secs(cs_wall), secs(num(v, "clickstream_cpu")),
+                     mib(num(v, "clickstream_rss_kb"))])
+    if "raw_wall" in v:
+        rows.append(["raw librdkafka batch consumer, no processing", human(raw), human(raw_steady),
+                     secs(num(v, "raw_wall")), secs(num(v, "raw_cpu")), mib(num(v, "raw_rss_kb"))])
+    if "kcat_wall" in v:
+        rows.append(["kcat -C, no group, no processing (ceiling)", human(kcat), "(no group)",
+                     secs(num(v, "kcat_wall")), secs(num(v, "kcat_cpu")),
+                     mib(num(v, "kcat_rss_kb"))])
+    if "python_wall" in v:
+        rows.append(["Python: confluent_kafka + pandas micro-batches", human(py), human(py_steady),
+                     secs(num(v, "python_wall")), secs(num(v, "python_cpu")),
+                     mib(num(v, "python_rss_kb"))])
+    out.append(table(["measurement", "events/s", "after join", "wall s", "CPU s", "peak RSS"], rows,
+                     "lrrrrr"))
+    out.append("")
+
+    r_raw, r_raw_s = ratio(cs, raw), ratio(cs_steady, raw_steady)
+    r_py, r_py_s = ratio(cs, py), ratio(cs_steady, py_steady)
+    r_kcat = ratio(cs, kcat)
+    targets = [
+        ["replay events/s, one pipeline on one core", human(replay), "", ">= 2M/s",
+         verdict(replay, 2e6)],
+    ]
+    if "raw_wall" in v:
+        targets.append(["clickstream / raw consumer", times(r_raw), times(r_raw_s), ">= 0.7x",
+                        verdict(r_raw_s if r_raw_s is not None else r_raw, 0.7)])
+    if "python_wall" in v:
+        targets.append(["clickstream / Python", times(r_py), times(r_py_s), ">= 15x",
+                        verdict(r_py_s if r_py_s is not None else r_py, 15)])
+    if "kcat_wall" in v:
+        targets.append(["clickstream / kcat", times(r_kcat), "", "reference", ""])
+    out.append(table(["ratio", "wall", "after join", "target", ""], targets, "lrrll"))
+    out.append("")
+
+    def per(bytes_key, count_key):
+        b, c = num(v, bytes_key), num(v, count_key)
+        return None if b is None or not c else b / c
+
+    def count(key):
+        x = num(v, key)
+        return "-" if x is None else f"{int(x):,}"
+
+    def size(x):
+        return "-" if x is None else f"{x:.1f}"
+
+    def per_sum(bytes_key, key_a, key_b):
+        b, a, c = num(v, bytes_key), num(v, key_a), num(v, key_b)
+        return None if b is None or a is None or c is None or a + c == 0 else b / (a + c)
+
+    key_small, key_big = per("state_dedup_bytes", "state_dedup_keys"), per(
+        "state_big_dedup_bytes", "state_big_dedup_keys")
+    ses_small, ses_big = per("state_session_bytes", "state_sessions_open"), per(
+        "state_big_session_bytes", "state_big_sessions_open")
+    worst_key = max([x for x in (key_small, key_big) if x is not None], default=None)
+    worst_ses = max([x for x in (ses_small, ses_big) if x is not None], default=None)
+    users, big = f"{int(num(v, 'users')):,} users", f"{int(num(v, 'big_users')):,} users"
+    mem = [
+        ["replay peak RSS", mib(num(v, "replay_rss_kb")), mib(num(v, "replay_big_rss_kb")), "", ""],
+        ["replay peak RSS before the end-of-input flush", mib(num(v, "state_rss_kb")),
+         mib(num(v, "state_big_rss_kb")), "", ""],
+        ["dedup: live keys", count("state_dedup_keys"), count("state_big_dedup_keys"), "", ""],
+        ["dedup: state bytes", count("state_dedup_bytes"), count("state_big_dedup_bytes"), "", ""],
+        ["dedup: bytes per live key", size(key_small), size(key_big), "<= 64",
+         verdict(worst_key, 64, at_most=True)],
+        ["sessionize: open sessions", count("state_sessions_open"), count("state_big_sessions_open"),
+         "", ""],
+        ["sessionize: users kept (running averages)", count("state_session_users"),
+         count("state_big_session_users"), "", ""],
+        ["sessionize: state bytes", count("state_session_bytes"), count("state_big_session_bytes"),
+         "", ""],
+        ["sessionize: bytes per open session (users included)", size(ses_small), size(ses_big),
+         "<= 256", verdict(worst_ses, 256, at_most=True)],
+        ["sessionize: bytes per (open session + kept user)",
+         size(per_sum("state_session_bytes", "state_sessions_open", "state_session_users")),
+         size(per_sum("state_big_session_bytes", "state_big_sessions_open",
+                      "state_big_session_users")), "", ""],
+    ]
+    out.append(table(["memory (operator gauges: live state after the last event)", users, big,
+                      "target", ""], mem, "lrrll"))
+    out.append("")
+
+    notes = []
+    late = num(v, "clickstream_too_late")
+    if late is not None and events:
+        replay_late = num(v, "replay_too_late") or 0
+        if late > 2 * replay_late + 0.001 * events:
+            notes.append(
+                f"clickstream rejected {int(late):,} events ({100 * late / events:.1f}%) as too "
+                f"late, the replay {int(replay_late):,} of the same events: the Kafka run's "
+                "results differ from the replay's, and its operators did less work.")
+    read = num(v, "clickstream_read")
+    if read is not None and events and read != events:
+        notes.append(f"clickstream read {int(read):,} of {int(events):,} events.")
+    if "profile" in v:
+        try:
+            with open(v["profile"]) as f:
+                notes.append("replay profile (perf, self time):\n\n```\n" + f.read().rstrip() +
+                             "\n```")
+        except OSError:
+            pass
+    for n in notes:
+        out.append("Note: " + n + "\n")
+    print("\n".join(out).rstrip())
+
+
+if __name__ == "__main__":
+    main()
