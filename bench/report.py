@@ -109,34 +109,31 @@ def main():
     rows = [
         [f"replay.yaml, file to files, {int(num(v, 'users')):,} users "
          f"(median of {v.get('replay_runs', '').count('/') + 1}: {v.get('replay_runs', '')} s)",
-         human(replay), "", secs(num(v, "replay_wall")), secs(num(v, "replay_cpu")),
+         human(replay), "", secs(num(v, "replay_wall")), secs(num(v, "replay_cpu")), "",
          mib(num(v, "replay_rss_kb"))],
         [f"replay.yaml, file to files, {int(num(v, 'big_users')):,} users "
          f"({v.get('replay_big_runs', '')} s)",
          human(replay_big), "", secs(num(v, "replay_big_wall")), secs(num(v, "replay_big_cpu")),
-         mib(num(v, "replay_big_rss_kb"))],
+         "", mib(num(v, "replay_big_rss_kb"))],
     ]
+    def kafka_row(label, key, events_s, after_join):
+        rows.append([label, human(events_s), after_join, secs(num(v, key + "_wall")),
+                     secs(num(v, key + "_cpu")), secs(num(v, key + "_broker_cpu")),
+                     mib(num(v, key + "_rss_kb"))])
+
     if "produce_wall" in v:
-        rows.append(["load click-data: keyed_producer (not a headline)", human(produce), "",
-                     secs(num(v, "produce_wall")), secs(num(v, "produce_cpu")),
-                     mib(num(v, "produce_rss_kb"))])
+        kafka_row("load click-data: keyed_producer (not a headline)", "produce", produce, "")
     if "clickstream_wall" in v:
-        rows.append(["clickstream.yaml, Kafka to Kafka, stop_at_end", human(cs), human(cs_steady),
-                     secs(cs_wall), secs(num(v, "clickstream_cpu")),
-                     mib(num(v, "clickstream_rss_kb"))])
+        kafka_row("clickstream.yaml, Kafka to Kafka, stop_at_end", "clickstream", cs,
+                  human(cs_steady))
     if "raw_wall" in v:
-        rows.append(["raw librdkafka batch consumer, no processing", human(raw), human(raw_steady),
-                     secs(num(v, "raw_wall")), secs(num(v, "raw_cpu")), mib(num(v, "raw_rss_kb"))])
+        kafka_row("raw librdkafka batch consumer, no processing", "raw", raw, human(raw_steady))
     if "kcat_wall" in v:
-        rows.append(["kcat -C, no group, no processing (ceiling)", human(kcat), "(no group)",
-                     secs(num(v, "kcat_wall")), secs(num(v, "kcat_cpu")),
-                     mib(num(v, "kcat_rss_kb"))])
+        kafka_row("kcat -C, no group, no processing (ceiling)", "kcat", kcat, "(no group)")
     if "python_wall" in v:
-        rows.append(["Python: confluent_kafka + pandas micro-batches", human(py), human(py_steady),
-                     secs(num(v, "python_wall")), secs(num(v, "python_cpu")),
-                     mib(num(v, "python_rss_kb"))])
-    out.append(table(["measurement", "events/s", "after join", "wall s", "CPU s", "peak RSS"], rows,
-                     "lrrrrr"))
+        kafka_row("Python: confluent_kafka + pandas micro-batches", "python", py, human(py_steady))
+    out.append(table(["measurement", "events/s", "after join", "wall s", "CPU s", "broker CPU s",
+                      "peak RSS"], rows, "lrrrrrr"))
     out.append("")
 
     r_raw, r_raw_s = ratio(cs, raw), ratio(cs_steady, raw_steady)
