@@ -43,7 +43,7 @@ static void start(fixture *f, const char *name)
     rd_kafka_mock_broker_set_rtt(f->mock, 1, RTT_MS);
     const char *bs = broker_bootstraps(f->broker);
     char *yaml = kt_clickstream_yaml(bs, "faults", "checkpoint_interval: 1s",
-                                     ", session_timeout: 30s, config: {max.partition.fetch.bytes: '4096', fetch.max.bytes: '4096', message.max.bytes: '4096', "
+                                     ", session_timeout: 30s, config: {max.partition.fetch.bytes: '4096', "
                                      "reconnect.backoff.max.ms: '1000'}",
                                      ", config: {reconnect.backoff.max.ms: '1000'}");
     char *path = ts_strf("%s/%s.yaml", ts_tmpdir(), name);

@@ -107,7 +107,7 @@ static inline size_t kt_produce_file(const char *bootstrap, const char *topic, c
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
     /* Small batches, as a live producer sends: a consumer asking for little
      * at a time then gets little (a fetch returns at least a whole batch). */
-    rd_kafka_conf_set(conf, "batch.num.messages", "100", err, sizeof err);
+    rd_kafka_conf_set(conf, "batch.num.messages", "25", err, sizeof err);
     rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof err);
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
     rd_kafka_conf_set_dr_msg_cb(conf, kt_dr_cb);
@@ -495,16 +495,23 @@ static inline void kt_assert_final_results(const char *out, const char *ref, int
     kt_assert_same_finals(got[0], ngot[0], want[0], nwant[0], "url_clicks");
     kt_assert_same_finals(got[0], ngot[0], want[1], nwant[1], "window_summary");
     kt_assert_same_multiset(got[1], ngot[1], want[2], nwant[2], "sessions", at_least_once);
-    char origin[512];
+    /* Dead letters without their origins, in arrays of their own (the
+     * comparison reorders and shortens the ones it is given). */
+    char origin[512], **dead = malloc((ngot[2] + 1) * sizeof *dead), **ref_dead = malloc((nwant[3] + 1) * sizeof *ref_dead);
+    char **dead_cmp = malloc((ngot[2] + 1) * sizeof *dead), **ref_cmp = malloc((nwant[3] + 1) * sizeof *ref_dead);
     for (size_t i = 0; i < ngot[2]; i++)
-        got[2][i] = kt_without_origin(got[2][i], origin, sizeof origin);
+        dead[i] = dead_cmp[i] = kt_without_origin(got[2][i], origin, sizeof origin);
     for (size_t i = 0; i < nwant[3]; i++)
-        want[3][i] = kt_without_origin(want[3][i], origin, sizeof origin);
-    kt_assert_same_multiset(got[2], ngot[2], want[3], nwant[3], "dead letters", at_least_once);
+        ref_dead[i] = ref_cmp[i] = kt_without_origin(want[3][i], origin, sizeof origin);
+    kt_assert_same_multiset(dead_cmp, ngot[2], ref_cmp, nwant[3], "dead letters", at_least_once);
     for (size_t i = 0; i < ngot[2]; i++)
-        free(got[2][i]);
+        free(dead[i]);
     for (size_t i = 0; i < nwant[3]; i++)
-        free(want[3][i]);
+        free(ref_dead[i]);
+    free(dead);
+    free(ref_dead);
+    free(dead_cmp);
+    free(ref_cmp);
     for (int i = 0; i < 3; i++) {
         free(got[i]);
         free(got_buf[i]);
