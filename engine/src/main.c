@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -26,6 +27,7 @@ enum {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t first_signal_at; /* monotonic seconds */
 
 /* A plugin asked for an option it did not declare, or with the wrong type. */
 static void report_option_misuse(const sluice_options *opts, const char *message)
@@ -36,11 +38,19 @@ static void report_option_misuse(const sluice_options *opts, const char *message
 
 static void on_signal(int sig)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
     if (stop_requested) {
-        /* A second Ctrl-C: the user wants out now. */
-        signal(sig, SIG_DFL);
-        raise(sig);
+        /* A second signal well after the first: the user wants out now. One
+         * arriving at once is the same request twice (`timeout` signals both
+         * the child and its process group) and must not skip the flush. */
+        if (now.tv_sec - first_signal_at >= 2) {
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
+        return;
     }
+    first_signal_at = (sig_atomic_t)now.tv_sec;
     stop_requested = 1;
 }
 
