@@ -315,6 +315,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
 sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
 void source_partition_ended(sluice_ctx *ctx, int32_t partition);
+void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
 
 /* --- time ------------------------------------------------------------------ */
 
@@ -423,4 +424,5 @@ const sluice_host_api host_api = {
     .record_copy = api_record_copy,
     .embedded_kafka = api_embedded_kafka,
     .batch_peek = api_batch_peek,
+    .source_partition_assigned = source_partition_assigned,
 };

@@ -13,6 +13,7 @@
 sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
 void source_partition_ended(sluice_ctx *ctx, int32_t partition);
+void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
@@ -99,3 +100,10 @@ static void partition_gone(sluice_ctx *ctx, int32_t partition)
 
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
 void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
+
+void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
+{
+    pipeline *p = ctx->p;
+    if (!p->src.raw)
+        wm_partition_assigned(&p->src.wm, partition, p->src.tick_now);
+}

@@ -57,7 +57,7 @@ static wm_partition *find_partition(wm_tracker *t, int32_t id)
     return p;
 }
 
-static int counts(const wm_partition *p) { return p->has_data && !p->idle && !p->gone; }
+static int counts(const wm_partition *p) { return (p->has_data || p->assigned) && !p->idle && !p->gone; }
 
 /* Recompute the minimum over counting partitions; the watermark only rises. */
 static int64_t recompute(wm_tracker *t)
@@ -99,6 +99,18 @@ int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now)
     return t->current;
 }
 
+int64_t wm_partition_assigned(wm_tracker *t, int32_t partition, int64_t now)
+{
+    wm_partition *p = find_partition(t, partition);
+    if (!p->has_data || p->gone) {
+        p->assigned = 1;
+        p->gone = 0;
+        p->idle = 0;
+        p->last_data_wall = now; /* idleness counts from the assignment */
+    }
+    return recompute(t);
+}
+
 int64_t wm_refresh(wm_tracker *t, int64_t now)
 {
     if (t->idle_timeout <= 0)
@@ -106,7 +118,7 @@ int64_t wm_refresh(wm_tracker *t, int64_t now)
     int changed = 0;
     for (size_t i = 0; i < t->count; i++) {
         wm_partition *p = &t->parts[i];
-        if (p->has_data && !p->idle && now - p->last_data_wall >= t->idle_timeout) {
+        if ((p->has_data || p->assigned) && !p->idle && now - p->last_data_wall >= t->idle_timeout) {
             p->idle = 1;
             changed = 1;
         }

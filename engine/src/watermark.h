@@ -16,6 +16,7 @@ typedef struct wm_partition {
     int64_t max_ts;
     int64_t last_data_wall; /* wall clock of its last event */
     uint8_t has_data, idle, gone; /* gone: ended or revoked */
+    uint8_t assigned;             /* announced before its first event: holds the watermark back */
 } wm_partition;
 
 typedef struct wm_tracker {
@@ -34,6 +35,9 @@ void wm_free(wm_tracker *t);
 int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now);
 /* Re-evaluate idleness at wall clock now; returns the pipeline watermark. */
 int64_t wm_refresh(wm_tracker *t, int64_t now);
+/* The partition is assigned at wall clock now: until its first event it
+ * holds the watermark where it is (or until it idles, ends or is revoked). */
+int64_t wm_partition_assigned(wm_tracker *t, int32_t partition, int64_t now);
 /* The partition no longer counts (revoked by a rebalance, or ended). */
 int64_t wm_partition_gone(wm_tracker *t, int32_t partition);
 /* Saturating a - b for watermark arithmetic. */

@@ -68,6 +68,27 @@ START_TEST(revoked_or_ended_partition_stops_counting)
 }
 END_TEST
 
+START_TEST(assigned_partition_holds_back_until_data_idle_or_end)
+{
+    wm_tracker t;
+    wm_init(&t, 0, 30000);
+    wm_partition_assigned(&t, 0, 0);
+    wm_partition_assigned(&t, 1, 0);
+    ck_assert(wm_observe(&t, 0, 5000, 0) == SLUICE_TIME_MIN); /* 1 may hold older events */
+    ck_assert_int_eq(wm_observe(&t, 1, 3000, 0), 3000);
+    wm_partition_assigned(&t, 2, 1000);
+    ck_assert_int_eq(wm_observe(&t, 0, 9000, 1000), 3000); /* 2 holds it where it is */
+    ck_assert_int_eq(wm_observe(&t, 1, 9000, 1000), 3000);
+    ck_assert_int_eq(wm_partition_gone(&t, 2), 9000);         /* 2 ended empty */
+    wm_partition_assigned(&t, 3, 2000);
+    ck_assert_int_eq(wm_refresh(&t, 31999), 9000);
+    ck_assert_int_eq(wm_observe(&t, 0, 12000, 31999), 9000);
+    ck_assert_int_eq(wm_observe(&t, 1, 12000, 31999), 9000); /* 3 still holds */
+    ck_assert_int_eq(wm_refresh(&t, 32000), 12000);          /* 3 silent for 30 s */
+    wm_free(&t);
+}
+END_TEST
+
 START_TEST(arithmetic_saturates)
 {
     ck_assert(wm_sub(SLUICE_TIME_MIN, 5000) == SLUICE_TIME_MIN);
@@ -90,6 +111,7 @@ int main(void)
     tcase_add_test(tc, idle_partition_stops_holding_back_and_counts_again_with_data);
     tcase_add_test(tc, idle_timeout_off_never_releases);
     tcase_add_test(tc, revoked_or_ended_partition_stops_counting);
+    tcase_add_test(tc, assigned_partition_holds_back_until_data_idle_or_end);
     tcase_add_test(tc, arithmetic_saturates);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

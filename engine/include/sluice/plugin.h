@@ -446,6 +446,14 @@ struct sluice_host_api {
      * batch_next's records. */
     const sluice_record *(*batch_peek)(const sluice_batch *batch, size_t k);
 
+    /* A partition is now this instance's (assignment). Until its first
+     * message it holds the watermark back, as an unread partition may hold
+     * older events, until it ends, is revoked or stays silent for the
+     * source's idle_timeout. Sources that cannot know their partitions in
+     * advance need not call it: a partition then counts from its first
+     * message. */
+    void (*source_partition_assigned)(sluice_ctx *ctx, int32_t partition);
+
     /* New members are only ever added here, at the end. */
 };
 
