@@ -38,6 +38,9 @@ static void run_clickstream(embedded_broker *b, const char *out, const char *lat
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "clickstream failed (%d): %s", rc, err);
+    char *log_path = ts_strf("%s/clickstream.log", out);
+    ts_write_file(log_path, err);
+    free(log_path);
     static const char *const topics[] = {"click-insights", "session-stats", "click-rejects"};
     for (int i = 0; i < 3; i++) {
         char *path = ts_strf("%s/%s.txt", out, topics[i]);
@@ -221,6 +224,32 @@ START_TEST(six_partitions_give_the_reference_final_results)
 }
 END_TEST
 
+/* The demo: generator and analytics in one process, both on the embedded
+ * broker (`brokers: embedded` is one broker per process). Window summaries
+ * and sessions must show up on standard output while it runs, and a
+ * signal must end it cleanly. */
+START_TEST(the_demo_runs_generator_and_analytics_in_one_process)
+{
+    char *out = tmp("demo.out"), *errp = tmp("demo.err");
+    char *cmd = ts_strf("env WINDOW=2s GAP=2s RATE=3000 '%s' run '%s/pipelines/generate.yaml' "
+                        "'%s/pipelines/clickstream.yaml'",
+                        SLUICE_BIN, SLUICE_SOURCE_DIR, SLUICE_SOURCE_DIR);
+    pid_t pid = kt_spawn(cmd, out, errp);
+    ck_assert_msg(kt_wait_for_text(out, "\"kind\":\"session\"", 40), "no session on stdout");
+    ck_assert_msg(kt_wait_for_text(out, "\"kind\":\"window_summary\"", 20), "no window summary on stdout");
+    kill(pid, SIGINT);
+    int rc = kt_wait(pid, 30);
+    char *err = ts_read_file(errp, NULL);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, err);
+    ck_assert_msg(strstr(err, "embedded broker") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "[clickstream/clicks] info: assigned") != NULL, "%s", err);
+    free(err);
+    free(cmd);
+    free(out);
+    free(errp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kafka_e2e");
@@ -228,6 +257,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, one_partition_gives_the_reference_results_record_for_record);
     tcase_add_test(tc, six_partitions_give_the_reference_final_results);
+    tcase_add_test(tc, the_demo_runs_generator_and_analytics_in_one_process);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -396,6 +396,32 @@ START_TEST(undeliverable_messages_stop_the_pipeline_with_an_error)
 }
 END_TEST
 
+/* The embedded broker silently drops a partition's oldest data past about
+ * 5 MiB: the sink says so, once per partition. */
+START_TEST(the_sink_warns_once_per_partition_past_what_the_embedded_broker_keeps)
+{
+    char *yaml = ts_strf("steps:\n"
+                         "  - {name: gen, plugin: clickgen, event: raw, options: {count: 150000}}\n"
+                         "  - {name: out, plugin: kafka, input: gen, options: {topic: lots, key_field: user_id}}\n");
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("lots.yaml", yaml, "", &err) == 0, "%s", err);
+    size_t warnings = 0;
+    char seen[8] = {0};
+    for (const char *p = err; (p = strstr(p, "the embedded broker keeps only")) != NULL; p++)
+        warnings++;
+    /* Auto-created topics have 4 partitions; each got about 7 MiB. */
+    ck_assert_uint_eq(warnings, 4);
+    for (int i = 0; i < 4; i++) {
+        char *name = ts_strf("warn: lots/%d has received", i);
+        seen[i] = strstr(err, name) != NULL;
+        ck_assert_msg(seen[i], "no warning for partition %d:\n%s", i, err);
+        free(name);
+    }
+    free(err);
+    free(yaml);
+}
+END_TEST
+
 /* ---- the pure parts ------------------------------------------------------ */
 
 static const char *key_of(const char *json, const char *name)
@@ -504,6 +530,7 @@ int main(void)
     tcase_add_test(tc, secret_config_values_never_reach_the_logs);
     tcase_add_test(tc, settings_the_plugins_rely_on_are_refused_in_config);
     tcase_add_test(tc, undeliverable_messages_stop_the_pipeline_with_an_error);
+    tcase_add_test(tc, the_sink_warns_once_per_partition_past_what_the_embedded_broker_keeps);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -15,7 +15,9 @@
  * messages, or be known to be read to its end: while one lags with nothing
  * fetched yet, the others are held back for up to `align_wait` (as Kafka
  * Streams does with max.task.idle.ms), then read anyway, so that a
- * partition whose leader is away cannot stall the pipeline.
+ * partition whose leader is away cannot stall the pipeline. The default
+ * (2s) covers a partition whose first fetch librdkafka puts off by 500 ms
+ * because its leader was not known yet when it was assigned.
  *
  * Lost data: the consumer runs with auto.offset.reset=error, so a position
  * the broker no longer holds comes back as an error naming it. The loss is
@@ -215,27 +217,35 @@ static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_mess
 
 /* An assigned partition with nothing fetched that is not known to be read
  * to its end: pushing the others now might run their watermarks ahead. */
-static int some_partition_lags(const kafka_source *s)
+static const kpart *lagging_partition(const kafka_source *s)
 {
     for (size_t i = 0; i < s->pos.count; i++) {
         const kpart *p = s->pos.parts[i];
         if (p->assigned && p->pending.len == 0 && !p->at_eof)
-            return 1;
+            return p;
     }
-    return 0;
+    return NULL;
 }
 
 /* Hold pending messages back while a partition lags, up to align_wait. */
 static int hold_back(kafka_source *s)
 {
-    if (s->align_wait_ms <= 0 || s->pending_total == 0 || !some_partition_lags(s)) {
+    const kpart *lagging = s->align_wait_ms > 0 && s->pending_total > 0 ? lagging_partition(s) : NULL;
+    if (lagging == NULL) {
         s->lagging_since = 0;
         return 0;
     }
     int64_t now = s->host.api->now_ms(s->host.ctx);
-    if (s->lagging_since == 0)
+    if (s->lagging_since == 0) {
         s->lagging_since = now;
-    return now - s->lagging_since < s->align_wait_ms;
+        s->host.api->log(s->host.ctx, SLUICE_LOG_DEBUG, "%s/%d has nothing fetched: holding the others back",
+                         lagging->topic, (int)lagging->partition);
+    }
+    if (now - s->lagging_since < s->align_wait_ms)
+        return 1;
+    s->host.api->log(s->host.ctx, SLUICE_LOG_DEBUG, "align_wait passed: reading on without %s/%d", lagging->topic,
+                     (int)lagging->partition);
+    return 0;
 }
 
 /* stop_at_end: every assigned partition has been read to its end. */

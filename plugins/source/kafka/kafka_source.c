@@ -45,7 +45,7 @@ static const sluice_option_spec kafka_source_options[] = {
     {sizeof(sluice_option_spec), "session_timeout", SLUICE_OPT_DURATION, "10s", 0,
      "group session timeout: how long a silent consumer keeps its partitions", 1000, 3600000,
      NULL, 0, 0},
-    {sizeof(sluice_option_spec), "align_wait", SLUICE_OPT_DURATION, "500ms", 0,
+    {sizeof(sluice_option_spec), "align_wait", SLUICE_OPT_DURATION, "2s", 0,
      "partitions are read oldest message first; while one has nothing fetched and is not read "
      "to its end, the others wait up to this long for it (0: never wait)",
      0, 3600000, NULL, 0, 0},
