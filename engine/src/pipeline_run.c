@@ -201,12 +201,52 @@ static void process_segment(pipeline *p, step *s, const item *items, size_t n)
     check_status(p, s, "process", st);
 }
 
-static void run_step(pipeline *p, step *s)
+static void run_from(pipeline *p, size_t k);
+
+static void end_tick(pipeline *p)
 {
+    for (size_t i = 0; i < p->nsteps; i++)
+        for (size_t k = 0; k < p->steps[i].nports; k++)
+            p->steps[i].ports[k].queue.n = 0;
+    arena_reset(&p->tick_arena);
+}
+
+/* Call a step's watermark hook until it has emitted everything due. When
+ * the marker is the last item the step reads this tick, each chunk is run
+ * through the rest of the pipeline and the tick's memory released before
+ * the next call, so a flush of millions of sessions never sits in memory at
+ * once. Returns 1 when it did so (the step's input is then gone). */
+static int fire_watermark(pipeline *p, step *s, size_t k, const item *marker, int last)
+{
+    int drained = 0;
+    for (;;) {
+        sluice_status st = s->plugin->desc.watermark(&host_api, &s->ctx, s->self, marker->wm);
+        step_advance_ports(s, marker->wm, marker->seq);
+        if (st != SLUICE_MORE) {
+            check_status(p, s, "watermark", st);
+            if (drained)
+                run_from(p, k + 1); /* the last chunk, as the earlier ones */
+            return drained;
+        }
+        if (last) {
+            run_from(p, k + 1);
+            end_tick(p);
+            drained = 1;
+        }
+        if (p->failed)
+            return drained;
+    }
+}
+
+/* Run step order[k] over what its inputs queued this tick. Returns 1 when a
+ * watermark flush ended the tick early (see fire_watermark). */
+static int run_step(pipeline *p, size_t k)
+{
+    step *s = &p->steps[p->order[k]];
     const item_vec *in = gather(p, s);
-    size_t start = 0;
+    size_t start = 0, n = in->n;
     int64_t prev_wm = s->ctx.cur_wm;
-    for (size_t i = 0; i < in->n && !p->failed; i++) {
+    for (size_t i = 0; i < n && !p->failed; i++) {
         const item *it = &in->v[i];
         int64_t wm = prev_wm;
         prev_wm = it->wm > prev_wm ? it->wm : prev_wm;
@@ -216,22 +256,32 @@ static void run_step(pipeline *p, step *s)
         start = i + 1;
         s->ctx.cur_wm = it->wm;
         s->ctx.cur_seq = it->seq;
-        if (s->plugin->desc.watermark)
-            check_status(p, s, "watermark", s->plugin->desc.watermark(&host_api, &s->ctx, s->self, it->wm));
-        step_advance_ports(s, it->wm, it->seq);
+        if (s->plugin->desc.watermark) {
+            item marker = *it; /* the queue holding it may be cleared */
+            if (fire_watermark(p, s, k, &marker, i + 1 == n))
+                return 1;
+        } else {
+            step_advance_ports(s, it->wm, it->seq);
+        }
     }
     if (!p->failed)
-        process_segment(p, s, in->v + start, in->n - start);
+        process_segment(p, s, in->v + start, n - start);
+    return 0;
+}
+
+/* Steps order[k..] in turn. A step that drained the tick has run every
+ * later step already. */
+static void run_from(pipeline *p, size_t k)
+{
+    for (; k < p->nsteps && !p->failed; k++)
+        if (run_step(p, k))
+            return;
 }
 
 static void run_downstream(pipeline *p)
 {
-    for (size_t k = 1; k < p->nsteps && !p->failed; k++)
-        run_step(p, &p->steps[p->order[k]]);
-    for (size_t i = 0; i < p->nsteps; i++)
-        for (size_t k = 0; k < p->steps[i].nports; k++)
-            p->steps[i].ports[k].queue.n = 0;
-    arena_reset(&p->tick_arena);
+    run_from(p, 1);
+    end_tick(p);
 }
 
 static uint64_t last_seq(const pipeline *p) { return p->src.next_seq ? p->src.next_seq - 1 : 0; }

@@ -311,6 +311,34 @@ START_TEST(end_of_input_emits_everything_by_end_then_user_then_start)
 }
 END_TEST
 
+START_TEST(end_of_input_flush_in_chunks_keeps_every_session_in_order)
+{
+    /* 10,000 users each with one open session at the end: more than one
+     * chunk of the end-of-input flush. All arrive, once, in emission order
+     * (by end: each user's one click is 1 ms after the previous one). */
+    size_t users = 10000;
+    char *input = calloc(users, 64);
+    size_t len = 0;
+    for (size_t u = 0; u < users; u++)
+        len += (size_t)sprintf(input + len, "{\"user_id\":\"u%05zu\",\"url\":\"/x\",\"ts\":%zu}\n", u, 1000 + u);
+    run_result r = run_sessions("chunked_flush", input, "gap: 1h", 0, 4096);
+    size_t lines = 0;
+    long long last_end = -1;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *end = strstr(line, "\"session_end\":");
+        ck_assert_ptr_nonnull(end);
+        long long e = atoll(end + 14);
+        ck_assert_msg(e > last_end, "session_end %lld after %lld", e, last_end);
+        last_end = e;
+        lines++;
+    }
+    ck_assert_uint_eq(lines, users);
+    ck_assert_int_eq(last_end, 1000 + (long long)users - 1);
+    run_free(&r);
+    free(input);
+}
+END_TEST
+
 static uint64_t lcg_next(uint64_t *s)
 {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -608,6 +636,7 @@ int main(void)
     tcase_add_test(tc, running_average_covers_every_session_of_the_user_so_far);
     tcase_add_test(tc, integer_user_ids_are_their_decimal_text);
     tcase_add_test(tc, end_of_input_emits_everything_by_end_then_user_then_start);
+    tcase_add_test(tc, end_of_input_flush_in_chunks_keeps_every_session_in_order);
     tcase_add_test(tc, batch_sizes_give_identical_output);
     tcase_add_test(tc, open_sessions_and_user_averages_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, tc);

@@ -73,6 +73,8 @@ extern "C" {
 typedef enum sluice_status {
     SLUICE_OK = 0,
     SLUICE_END = 1,         /* a source has no more data (bounded input)   */
+    SLUICE_MORE = 2,        /* watermark hook: more output is due at this
+                             * watermark; call again (see the hook)         */
     SLUICE_ERR = -1,        /* generic failure; details in errbuf / log    */
     SLUICE_ERR_CONFIG = -2, /* bad options                                 */
     SLUICE_ERR_IO = -3,     /* I/O failure (file, network)                 */
@@ -188,7 +190,13 @@ typedef struct sluice_plugin {
 
     /* OPERATOR / SINK: the watermark advanced to `watermark` between records
      * (an upstream dropped records, time passed while idle, or the input
-     * ended: SLUICE_TIME_MAX). Fire what is due. May be NULL. */
+     * ended: SLUICE_TIME_MAX). Fire what is due. May be NULL.
+     * An operator with much to emit at once (every open session at the end
+     * of the input) may emit a chunk and return SLUICE_MORE: the host then
+     * lets the chunk flow downstream and free its memory where it can, and
+     * calls the hook again with the same watermark, until it returns
+     * SLUICE_OK. Downstream steps have by then been told of the watermark,
+     * so later chunks reach them as records at that watermark. */
     sluice_status (*watermark)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                int64_t watermark);
 

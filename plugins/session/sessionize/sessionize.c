@@ -31,6 +31,7 @@ typedef struct sessionize {
     session_store store;
     due_key *keys;
     size_t keys_cap;
+    uint32_t keys_count, keys_next; /* due sessions, in emission order, and the next to emit */
     sluice_counter *c_open, *c_users, *c_urls, *c_bytes;
 } sessionize;
 
@@ -137,9 +138,13 @@ static sluice_status emit_session(const sluice_host_api *api, sluice_ctx *ctx, s
 }
 
 /* Emit every session due at watermark wm. */
-static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s, int64_t wm)
+#define FIRE_CHUNK 4096u
+
+/* Take every session due at wm out of the heap, in emission order. */
+static sluice_status collect_due(sessionize *s, int64_t wm)
 {
     session_store *st = &s->store;
+    s->keys_count = s->keys_next = 0;
     if (wm == SLUICE_TIME_MIN || session_heap_empty(&st->heap))
         return SLUICE_OK;
     /* wm > end + horizon  <=>  end < wm - horizon (exact while no underflow;
@@ -169,11 +174,24 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessioniz
                                .id = st->due[i]};
     }
     qsort(s->keys, st->due_count, sizeof *s->keys, due_key_cmp);
-    uint32_t n = st->due_count;
+    s->keys_count = st->due_count;
     st->due_count = 0; /* each is freed as it is emitted */
+    return SLUICE_OK;
+}
+
+/* Emit the sessions due at wm, at most `limit` of them in this call; the
+ * rest stay in keys[] for the next call (see sessionize_watermark). */
+static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s, int64_t wm,
+                          uint32_t limit)
+{
+    if (s->keys_next == s->keys_count) {
+        sluice_status rc = collect_due(s, wm);
+        if (rc != SLUICE_OK)
+            return rc;
+    }
     sluice_status rc = SLUICE_OK;
-    for (uint32_t i = 0; i < n; i++) {
-        sluice_status r = emit_session(api, ctx, s, s->keys[i].id);
+    for (; s->keys_next < s->keys_count && limit > 0; limit--) {
+        sluice_status r = emit_session(api, ctx, s, s->keys[s->keys_next++].id);
         if (r != SLUICE_OK && rc == SLUICE_OK)
             rc = r;
     }
@@ -231,7 +249,7 @@ static sluice_status sessionize_process(const sluice_host_api *api, sluice_ctx *
         int64_t wm = api->record_watermark(r);
         rc = accept_event(api, ctx, s, r, wm);
         if (rc == SLUICE_OK)
-            rc = fire(api, ctx, s, wm);
+            rc = fire(api, ctx, s, wm, UINT32_MAX);
     }
     report_state(api, s);
     if (rc == SLUICE_ERR_NOMEM)
@@ -243,7 +261,14 @@ static sluice_status sessionize_watermark(const sluice_host_api *api, sluice_ctx
                                           int64_t watermark)
 {
     sessionize *s = self;
-    sluice_status rc = fire(api, ctx, s, watermark);
+    /* At most FIRE_CHUNK sessions per call: the end of the input can make
+     * every open session due at once, and the host frees each chunk's
+     * records before asking for the next. */
+    sluice_status rc = fire(api, ctx, s, watermark, FIRE_CHUNK);
+    if (rc == SLUICE_OK && s->keys_next < s->keys_count) {
+        report_state(api, s);
+        return SLUICE_MORE;
+    }
     report_state(api, s);
     if (rc == SLUICE_ERR_NOMEM)
         api->fail(ctx, "sessionize: out of memory");
