@@ -78,6 +78,12 @@ static void finish(fixture *f)
         kt_consume_topic(broker_bootstraps(f->broker), topics[i], path);
         free(path);
     }
+    /* Every message the sinks had acknowledged is in its topic (a resent
+     * one possibly twice). */
+    static const char *const sinks[] = {"click-insights", "session-stats", "click-rejects"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(kt_topic_size(broker_bootstraps(f->broker), sinks[i]),
+                         kt_metric(f->metrics, "clickstream", sinks[i], "delivered"));
     kt_assert_final_results(f->out, f->ref, 1);
     free(mk);
     free(err);
@@ -102,9 +108,10 @@ START_TEST(a_broker_down_for_five_seconds_mid_run_loses_nothing)
     ck_assert_int_eq(before, -1);
     ck_assert_int_eq(waitpid(f.pid, NULL, WNOHANG), 0);
     finish(&f);
-    char *err = ts_read_file(tmp("down.err"), NULL);
-    ck_assert_msg(strstr(err, "warn") != NULL, "the outage went unnoticed:\n%s", err);
+    char *path = tmp("down.err"), *err = ts_read_file(path, NULL);
+    ck_assert_msg(strstr(err, "brokers are down") != NULL, "the outage went unnoticed:\n%s", err);
     free(err);
+    free(path);
 }
 END_TEST
 
@@ -119,11 +126,16 @@ START_TEST(failing_produce_and_fetch_requests_are_retried_without_loss)
                                       RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
                                       RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    /* Not "request timed out" or "not enough replicas after append" for
+     * Produce: after such an error librdkafka rightly takes the batch as
+     * written once a later batch is accepted (a real broker would refuse the
+     * later one otherwise), but the mock broker accepts it without having
+     * written the first, which loses that batch there and only there. */
     rd_kafka_mock_push_request_errors(f.mock, 0 /* Produce */, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
                                       RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     ck_assert_int_eq(waitpid(f.pid, NULL, WNOHANG), 0);
     finish(&f);
 }

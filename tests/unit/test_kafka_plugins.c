@@ -48,7 +48,9 @@ START_TEST(sink_sends_every_record_keyed_by_key_field_and_same_keys_share_a_part
                          input, broker_bootstraps(b));
     char *err = NULL;
     ck_assert_msg(kt_run_yaml("sink.yaml", yaml, "", &err) == 0, "%s", err);
-    ck_assert_int_eq(kt_metric(tmp("sink.yaml.metrics"), "sink", "out", "delivered"), 3000);
+    char *metrics = tmp("sink.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "sink", "out", "delivered"), 3000);
+    free(metrics);
 
     char *out = tmp("topic.txt");
     char *cmd = ts_strf("kcat -C -b '%s' -t clicks -e -o beginning -q -f '%%p\\t%%k\\t%%s\\n' > '%s'",
@@ -120,7 +122,8 @@ START_TEST(source_reads_each_message_once_with_its_origin_and_resumes_after_the_
     ck_assert_msg(kt_run_yaml("src.yaml", yaml, "", &err) == 0, "%s", err);
     char *metrics = tmp("src.yaml.metrics");
     ck_assert_int_eq(kt_metric(metrics, "src", "in", "read"), 4000);
-    size_t accepted = ts_count_lines(tmp("accepted.jsonl")), rejected = ts_count_lines(tmp("rejected.jsonl"));
+    char *accepted_path = tmp("accepted.jsonl"), *rejected_path = tmp("rejected.jsonl");
+    size_t accepted = ts_count_lines(accepted_path), rejected = ts_count_lines(rejected_path);
     ck_assert_uint_eq(accepted + rejected, 4000);
     ck_assert_uint_gt(rejected, 100);
 
@@ -136,7 +139,7 @@ START_TEST(source_reads_each_message_once_with_its_origin_and_resumes_after_the_
         int p = (int)(kt_hash(user, ulen) % 3);
         origin[i] = ts_strf("clicks/%d@%d", p, next_offset[p]++);
     }
-    char **dead = kt_lines(tmp("rejected.jsonl"), &rbuf, &nrej);
+    char **dead = kt_lines(rejected_path, &rbuf, &nrej);
     for (size_t i = 0; i < nrej; i++) {
         json_t *dl = json_loads(dead[i], 0, NULL);
         ck_assert_ptr_nonnull(dl);
@@ -174,6 +177,8 @@ START_TEST(source_reads_each_message_once_with_its_origin_and_resumes_after_the_
     free(rbuf);
     free(more);
     free(metrics);
+    free(accepted_path);
+    free(rejected_path);
     free(err);
     free(yaml);
     free(input);
@@ -190,7 +195,9 @@ START_TEST(a_new_group_starting_at_latest_skips_what_is_there)
     char *yaml = source_yaml(broker_bootstraps(b), "[clicks]", "latecomers", ", start: latest");
     char *err = NULL;
     ck_assert_msg(kt_run_yaml("latest.yaml", yaml, "", &err) == 0, "%s", err);
-    ck_assert_int_eq(kt_metric(tmp("latest.yaml.metrics"), "latest", "in", "read"), 0);
+    char *metrics = tmp("latest.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "latest", "in", "read"), 0);
+    free(metrics);
     ck_assert_msg(strstr(err, "@latest") != NULL, "%s", err);
     free(err);
     free(yaml);
@@ -226,7 +233,6 @@ START_TEST(offsets_deleted_before_they_were_read_are_reported_and_counted)
     ck_assert_int_gt(low, 100); /* the broker dropped what the group had not read */
     ck_assert_int_eq(high, 45100);
 
-    free(err);
     ck_assert_msg(kt_run_yaml("loss.yaml", yaml, "", &err) == 0, "%s", err);
     char *line = ts_strf("error: DATA LOSS: clicks/0: offsets [100, %lld) were deleted", (long long)low);
     ck_assert_msg(strstr(err, line) != NULL, "no '%s' in:\n%s", line, err);
@@ -279,7 +285,6 @@ START_TEST(partitions_of_different_topics_keep_separate_watermarks)
                          "  - {name: out, plugin: file, input: count, options: {path: counts.jsonl, truncate: true}}\n"
                          "  - {name: origins, plugin: file, input: in.rejected, options: {path: rej.jsonl}}\n",
                          bs);
-    free(err);
     ck_assert_msg(kt_run_yaml("two.yaml", yaml, "", &err) == 0, "%s", err);
     char *metrics = tmp("two.yaml.metrics");
     ck_assert_int_eq(kt_metric(metrics, "two", "in", "read"), 1000);
@@ -327,7 +332,6 @@ START_TEST(secret_config_values_never_reach_the_logs)
                         "              config: {sasl.password: hunter2-secret, no.such.property: 1}}\n"
                         "  - {name: out, plugin: stdout, input: in}\n",
                         broker_bootstraps(b));
-    free(err);
     ck_assert_int_eq(kt_run_yaml("bad.yaml", bad, "", &err), 1);
     ck_assert_msg(strstr(err, "no.such.property") != NULL, "%s", err);
     ck_assert_msg(strstr(err, "hunter2") == NULL, "%s", err);
@@ -356,7 +360,6 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                          "    options: {brokers: '127.0.0.1:1', topics: [t], group: g,\n"
                          "              config: {partition.assignment.strategy: cooperative-sticky}}\n"
                          "  - {name: out, plugin: stdout, input: in}\n");
-    free(err);
     ck_assert_int_eq(kt_run_yaml("coop.yaml", coop, "", &err), 1);
     ck_assert_msg(strstr(err, "eager rebalancing") != NULL, "%s", err);
     char *sink = ts_strf("steps:\n"
@@ -365,7 +368,6 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                          "    plugin: kafka\n"
                          "    input: gen\n"
                          "    options: {brokers: '127.0.0.1:1', topic: t, config: {acks: '1'}}\n");
-    free(err);
     ck_assert_int_eq(kt_run_yaml("acks.yaml", sink, "", &err), 1);
     ck_assert_msg(strstr(err, "'acks' cannot be set here: use the `acks` option") != NULL, "%s", err);
     free(err);

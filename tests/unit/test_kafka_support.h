@@ -143,6 +143,32 @@ static inline size_t kt_produce_file(const char *bootstrap, const char *topic, c
     return lines;
 }
 
+/* How many messages `topic` holds: the sum over its partitions of high
+ * watermark minus log start. */
+static inline long long kt_topic_size(const char *bootstrap, const char *topic)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+    long long total = 0;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int64_t low = -1, high = -1;
+        ck_assert_int_eq(rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[i].id, &low, &high, 10000),
+                         0);
+        total += high - low;
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return total;
+}
+
 /* Every message of `topic` as "key<TAB>value" lines in `out_path`. */
 static inline size_t kt_consume_topic(const char *bootstrap, const char *topic, const char *out_path)
 {
@@ -153,7 +179,10 @@ static inline size_t kt_consume_topic(const char *bootstrap, const char *topic, 
     ck_assert_msg(rc == 0, "%s failed (%d): %s", cmd, rc, err ? err : "");
     free(err);
     free(cmd);
-    return ts_count_lines(out_path);
+    size_t lines = ts_count_lines(out_path);
+    long long held = kt_topic_size(bootstrap, topic);
+    ck_assert_msg((long long)lines == held, "kcat read %zu messages of %s, which holds %lld", lines, topic, held);
+    return lines;
 }
 
 /* Run a shell command in the background (exec'd: the pid is the command's),
@@ -278,9 +307,14 @@ static inline void kt_generate(const char *options, const char *out)
 
 /* Write `yaml` to `name` in the temporary folder and run it with `env`
  * (shell assignments, may be ""), metrics to <name>.metrics. Returns the
- * exit code; *err gets stderr when err is not NULL. */
+ * exit code; *err (NULL, or what an earlier call left there, which is freed)
+ * gets stderr when err is not NULL. */
 static inline int kt_run_yaml(const char *name, const char *yaml, const char *env, char **err)
 {
+    if (err) {
+        free(*err);
+        *err = NULL;
+    }
     char *path = ts_strf("%s/%s", ts_tmpdir(), name);
     ts_write_file(path, yaml);
     char *cmd = ts_strf("cd '%s' && %s '%s' run --metrics '%s.metrics' '%s'", ts_tmpdir(), env, SLUICE_BIN, path,
