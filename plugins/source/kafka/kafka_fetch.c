@@ -29,6 +29,8 @@
 
 #include "kafka_source.h"
 
+#define PENDING_MIN_CAP 65536 /* messages fetched and not yet pushed, at most */
+
 /* A committed or restored offset is outside the partition's log: find the
  * log start, report what was lost, restart there. */
 static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
@@ -209,6 +211,8 @@ static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_mess
         .key = m->key,
         .key_len = m->key ? m->key_len : 0,
     };
+    if (s->pushed++ == 0)
+        s->first_push_ms = s->host.api->now_ms(s->host.ctx);
     sluice_status st = s->host.api->source_push(s->host.ctx, &msg);
     p->next = m->offset + 1;
     p->at_eof = 0;
@@ -230,7 +234,11 @@ static const kpart *lagging_partition(const kafka_source *s)
 /* Hold pending messages back while a partition lags, up to align_wait. */
 static int hold_back(kafka_source *s)
 {
-    const kpart *lagging = s->align_wait_ms > 0 && s->pending_total > 0 ? lagging_partition(s) : NULL;
+    /* With the pending lists full, the lagging partition's messages may be
+     * queued behind the others' where draining cannot reach: waiting would
+     * only stall. */
+    int can_wait = s->align_wait_ms > 0 && s->pending_total > 0 && s->pending_total < s->pending_cap;
+    const kpart *lagging = can_wait ? lagging_partition(s) : NULL;
     if (lagging == NULL) {
         s->lagging_since = 0;
         return 0;
@@ -273,9 +281,11 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         s->batch = grown;
         s->batch_cap = budget;
     }
-    /* Enough fetched to see several partitions of a fetch response at once. */
+    /* Enough fetched to see several fetch responses at once, i.e. data of
+     * every partition (each response carries up to max.partition.fetch.bytes
+     * of each). */
     if (s->pending_cap < 8 * budget)
-        s->pending_cap = 8 * budget < 32768 ? 32768 : 8 * budget;
+        s->pending_cap = 8 * budget < PENDING_MIN_CAP ? PENDING_MIN_CAP : 8 * budget;
     sluice_status st = drain(s, budget, timeout_ms);
     if (st < 0)
         return st;
@@ -309,7 +319,10 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         for (size_t i = 0; i < s->pos.count; i++)
             if (s->pos.parts[i]->assigned)
                 api->source_partition_ended(s->host.ctx, s->pos.parts[i]->id);
-        api->log(s->host.ctx, SLUICE_LOG_INFO, "every assigned partition read to its end (stop_at_end)");
+        int64_t ms = s->first_push_ms ? api->now_ms(s->host.ctx) - s->first_push_ms : 0;
+        api->log(s->host.ctx, SLUICE_LOG_INFO,
+                 "every assigned partition read to its end (stop_at_end): %llu message(s) in %lld ms from the first",
+                 (unsigned long long)s->pushed, (long long)ms);
         s->ended = 1;
         return SLUICE_END;
     }

@@ -102,6 +102,10 @@ static int build_conf(kafka_source *s, const sluice_options *opts, rd_kafka_conf
         /* Fetch ahead generously: fetching pauses for up to a second once
          * this many messages wait in the local queue. */
         {"queued.min.messages", "1000000"},
+        /* Fetch responses carry a little of each partition rather than a
+         * megabyte of one after another, so partitions interleave finely in
+         * the consumer queue (see kafka_fetch.c). */
+        {"max.partition.fetch.bytes", "262144"},
         {"fetch.wait.max.ms", "100"},
         /* The embedded broker creates topics on first use, whoever comes first. */
     };

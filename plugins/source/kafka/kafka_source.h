@@ -34,6 +34,8 @@ typedef struct kafka_source {
     size_t rotate;        /* round-robin start among partitions with equal timestamps */
     int64_t align_wait_ms;  /* longest a lagging partition holds the others back */
     int64_t lagging_since;  /* wall clock when one began to, or 0 */
+    uint64_t pushed;       /* messages handed to the host */
+    int64_t first_push_ms; /* wall clock of the first */
     rd_kafka_message_t **batch;
     size_t batch_cap;
     sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;
