@@ -86,6 +86,10 @@ static void on_assign(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
         p->at_eof = 0;
         p->next = tp->offset >= 0 ? tp->offset : -1;
         p->start = tp->offset;
+        /* Until its first message, it may hold older events than the others:
+         * it holds the watermark back (an older engine lacks the call). */
+        if (SLUICE_HOST_HAS(s->host.api, source_partition_assigned))
+            s->host.api->source_partition_assigned(s->host.ctx, p->id);
     }
     rd_kafka_resp_err_t err = rd_kafka_assign(s->rk, parts);
     if (err)
