@@ -78,6 +78,9 @@ void broker_stop(embedded_broker *b)
     free(b);
 }
 
+#define EMBEDDED_TOPICS "click-data,click-insights,session-stats,click-rejects"
+#define EMBEDDED_PARTITIONS 6
+
 static pthread_mutex_t embedded_lock = PTHREAD_MUTEX_INITIALIZER;
 static embedded_broker *embedded;
 
@@ -91,7 +94,9 @@ const char *broker_embedded_bootstraps(char *err, size_t errsz)
 {
     pthread_mutex_lock(&embedded_lock);
     if (embedded == NULL) {
-        embedded = broker_start(1, 1, NULL, err, errsz);
+        /* The shipped pipelines' topics, with the partitions a real
+         * deployment would give them (others are auto-created with 4). */
+        embedded = broker_start(1, EMBEDDED_PARTITIONS, EMBEDDED_TOPICS, err, errsz);
         if (embedded) {
             atexit(stop_embedded);
             log_msg(SLUICE_LOG_INFO, NULL,
