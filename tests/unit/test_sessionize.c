@@ -307,6 +307,11 @@ START_TEST(end_of_input_emits_everything_by_end_then_user_then_start)
                                    SESSION("zz", 300, 300, 0, 1, 1, "/6", "/6", 1, "0.0"));
     ck_assert_msg(strstr(r.metrics, "\"state.keys\":0,") != NULL, "metrics: %s", r.metrics);
     ck_assert_msg(strstr(r.metrics, "\"state.urls\":0,") != NULL, "metrics: %s", r.metrics);
+    /* The users and their running averages stay, and are reported apart. */
+    ck_assert_msg(strstr(r.metrics, "\"state.users\":4") != NULL, "metrics: %s", r.metrics);
+    ck_assert_msg(strstr(r.metrics, "\"state.user_bytes\":") != NULL &&
+                      strstr(r.metrics, "\"state.user_bytes\":0") == NULL,
+                  "metrics: %s", r.metrics);
     run_free(&r);
 }
 END_TEST

@@ -32,7 +32,7 @@ typedef struct sessionize {
     due_key *keys;
     size_t keys_cap;
     uint32_t keys_count, keys_next; /* due sessions, in emission order, and the next to emit */
-    sluice_counter *c_open, *c_users, *c_urls, *c_bytes;
+    sluice_counter *c_open, *c_users, *c_urls, *c_bytes, *c_user_bytes;
 } sessionize;
 
 static int64_t add_saturating(int64_t a, int64_t b) /* b >= 0 */
@@ -76,6 +76,9 @@ static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx,
     s->c_users = api->counter(ctx, "state.users");
     s->c_urls = api->counter(ctx, "state.urls");
     s->c_bytes = api->counter(ctx, "state.bytes");
+    /* The part of state.bytes that outlives sessions: the users' running
+     * averages (and ids), kept for as long as the operator runs. */
+    s->c_user_bytes = api->counter(ctx, "state.user_bytes");
     return s;
 }
 
@@ -204,6 +207,7 @@ static void report_state(const sluice_host_api *api, sessionize *s)
     api->counter_set(s->c_users, user_table_size(&s->store.users));
     api->counter_set(s->c_urls, s->store.urls.live);
     api->counter_set(s->c_bytes, (int64_t)session_store_memory(&s->store));
+    api->counter_set(s->c_user_bytes, (int64_t)user_table_memory(&s->store.users));
 }
 
 static sluice_status accept_event(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s,
