@@ -110,6 +110,13 @@ size_t json_format_double(char *buf, double d)
         memcpy(buf, "null", 5);
         return 4;
     }
+    /* Whole numbers below 1e15 (every average of one session is one) print
+     * as %.15g prints them, without printf. */
+    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d))) {
+        size_t len = json_format_int(buf, (int64_t)d);
+        memcpy(buf + len, ".0", 3);
+        return len + 2;
+    }
     int n = 0;
     /* The shortest %.Ng that reads back as the same double. */
     for (int prec = 15; prec <= 17; prec++) {

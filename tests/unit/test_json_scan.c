@@ -294,6 +294,19 @@ START_TEST(double_formatting_round_trips)
     }
     json_format_double(buf, 0.1);
     ck_assert_str_eq(buf, "0.1");
+    /* Whole numbers take a shortcut: the same text as the general path. */
+    const double whole[] = {0.0, -0.0, 1.0, -1.0, 1000.0, 9007199254740991.0, 999999999999999.0,
+                            1e15, -1e15, 123456789012.0, 1e16, 4294967296.0};
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++) {
+        char want[40];
+        int n = snprintf(want, sizeof want, "%.15g", whole[i]);
+        if (strtod(want, NULL) != whole[i])
+            n = snprintf(want, sizeof want, "%.17g", whole[i]);
+        if (strspn(want, "-0123456789") == (size_t)n)
+            strcat(want, ".0");
+        json_format_double(buf, whole[i]);
+        ck_assert_str_eq(buf, want);
+    }
     json_format_double(buf, INFINITY);
     ck_assert_str_eq(buf, "null");
 }
