@@ -6,6 +6,7 @@
 #include "test_kafka_support.h"
 
 #include "../../plugins/sink/kafka/key_field.c"
+#include "../../plugins/source/kafka/kafka_order.c"
 #include "../../plugins/source/kafka/kafka_positions.c"
 
 static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }
@@ -488,6 +489,70 @@ START_TEST(positions_survive_a_snapshot_and_are_applied_once)
 }
 END_TEST
 
+START_TEST(partitions_are_read_oldest_timestamp_first_and_in_turn_among_equals)
+{
+    const char *topics[] = {"t"};
+    kpos_table t;
+    kpos_init(&t, topics, 1);
+    korder o = {0};
+    enum { PARTS = 40 };
+    kpart *p[PARTS];
+    /* Partition i holds the timestamps i, i+PARTS, i+2*PARTS... except that
+     * partition 0 has one out of order (a head that moves earlier), and
+     * partitions 1 and 2 share timestamps. */
+    for (int i = 0; i < PARTS; i++) {
+        p[i] = kpos_get(&t, "t", i);
+        for (int k = 0; k < 5; k++) {
+            int64_t ts = i == 2 ? 1 + k * PARTS : i + k * PARTS;
+            if (i == 0 && k == 1)
+                ts = 3 * PARTS; /* then k=2 is 2*PARTS: earlier */
+            kpending_push(&p[i]->pending, p[i], ts);
+            if (p[i]->pending.len == 1)
+                ck_assert_int_eq(korder_update(&o, p[i]), 0);
+        }
+    }
+    int64_t last = INT64_MIN;
+    int served_1 = 0, served_2 = 0, alternations = 0, prev = -1;
+    size_t taken = 0;
+    for (kpart *next; (next = korder_next(&o)) != NULL; taken++) {
+        int64_t ts = kpending_head_ts(&next->pending);
+        /* Never a head younger than another partition's head. */
+        for (int i = 0; i < PARTS; i++)
+            if (p[i]->pending.len)
+                ck_assert_int_le(ts, kpending_head_ts(&p[i]->pending));
+        if (next == p[0] && ts == 3 * PARTS)
+            ck_assert_int_ge(ts, last); /* the out-of-order one comes when it is the oldest */
+        last = ts;
+        if (next == p[1] || next == p[2]) {
+            int who = next == p[1] ? 1 : 2;
+            served_1 += who == 1;
+            served_2 += who == 2;
+            alternations += prev != -1 && prev != who;
+            prev = who;
+        }
+        ck_assert_ptr_eq(kpending_pop(&next->pending), next);
+        ck_assert_int_eq(korder_update(&o, next), 0);
+    }
+    ck_assert_uint_eq(taken, PARTS * 5);
+    ck_assert_int_eq(served_1, 5);
+    ck_assert_int_eq(served_2, 5);
+    ck_assert_int_ge(alternations, 9); /* equal timestamps: taken in turn */
+    /* A partition emptied at once (a revoke) leaves the order. */
+    kpending_push(&p[5]->pending, p[5], 7);
+    korder_update(&o, p[5]);
+    kpending_push(&p[6]->pending, p[6], 9);
+    korder_update(&o, p[6]);
+    kpending_pop(&p[5]->pending);
+    korder_update(&o, p[5]);
+    ck_assert_ptr_eq(korder_next(&o), p[6]);
+    kpending_pop(&p[6]->pending);
+    korder_update(&o, p[6]);
+    ck_assert_ptr_null(korder_next(&o));
+    korder_free(&o);
+    kpos_free(&t);
+}
+END_TEST
+
 START_TEST(a_checkpoint_never_commits_for_a_partition_reassigned_since)
 {
     const char *topics[] = {"t"};
@@ -521,6 +586,7 @@ int main(void)
     tcase_add_test(pure, key_field_finds_top_level_members_only);
     tcase_add_test(pure, positions_survive_a_snapshot_and_are_applied_once);
     tcase_add_test(pure, a_checkpoint_never_commits_for_a_partition_reassigned_since);
+    tcase_add_test(pure, partitions_are_read_oldest_timestamp_first_and_in_turn_among_equals);
     suite_add_tcase(s, pure);
     TCase *tc = tcase_create("broker");
     tcase_set_timeout(tc, 120);

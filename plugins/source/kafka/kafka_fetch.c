@@ -119,6 +119,8 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
             return SLUICE_ERR_NOMEM;
         }
         s->pending_total++;
+        if (p->pending.len == 1 && korder_update(&s->order, p) != 0)
+            return SLUICE_ERR_NOMEM; /* the message stays pending, for destroy to free */
         return SLUICE_OK;
     }
     sluice_status st = SLUICE_OK;
@@ -160,27 +162,6 @@ static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
         wait = 0;
     }
     return SLUICE_OK;
-}
-
-/* The partition whose next pending message is the oldest; among equals the
- * first from the rotating start. NULL when nothing is pending. */
-static kpart *oldest_pending(kafka_source *s)
-{
-    kpart *best = NULL;
-    size_t n = s->pos.count, best_i = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (s->rotate + k) % n;
-        kpart *p = s->pos.parts[i];
-        if (p->pending.len == 0)
-            continue;
-        if (best == NULL || kpending_head_ts(&p->pending) < kpending_head_ts(&best->pending)) {
-            best = p;
-            best_i = i;
-        }
-    }
-    if (best)
-        s->rotate = best_i + 1;
-    return best;
 }
 
 static size_t format_u64(char *p, uint64_t v)
@@ -298,11 +279,12 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         kgroup_reassign(s);
     int held = hold_back(s);
     for (size_t pushed = 0; pushed < budget && !held;) {
-        kpart *p = oldest_pending(s);
+        kpart *p = korder_next(&s->order);
         if (p == NULL)
             break;
         rd_kafka_message_t *m = kpending_pop(&p->pending);
         s->pending_total--;
+        korder_update(&s->order, p); /* in the order already: cannot fail */
         if (m->err) {
             p->at_eof = p->pending.len == 0; /* an end-of-partition marker */
         } else {

@@ -40,6 +40,7 @@ void kgroup_drop_pending(kafka_source *s, kpart *p)
         rd_kafka_message_destroy(m);
         s->pending_total--;
     }
+    korder_update(&s->order, p); /* leaves the order: cannot fail */
 }
 
 /* Where each newly assigned partition starts: a restored position, else the

@@ -132,7 +132,7 @@ int kpending_push(kpending *q, void *item, int64_t ts)
         q->cap = cap;
         q->head = 0;
     }
-    size_t at = (q->head + q->len) % q->cap;
+    size_t at = (q->head + q->len) & (q->cap - 1); /* cap: a power of two */
     q->items[at] = item;
     q->ts[at] = ts;
     q->len++;
@@ -144,7 +144,7 @@ void *kpending_pop(kpending *q)
     if (q->len == 0)
         return NULL;
     void *item = q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) & (q->cap - 1);
     q->len--;
     return item;
 }

@@ -39,6 +39,11 @@ typedef struct kpart {
     char *origin;        /* "topic/partition@" followed by room for the offset */
     size_t origin_prefix;
     kpending pending;
+    /* kafka_order.c's: position in the order (index + 1, 0 when out of it),
+     * and the key it was placed by */
+    size_t order_at;
+    int64_t order_ts;
+    uint64_t order_stamp;
 } kpart;
 
 typedef struct kpos_entry {

@@ -168,6 +168,7 @@ static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx,
         free(topics);
         rd_kafka_topic_partition_list_destroy(subscription);
         kpos_free(&s->pos);
+        korder_free(&s->order);
         free(s);
         return NULL;
     }
@@ -230,6 +231,7 @@ static void kafka_source_destroy(const sluice_host_api *api, sluice_ctx *ctx, vo
     for (size_t i = 0; i < s->pos.count; i++)
         kgroup_drop_pending(s, s->pos.parts[i]);
     kpos_free(&s->pos);
+    korder_free(&s->order);
     free(s->batch);
     free(s);
 }

@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_config.h"
+#include "kafka_order.h"
 #include "kafka_positions.h"
 
 #define COMMITTED_TIMEOUT_MS 10000 /* asking the group for committed offsets */
@@ -31,7 +32,7 @@ typedef struct kafka_source {
     int reassign; /* a partition must restart at a new offset: assign again */
     size_t pending_total; /* messages fetched, not yet pushed, over all partitions */
     size_t pending_cap;
-    size_t rotate;        /* round-robin start among partitions with equal timestamps */
+    korder order;         /* partitions with pending messages, oldest first */
     int64_t align_wait_ms;  /* longest a lagging partition holds the others back */
     int64_t lagging_since;  /* wall clock when one began to, or 0 */
     uint64_t pushed;       /* messages handed to the host */
