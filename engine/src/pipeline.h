@@ -102,7 +102,16 @@ typedef struct source_side {
     int64_t tick_now;     /* wall clock for this tick */
     int ended;
     struct sluice_counter *c_accepted;
+    /* Messages the tick's records point into (zero copy), released at its end. */
+    struct borrowed_message {
+        void (*release)(void *);
+        void *arg;
+    } *borrowed;
+    size_t nborrowed, borrowed_cap;
 } source_side;
+
+/* Hand every borrowed message of the tick back to the source. */
+void source_release_borrowed(source_side *src);
 
 typedef struct pipeline {
     pipeline_def *def;

@@ -190,6 +190,9 @@ void pipeline_close(pipeline *p)
 {
     if (p == NULL)
         return;
+    /* Before the source that lent them is destroyed. */
+    source_release_borrowed(&p->src);
+    free(p->src.borrowed);
     for (size_t i = 0; i < p->nsteps; i++) {
         step *s = &p->steps[i];
         if (s->created && s->plugin->desc.destroy)

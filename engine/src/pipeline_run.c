@@ -205,6 +205,7 @@ static void run_from(pipeline *p, size_t k);
 
 static void end_tick(pipeline *p)
 {
+    source_release_borrowed(&p->src);
     for (size_t i = 0; i < p->nsteps; i++)
         for (size_t k = 0; k < p->steps[i].nports; k++)
             p->steps[i].ports[k].queue.n = 0;

@@ -1,10 +1,12 @@
 /* Where a source's messages enter the engine: each is copied into the tick
- * arena, given its sequence number, decoded and validated once
+ * arena (or, lent by the source, referenced until the tick ends), given its
+ * sequence number, decoded and validated once
  * (SEMANTICS.md section 1), and either queued on the source's main output
  * with the watermark after it, or turned into a dead letter on its
  * `rejected` output. Every message is counted exactly once: accepted, or
  * under one rejection reason. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deadletter.h"
@@ -17,6 +19,34 @@ void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
+#define MESSAGE_HAS(msg, member) ((msg)->struct_size >= offsetof(sluice_message, member) + sizeof((msg)->member))
+
+/* Take a zero-copy message: released with the tick. -1 when out of memory
+ * (then released at once). */
+static int borrow(source_side *src, const sluice_message *msg)
+{
+    if (src->nborrowed == src->borrowed_cap) {
+        size_t cap = src->borrowed_cap ? 2 * src->borrowed_cap : 1024;
+        struct borrowed_message *grown = realloc(src->borrowed, cap * sizeof *grown);
+        if (grown == NULL) {
+            msg->release(msg->release_arg);
+            return -1;
+        }
+        src->borrowed = grown;
+        src->borrowed_cap = cap;
+    }
+    src->borrowed[src->nborrowed++] = (struct borrowed_message){msg->release, msg->release_arg};
+    return 0;
+}
+
+void source_release_borrowed(source_side *src)
+{
+    /* Counted down first: a release that re-entered would see none twice. */
+    while (src->nborrowed > 0) {
+        struct borrowed_message b = src->borrowed[--src->nborrowed];
+        b.release(b.arg);
+    }
+}
 
 static void queue(step *s, port *pt, sluice_record *rec, int64_t wm, uint64_t seq)
 {
@@ -38,6 +68,11 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         pipeline_fail(p, s->scope, "source_push called by a step that is not the source");
         return SLUICE_ERR;
     }
+    int borrowed = msg != NULL && MESSAGE_HAS(msg, release_arg) && msg->release != NULL;
+    if (borrowed && borrow(src, msg) != 0) {
+        pipeline_fail(p, s->scope, "out of memory");
+        return SLUICE_ERR_NOMEM;
+    }
     if (msg == NULL || msg->struct_size < MESSAGE_MIN_SIZE || (msg->payload == NULL && msg->payload_len)) {
         pipeline_fail(p, s->scope, "source_push with a malformed sluice_message");
         return SLUICE_ERR;
@@ -48,13 +83,13 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
     rec->seq = seq;
     rec->partition = msg->partition;
     rec->raw_len = (uint32_t)(msg->payload_len > UINT32_MAX ? UINT32_MAX : msg->payload_len);
-    rec->raw = arena_memdup(a, msg->payload, rec->raw_len);
+    rec->raw = borrowed ? msg->payload : arena_memdup(a, msg->payload, rec->raw_len);
     if (msg->origin) {
         rec->origin = arena_memdup(a, msg->origin, msg->origin_len);
         rec->origin_len = (uint32_t)msg->origin_len;
     }
-    if (msg->struct_size >= offsetof(sluice_message, key_len) + sizeof(size_t) && msg->key) {
-        rec->key = arena_memdup(a, msg->key, msg->key_len);
+    if (MESSAGE_HAS(msg, key_len) && msg->key) {
+        rec->key = borrowed ? msg->key : arena_memdup(a, msg->key, msg->key_len);
         rec->key_len = (uint32_t)msg->key_len;
     }
     s->c_out->value++; /* messages read */

@@ -2,6 +2,7 @@
  * naming the file and the reason, and a plugin built out of tree from the
  * public header alone loads and runs in a pipeline. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "test_support.h"
@@ -163,6 +164,64 @@ START_TEST(out_of_tree_plugin_exports_only_its_entry)
 }
 END_TEST
 
+/* A source that lends its messages (ABI 1.1): the host reads them in place,
+ * releases each exactly once before the next poll (the plugin fails the
+ * pipeline otherwise, and poisons a message once released), and the
+ * outputs, keys and dead letters included, are intact. */
+START_TEST(lent_messages_are_read_in_place_and_released_once_per_tick)
+{
+    const char *dir = ts_tmpdir();
+    char *yaml = ts_strf("%s/lend.yaml", dir);
+    char *text = ts_strf("name: lend\n"
+                         "batch_size: 7\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: %s/lending_source.so\n"
+                         "    options: {count: 23, per_poll: 7}\n"
+                         "    event: {max_future: off}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: clicks\n"
+                         "    options: {path: %s/lend-out.txt, truncate: true, with_key: true}\n"
+                         "  - name: dead\n"
+                         "    plugin: file\n"
+                         "    input: clicks.rejected\n"
+                         "    options: {path: %s/lend-dead.jsonl, truncate: true}\n",
+                         BROKEN_DIR, dir, dir);
+    ts_write_file(yaml, text);
+    char *cmd = ts_strf("%s run --metrics %s/lend-metrics.json %s", SLUICE_BIN, dir, yaml);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "run failed (%d): %s", rc, err);
+    ck_assert_msg(strstr(err, "never released") == NULL, "%s", err);
+    char want[4096] = "";
+    for (int n = 0; n < 23; n++)
+        if (n % 5 != 4)
+            snprintf(want + strlen(want), sizeof want - strlen(want),
+                     "user_id\t{\"user_id\":\"u%d\",\"url\":\"/p%d\",\"ts\":%lld}\n", n, n % 3,
+                     1795737600000LL + n * 1000);
+    char *out = read_in(dir, "lend-out.txt");
+    ck_assert_str_eq(out, want);
+    char *dead = read_in(dir, "lend-dead.jsonl");
+    ck_assert_msg(strchr(dead, 'X') == NULL, "%s", dead);
+    for (int n = 4; n < 23; n += 5) {
+        char *raw = ts_strf("\"origin\":\"lent:%d\",\"raw\":\"{\\\"user_id\\\":\\\"u%d\\\",\\\"url\\\":\"", n, n);
+        ck_assert_msg(strstr(dead, raw) != NULL, "%s not in %s", raw, dead);
+        free(raw);
+    }
+    char *metrics = read_in(dir, "lend-metrics.json");
+    ck_assert_msg(strstr(metrics, "\"released\":23") != NULL, "%s", metrics);
+    ck_assert_msg(strstr(metrics, "\"released_twice\":0") != NULL, "%s", metrics);
+    free(metrics);
+    free(dead);
+    free(out);
+    free(err);
+    free(cmd);
+    free(text);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(out_of_tree_plugin_runs_in_a_pipeline)
 {
     const char *dir = ts_tmpdir();
@@ -253,6 +312,7 @@ int main(void)
     tcase_set_timeout(oot, 60);
     tcase_add_test(oot, out_of_tree_plugin_exports_only_its_entry);
     tcase_add_test(oot, out_of_tree_plugin_runs_in_a_pipeline);
+    tcase_add_test(oot, lent_messages_are_read_in_place_and_released_once_per_tick);
     tcase_add_test(oot, shipped_plugins_export_only_their_entry);
     suite_add_tcase(s, oot);
     return ts_run_suite(s);

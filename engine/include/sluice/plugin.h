@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 #define SLUICE_ABI_VERSION ((uint32_t)(SLUICE_ABI_MAJOR << 16 | SLUICE_ABI_MINOR))
 
 /* The one symbol the engine looks up with dlsym(). */
@@ -275,8 +275,9 @@ typedef struct sluice_str {
 #define SLUICE_REASON_DUPLICATE "duplicate"
 #define SLUICE_REASON_TOO_LATE "too_late"
 
-/* A message a source hands to the host. The host copies what it keeps before
- * source_push returns, so the bytes may be the source's own buffers. */
+/* A message a source hands to the host. Without `release`, the host copies
+ * what it keeps before source_push returns, so the bytes may be the source's
+ * own buffers. */
 typedef struct sluice_message {
     uint32_t struct_size;
     const void *payload;  /* the raw event bytes (a JSON object for clicks)   */
@@ -287,6 +288,17 @@ typedef struct sluice_message {
     int64_t timestamp_ms; /* transport timestamp (Kafka), or SLUICE_TIME_MIN  */
     const void *key;      /* transport key, or NULL                            */
     size_t key_len;
+    /* ABI 1.1, zero copy. When set, and the host's abi_version is 1.1 or
+     * later, the host keeps pointing at payload and key instead of copying
+     * them: they must stay valid and unchanged until the host calls
+     * release(release_arg). It does so exactly once per message (also when
+     * source_push fails), on the pipeline's thread, when no record refers to
+     * them any more: at the end of the tick, which is always before the
+     * source's next poll() and before its destroy(). The origin is still
+     * copied. A 1.0 host ignores these members and copies: check
+     * abi_version before leaving a message to the host. */
+    void (*release)(void *release_arg);
+    void *release_arg;
 } sluice_message;
 
 /* ------------------------------------------------------------------------ */

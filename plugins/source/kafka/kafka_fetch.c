@@ -177,8 +177,13 @@ static size_t format_u64(char *p, uint64_t v)
     return n;
 }
 
-static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_message_t *m)
+static void release_message(void *m) { rd_kafka_message_destroy(m); }
+
+/* Hands m to the host, which releases it once done (zero copy) when it
+ * speaks ABI 1.1; otherwise it copies and m is destroyed here. */
+static sluice_status push_message(kafka_source *s, kpart *p, rd_kafka_message_t *m)
 {
+    int lend = s->host.api->abi_version >= (1u << 16 | 1u);
     size_t origin_len = p->origin_prefix + format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     sluice_message msg = {
@@ -191,12 +196,16 @@ static sluice_status push_message(kafka_source *s, kpart *p, const rd_kafka_mess
         .timestamp_ms = ts >= 0 ? ts : SLUICE_TIME_MIN,
         .key = m->key,
         .key_len = m->key ? m->key_len : 0,
+        .release = lend ? release_message : NULL,
+        .release_arg = lend ? m : NULL,
     };
     if (s->pushed++ == 0)
         s->first_push_ms = s->host.api->now_ms(s->host.ctx);
-    sluice_status st = s->host.api->source_push(s->host.ctx, &msg);
     p->next = m->offset + 1;
     p->at_eof = 0;
+    sluice_status st = s->host.api->source_push(s->host.ctx, &msg);
+    if (!lend)
+        rd_kafka_message_destroy(m);
     return st;
 }
 
@@ -287,11 +296,11 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         korder_update(&s->order, p); /* in the order already: cannot fail */
         if (m->err) {
             p->at_eof = p->pending.len == 0; /* an end-of-partition marker */
+            rd_kafka_message_destroy(m);
         } else {
             st = push_message(s, p, m);
             pushed++;
         }
-        rd_kafka_message_destroy(m);
         if (st < 0)
             return st;
         /* It ran out of fetched messages before its end: it lags now. */
