@@ -437,6 +437,107 @@ static const char *key_of(const char *json, const char *name)
     return buf;
 }
 
+/* How many of the input lines (two files) neither output holds. */
+static size_t rebalance_missing(char **in[2], const size_t nin[2], char **got[2], const size_t nout[2])
+{
+    size_t n = nout[0] + nout[1], missing = 0;
+    char **all = malloc((n ? n : 1) * sizeof *all);
+    memcpy(all, got[0], nout[0] * sizeof *all);
+    memcpy(all + nout[0], got[1], nout[1] * sizeof *all);
+    qsort(all, n, sizeof *all, kt_cmp_str);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < nin[k]; i++)
+            missing += bsearch(&in[k][i], all, n, sizeof *all, kt_cmp_str) == NULL;
+    free(all);
+    return missing;
+}
+
+/* Rebalancing: a second member joins the group mid-run. The first gives up
+ * the partitions it loses (revoked: they no longer count in its watermark),
+ * the two share the topic, and between them every message is read, each
+ * partition going on from where its previous owner stopped (at least once
+ * across the handover). */
+START_TEST(a_second_member_takes_half_the_partitions_and_nothing_is_lost)
+{
+    embedded_broker *b = kt_broker(6, "clicks");
+    const char *bs = broker_bootstraps(b);
+    char *before = tmp("rb-before.jsonl"), *after = tmp("rb-after.jsonl");
+    kt_generate("count: 6000, seed: 31", before);
+    kt_generate("count: 6000, seed: 32", after);
+    ck_assert_uint_eq(kt_produce_file(bs, "clicks", before, 6), 6000);
+    pid_t pid[2];
+    char *out[2], *err[2];
+    for (int i = 0; i < 2; i++) {
+        out[i] = ts_strf("%s/rb-out-%d.jsonl", ts_tmpdir(), i);
+        err[i] = ts_strf("%s/rb-%d.err", ts_tmpdir(), i);
+        char *yaml_path = ts_strf("%s/rb-%d.yaml", ts_tmpdir(), i);
+        char *yaml = ts_strf("name: member%d\n"
+                             "checkpoint_interval: 500ms\n"
+                             "steps:\n"
+                             "  - name: in\n"
+                             "    plugin: kafka\n"
+                             "    options: {brokers: '%s', topics: [clicks], group: rebalance, session_timeout: 4s}\n"
+                             "    event: raw\n"
+                             "  - name: out\n"
+                             "    plugin: file\n"
+                             "    input: in\n"
+                             "    options: {path: '%s', truncate: true, flush_interval: 100ms}\n",
+                             i, bs, out[i]);
+        ts_write_file(yaml_path, yaml);
+        char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, yaml_path);
+        char *stdout_path = ts_strf("%s/rb-%d.out", ts_tmpdir(), i);
+        pid[i] = kt_spawn(cmd, stdout_path, err[i]);
+        ck_assert_msg(kt_wait_for_text(err[i], i == 0 ? "assigned 6 partition(s)" : "assigned 3 partition(s)", 30),
+                      "member %d got no (or not its share of) partitions", i);
+        free(stdout_path);
+        free(cmd);
+        free(yaml);
+        free(yaml_path);
+    }
+    ck_assert_msg(kt_wait_for_text(err[0], "revoked 6 partition(s)", 10), "the first member kept its partitions");
+    ck_assert_msg(kt_wait_for_text(err[0], "assigned 3 partition(s)", 10), "the first member got no share back");
+    ck_assert_uint_eq(kt_produce_file(bs, "clicks", after, 6), 6000);
+
+    /* Both inputs, each line at least once in the two outputs together. */
+    char *inbuf[2], *outbuf[2];
+    size_t nin[2], nout[2];
+    char **in[2] = {kt_lines(before, &inbuf[0], &nin[0]), kt_lines(after, &inbuf[1], &nin[1])};
+    char **got[2] = {NULL, NULL};
+    size_t missing = 12000;
+    for (double deadline = kt_now() + 60; missing > 0 && kt_now() < deadline; kt_sleep_ms(300)) {
+        for (int i = 0; i < 2; i++) {
+            if (got[i]) {
+                free(got[i]);
+                free(outbuf[i]);
+            }
+            got[i] = kt_lines(out[i], &outbuf[i], &nout[i]);
+        }
+        missing = rebalance_missing(in, nin, got, nout);
+    }
+    for (int i = 0; i < 2; i++) {
+        kill(pid[i], SIGTERM);
+        ck_assert_int_eq(kt_wait(pid[i], 30), 0);
+    }
+    char *log0 = ts_read_file(err[0], NULL), *log1 = ts_read_file(err[1], NULL);
+    ck_assert_msg(missing == 0, "%zu of 12000 messages read by neither member (%zu + %zu lines):\n%s\n%s",
+                  missing, nout[0], nout[1], log0, log1);
+    ck_assert_uint_gt(nout[1], 0);
+    free(log0);
+    free(log1);
+    for (int i = 0; i < 2; i++) {
+        free(in[i]);
+        free(inbuf[i]);
+        free(got[i]);
+        free(outbuf[i]);
+        free(out[i]);
+        free(err[i]);
+    }
+    free(before);
+    free(after);
+    broker_stop(b);
+}
+END_TEST
+
 START_TEST(key_field_finds_top_level_members_only)
 {
     ck_assert_str_eq(key_of("{\"user_id\":\"u-1\",\"url\":\"x\"}", "user_id"), "u-1");
@@ -599,6 +700,7 @@ int main(void)
     tcase_add_test(tc, settings_the_plugins_rely_on_are_refused_in_config);
     tcase_add_test(tc, undeliverable_messages_stop_the_pipeline_with_an_error);
     tcase_add_test(tc, the_sink_warns_once_per_partition_past_what_the_embedded_broker_keeps);
+    tcase_add_test(tc, a_second_member_takes_half_the_partitions_and_nothing_is_lost);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }
