@@ -26,7 +26,9 @@ START_TEST(version_and_help)
 {
     char *out = NULL;
     ck_assert_int_eq(sluice("--version", &out, NULL), 0);
-    ck_assert_msg(strncmp(out, "sluice ", 7) == 0 && strstr(out, "plugin ABI 1."), "%s", out);
+    ck_assert_msg(strncmp(out, "sluice " SLUICE_VERSION " ", strlen("sluice " SLUICE_VERSION " ")) == 0 &&
+                      strstr(out, "plugin ABI 1."),
+                  "%s", out);
     free(out);
     const char *cmds[] = {"--help", "run --help", "check --help", "graph --help", "plugins --help", "broker --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
