@@ -59,8 +59,8 @@ static void load_step_plugin(pipeline *p, size_t i, diag_list *diags)
         return;
     }
     if (!(kinds & (1u << lp->desc.kind))) {
-        diag_add(diags, sd->plugin_pos, "step '%s': %s is a %s plugin, but the step %s", sd->name, sd->plugin,
-                 plugin_kind_name(lp->desc.kind),
+        diag_add(diags, sd->plugin_pos, "step '%s': %s is %s %s plugin, but the step %s", sd->name, sd->plugin,
+                 lp->desc.kind == SLUICE_KIND_OPERATOR ? "an" : "a", plugin_kind_name(lp->desc.kind),
                  sd->ninputs == 0 ? "has no input, so it must be a source" : "has an input, so it cannot be a source");
         return;
     }

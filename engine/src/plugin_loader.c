@@ -326,7 +326,8 @@ const loaded_plugin *plugin_find(const plugin_path *pp, const char *name, unsign
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%s-%s.so", pp->dirs[d], plugin_kind_name((sluice_kind)k), name);
             if (!(kinds & (1u << k)) && access(path, F_OK) == 0)
-                snprintf(other, sizeof other, " ('%s' is a %s plugin)", name, plugin_kind_name((sluice_kind)k));
+                snprintf(other, sizeof other, " ('%s' is %s %s plugin)", name,
+                         k == SLUICE_KIND_OPERATOR ? "an" : "a", plugin_kind_name((sluice_kind)k));
         }
     int len = snprintf(err, errsz, "unknown %s plugin '%s'%s", wanted, name, other);
     if (near && len > 0 && (size_t)len < errsz)
