@@ -93,7 +93,7 @@ static sluice_status lending_poll(const sluice_host_api *api, sluice_ctx *ctx, v
     }
     if (l->made == l->count)
         return SLUICE_END;
-    int lend = api->abi_version >= (1u << 16 | 1u);
+    int lend = api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1);
     for (int64_t i = 0; i < l->per_poll && (size_t)i < budget && l->made < l->count; i++, l->made++) {
         slot *sl = &l->slots[i];
         sl->owner = l;

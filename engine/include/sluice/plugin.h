@@ -52,7 +52,9 @@ extern "C" {
 
 #define SLUICE_ABI_MAJOR 1
 #define SLUICE_ABI_MINOR 1
-#define SLUICE_ABI_VERSION ((uint32_t)(SLUICE_ABI_MAJOR << 16 | SLUICE_ABI_MINOR))
+/* An abi_version value, for comparing with the host's (api->abi_version). */
+#define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
+#define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
 
 /* The one symbol the engine looks up with dlsym(). */
 #define SLUICE_PLUGIN_ENTRY_SYMBOL "sluice_plugin_entry"
@@ -296,7 +298,7 @@ typedef struct sluice_message {
      * them any more: at the end of the tick, which is always before the
      * source's next poll() and before its destroy(). The origin is still
      * copied. A 1.0 host ignores these members and copies: check
-     * abi_version before leaving a message to the host. */
+     * api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1) before lending. */
     void (*release)(void *release_arg);
     void *release_arg;
 } sluice_message;

@@ -183,7 +183,7 @@ static void release_message(void *m) { rd_kafka_message_destroy(m); }
  * speaks ABI 1.1; otherwise it copies and m is destroyed here. */
 static sluice_status push_message(kafka_source *s, kpart *p, rd_kafka_message_t *m)
 {
-    int lend = s->host.api->abi_version >= (1u << 16 | 1u);
+    int lend = s->host.api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1);
     size_t origin_len = p->origin_prefix + format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     sluice_message msg = {
