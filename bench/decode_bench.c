@@ -46,12 +46,12 @@ int main(int argc, char **argv)
     srand(42);
     for (int i = 0; i < DISTINCT; i++) {
         char buf[512];
-        int len = snprintf(buf, sizeof buf,
-                           "{\"event_id\":\"e-%d\",\"user_id\":\"u-%d\",\"url\":\"https://shop.example/p/%d\","
-                           "\"ts\":%lld,\"referrer\":\"https://google.com/\",\"ua\":\"Mozilla/5.0 (X11)\","
-                           "\"session_hint\":null}",
-                           100000 + i, 1000 + rand() % 9000, rand() % 500,
-                           1795737600000LL + rand() % 3600000);
+        int len =
+            snprintf(buf, sizeof buf,
+                     "{\"event_id\":\"e-%d\",\"user_id\":\"u-%d\",\"url\":\"https://shop.example/p/%d\","
+                     "\"ts\":%lld,\"referrer\":\"https://google.com/\",\"ua\":\"Mozilla/5.0 (X11)\","
+                     "\"session_hint\":null}",
+                     100000 + i, 1000 + rand() % 9000, rand() % 500, 1795737600000LL + rand() % 3600000);
         ev[i] = strdup(buf);
         evlen[i] = (size_t)len;
         total += (size_t)len;

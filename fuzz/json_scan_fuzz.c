@@ -46,11 +46,9 @@ static void check_round_trip(sluice_record *rec)
         abort();
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const field *x = &rec->fields[i], *y = &copy->fields[i];
-        if (x->name_len != y->name_len || memcmp(x->name, y->name, x->name_len) != 0 ||
-            x->type != y->type)
+        if (x->name_len != y->name_len || memcmp(x->name, y->name, x->name_len) != 0 || x->type != y->type)
             abort();
-        if (x->type == SLUICE_TYPE_STRING &&
-            (x->len != y->len || memcmp(x->text, y->text, x->len) != 0))
+        if (x->type == SLUICE_TYPE_STRING && (x->len != y->len || memcmp(x->text, y->text, x->len) != 0))
             abort();
         if (x->type == SLUICE_TYPE_INT && x->v.i != y->v.i)
             abort();

@@ -45,7 +45,10 @@ embedded_broker *broker_start(int brokers, int partitions, const char *topics, c
     return b;
 }
 
-const char *broker_bootstraps(const embedded_broker *b) { return rd_kafka_mock_cluster_bootstraps(b->cluster); }
+const char *broker_bootstraps(const embedded_broker *b)
+{
+    return rd_kafka_mock_cluster_bootstraps(b->cluster);
+}
 
 int broker_create_topics(embedded_broker *b, const char *topics, int partitions, char *err, size_t errsz)
 {
@@ -99,8 +102,8 @@ const char *broker_embedded_bootstraps(char *err, size_t errsz)
         embedded = broker_start(1, EMBEDDED_PARTITIONS, EMBEDDED_TOPICS, err, errsz);
         if (embedded) {
             atexit(stop_embedded);
-            log_msg(SLUICE_LOG_INFO, NULL,
-                    "embedded broker (in-memory, for development) listening on %s", broker_bootstraps(embedded));
+            log_msg(SLUICE_LOG_INFO, NULL, "embedded broker (in-memory, for development) listening on %s",
+                    broker_bootstraps(embedded));
         }
     }
     const char *bs = embedded ? broker_bootstraps(embedded) : NULL;
@@ -129,10 +132,10 @@ static const char broker_help[] =
 int broker_main(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {{"brokers", required_argument, NULL, 'b'},
-                                              {"partitions", required_argument, NULL, 'p'},
-                                              {"topics", required_argument, NULL, 't'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"partitions", required_argument, NULL, 'p'},
+                                             {"topics", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int brokers = 1, partitions = 6, c;
     const char *topics = NULL;
     optind = 1;

@@ -306,8 +306,7 @@ static void on_collection_start(builder *b, cfg_kind kind, const yaml_event_t *e
                                 const yaml_char_t *anchor_name)
 {
     if (b->depth >= CFG_MAX_DEPTH) {
-        diag_add(b->diags, mark_pos(b, ev->start_mark), "nesting deeper than %d levels",
-                 CFG_MAX_DEPTH);
+        diag_add(b->diags, mark_pos(b, ev->start_mark), "nesting deeper than %d levels", CFG_MAX_DEPTH);
         b->failed = 1;
         return;
     }
@@ -351,8 +350,7 @@ static void apply_merge_keys(builder *b, cfg_node *map)
                 ok = ok && v->items[j]->kind == CFG_MAP;
         }
         if (!ok)
-            diag_add(b->diags, v->pos, "'<<' merges a map or a list of maps, not %s",
-                     cfg_kind_name(v->kind));
+            diag_add(b->diags, v->pos, "'<<' merges a map or a list of maps, not %s", cfg_kind_name(v->kind));
         cfg_node **m = realloc(merged, (nmerged + 1) * sizeof *m);
         if (!m) {
             b->failed = 1;
@@ -429,11 +427,9 @@ static cfg_node *parse_yaml(yaml_parser_t *p, builder b)
             src_pos pos = mark_pos(&b, p->problem_mark);
             if (p->context)
                 diag_add(diags, pos, "invalid YAML: %s (%s at line %d)",
-                         p->problem ? p->problem : "syntax error", p->context,
-                         (int)p->context_mark.line + 1);
+                         p->problem ? p->problem : "syntax error", p->context, (int)p->context_mark.line + 1);
             else
-                diag_add(diags, pos, "invalid YAML: %s",
-                         p->problem ? p->problem : "syntax error");
+                diag_add(diags, pos, "invalid YAML: %s", p->problem ? p->problem : "syntax error");
             syntax_error = 1;
             break;
         }
@@ -480,8 +476,7 @@ static cfg_node *parse_yaml(yaml_parser_t *p, builder b)
     return b.root;
 }
 
-cfg_node *cfg_yaml_read_file(FILE *fp, const char *file, interp_lookup_fn lookup, void *ud,
-                             diag_list *diags)
+cfg_node *cfg_yaml_read_file(FILE *fp, const char *file, interp_lookup_fn lookup, void *ud, diag_list *diags)
 {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -489,8 +484,8 @@ cfg_node *cfg_yaml_read_file(FILE *fp, const char *file, interp_lookup_fn lookup
         return NULL;
     }
     yaml_parser_set_input_file(&parser, fp);
-    return parse_yaml(&parser, (builder){.file = file, .diags = diags, .interpolate = 1,
-                                         .lookup = lookup, .ud = ud});
+    return parse_yaml(&parser,
+                      (builder){.file = file, .diags = diags, .interpolate = 1, .lookup = lookup, .ud = ud});
 }
 
 cfg_node *cfg_yaml_read_string(const char *text, const char *file, diag_list *diags)

@@ -20,8 +20,8 @@ int duration_parse_ms(const char *s, int64_t *out_ms)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"", 1},           {"ms", 1},           {"s", 1000},
-                 {"m", 60 * 1000},  {"h", 3600 * 1000}, {"d", 86400 * 1000LL}};
+    } units[] = {{"", 1},          {"ms", 1},          {"s", 1000},
+                 {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000LL}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(p, units[i].unit) != 0)
             continue;

@@ -39,18 +39,24 @@ static int reject(event_verdict *v, const char *reason, const char *fmt, ...)
 static const char *type_name(const field *f)
 {
     switch (f->type) {
-    case SLUICE_TYPE_NULL: return "null";
-    case SLUICE_TYPE_BOOL: return "a boolean";
-    case SLUICE_TYPE_INT: return "an integer";
-    case SLUICE_TYPE_DOUBLE: return "a JSON real";
-    case SLUICE_TYPE_STRING: return "a string";
+    case SLUICE_TYPE_NULL:
+        return "null";
+    case SLUICE_TYPE_BOOL:
+        return "a boolean";
+    case SLUICE_TYPE_INT:
+        return "an integer";
+    case SLUICE_TYPE_DOUBLE:
+        return "a JSON real";
+    case SLUICE_TYPE_STRING:
+        return "a string";
     case SLUICE_TYPE_JSON:
         if (f->len && f->text[0] == '{')
             return "an object";
         if (f->len && f->text[0] == '[')
             return "an array";
         return "a number out of range";
-    default: return "of no type";
+    default:
+        return "of no type";
     }
 }
 
@@ -99,8 +105,7 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
         return reject(v, SLUICE_REASON_TOO_LARGE, "event is %u bytes, more than the limit of %zu",
                       (unsigned)rec->raw_len, cfg->max_event_bytes);
 
-    json_scan_status st =
-        json_scan_record(rec->raw, rec->raw_len, rec, v->detail, sizeof v->detail);
+    json_scan_status st = json_scan_record(rec->raw, rec->raw_len, rec, v->detail, sizeof v->detail);
     if (st != JSON_SCAN_OK) {
         v->reason = SLUICE_REASON_MALFORMED;
         return 0;
@@ -115,17 +120,14 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
         if (f->len == 0)
             return reject(v, SLUICE_REASON_BAD_USER, "%s is empty", name);
         if (f->len > MAX_USER_BYTES)
-            return reject(v, SLUICE_REASON_BAD_USER, "%s is longer than %d bytes", name,
-                          MAX_USER_BYTES);
+            return reject(v, SLUICE_REASON_BAD_USER, "%s is longer than %d bytes", name, MAX_USER_BYTES);
         user = (sluice_str){f->text, f->len};
     } else if (f->type == SLUICE_TYPE_INT || is_big_integer(f)) {
         if (f->len > MAX_USER_BYTES) /* only a big integer of > 256 digits */
-            return reject(v, SLUICE_REASON_BAD_USER, "%s is longer than %d bytes", name,
-                          MAX_USER_BYTES);
+            return reject(v, SLUICE_REASON_BAD_USER, "%s is longer than %d bytes", name, MAX_USER_BYTES);
         user = integer_text(f);
     } else {
-        return reject(v, SLUICE_REASON_BAD_USER, "%s is %s, not a string or an integer", name,
-                      type_name(f));
+        return reject(v, SLUICE_REASON_BAD_USER, "%s is %s, not a string or an integer", name, type_name(f));
     }
 
     name = cfg->field_url;
@@ -137,8 +139,7 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
     if (f->len == 0)
         return reject(v, SLUICE_REASON_BAD_URL, "%s is empty", name);
     if (f->len > MAX_URL_BYTES)
-        return reject(v, SLUICE_REASON_BAD_URL, "%s is longer than %d bytes", name,
-                      MAX_URL_BYTES);
+        return reject(v, SLUICE_REASON_BAD_URL, "%s is longer than %d bytes", name, MAX_URL_BYTES);
     sluice_str url = {f->text, f->len};
 
     name = cfg->field_time;
@@ -151,8 +152,7 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
         if (ts < 0)
             return reject(v, SLUICE_REASON_BAD_TS, "%s is negative", name);
         if (ts >= TS_LIMIT)
-            return reject(v, SLUICE_REASON_BAD_TS, "%s is %lld, not below 2^53", name,
-                          (long long)ts);
+            return reject(v, SLUICE_REASON_BAD_TS, "%s is %lld, not below 2^53", name, (long long)ts);
     } else if (is_big_integer(f)) {
         if (f->text[0] == '-')
             return reject(v, SLUICE_REASON_BAD_TS, "%s is negative", name);
@@ -167,14 +167,12 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
                (f->type == SLUICE_TYPE_JSON && f->len && f->text[0] != '{' && f->text[0] != '[')) {
         return reject(v, SLUICE_REASON_BAD_TS, "%s is a JSON real, not an integer", name);
     } else {
-        return reject(v, SLUICE_REASON_BAD_TS, "%s is %s, not an integer or a string", name,
-                      type_name(f));
+        return reject(v, SLUICE_REASON_BAD_TS, "%s is %s, not an integer or a string", name, type_name(f));
     }
 
     if (cfg->max_future_ms >= 0) {
         /* Saturating: a huge max_future must not wrap around. */
-        int64_t limit = now_ms > INT64_MAX - cfg->max_future_ms ? INT64_MAX
-                                                                : now_ms + cfg->max_future_ms;
+        int64_t limit = now_ms > INT64_MAX - cfg->max_future_ms ? INT64_MAX : now_ms + cfg->max_future_ms;
         if (ts > limit)
             /* The wall clock itself stays out of the detail, so that dead
              * letters are the same whatever the moment of a replay. */
@@ -240,10 +238,9 @@ int rfc3339_parse_ms(const char *p, size_t n, int64_t *out_ms)
     int y, mo, d, h, mi, s, oh = 0, om = 0;
     if (n < 20)
         return -1;
-    if (digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) || p[7] != '-' ||
-        digits(p + 8, 2, &d) || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') ||
-        digits(p + 11, 2, &h) || p[13] != ':' || digits(p + 14, 2, &mi) || p[16] != ':' ||
-        digits(p + 17, 2, &s))
+    if (digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) || p[7] != '-' || digits(p + 8, 2, &d) ||
+        (p[10] != 'T' && p[10] != 't' && p[10] != ' ') || digits(p + 11, 2, &h) || p[13] != ':' ||
+        digits(p + 14, 2, &mi) || p[16] != ':' || digits(p + 17, 2, &s))
         return -1;
     size_t i = 19;
     int64_t ms = 0;
@@ -264,8 +261,7 @@ int rfc3339_parse_ms(const char *p, size_t n, int64_t *out_ms)
         i++;
     } else if (p[i] == '+' || p[i] == '-') {
         sign = p[i] == '+' ? 1 : -1;
-        if (n - i < 6 || digits(p + i + 1, 2, &oh) || p[i + 3] != ':' ||
-            digits(p + i + 4, 2, &om))
+        if (n - i < 6 || digits(p + i + 1, 2, &oh) || p[i + 3] != ':' || digits(p + i + 4, 2, &om))
             return -1;
         i += 6;
     } else {
@@ -273,8 +269,8 @@ int rfc3339_parse_ms(const char *p, size_t n, int64_t *out_ms)
     }
     if (i != n)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 ||
-        oh > 23 || om > 59)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 || oh > 23 ||
+        om > 59)
         return -1;
     int64_t offset_s = (int64_t)sign * (oh * 3600 + om * 60);
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s;

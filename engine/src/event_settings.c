@@ -13,8 +13,8 @@ static const char *const field_keys[] = {"user", "url", "time", "event_id"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static void unknown_key(diag_list *d, src_pos pos, const char *where, const char *key, const char *const *known,
-                        size_t n)
+static void unknown_key(diag_list *d, src_pos pos, const char *where, const char *key,
+                        const char *const *known, size_t n)
 {
     const char *near = suggest_closest(key, known, n);
     if (near)
@@ -104,7 +104,8 @@ int event_settings_parse(const cfg_node *node, event_settings *out, diag_list *d
             errno = 0;
             long long n = strtoll(s, &end, 10);
             if (errno || *s == '\0' || *end != '\0' || n < 1 || n > (1ll << 30))
-                diag_add(d, v->pos, "event.max_event_bytes: '%s' is not a whole number from 1 to 1073741824", s);
+                diag_add(d, v->pos, "event.max_event_bytes: '%s' is not a whole number from 1 to 1073741824",
+                         s);
             else
                 out->decode.max_event_bytes = (size_t)n;
         } else if (strcmp(key, "max_future") == 0) {

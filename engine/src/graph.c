@@ -71,13 +71,11 @@ static void check_sources(const pipeline_def *def, const step_info *si, diag_lis
             if (s->ninputs)
                 diag_add(diags, s->inputs[0].pos, "source step '%s' cannot have an input", s->name);
         } else if (s->ninputs == 0) {
-            diag_add(diags, s->pos, "step '%s' (%s) has no 'input'", s->name,
-                     kind_name(si[i].kind));
+            diag_add(diags, s->pos, "step '%s' (%s) has no 'input'", s->name, kind_name(si[i].kind));
         }
     }
     if (first < 0 && all_known) {
-        src_pos pos = def->nsteps ? def->steps[0].pos
-                                  : (def->root ? def->root->pos : (src_pos){NULL, 0, 0});
+        src_pos pos = def->nsteps ? def->steps[0].pos : (def->root ? def->root->pos : (src_pos){NULL, 0, 0});
         diag_add(diags, pos, "the pipeline has no source step (one whose plugin is a source)");
     }
 }
@@ -89,19 +87,18 @@ static void list_outputs(const step_info *t, char *buf, size_t size)
     buf[0] = '\0';
     const char *fixed[2] = {"main", t->kind == SLUICE_KIND_SOURCE ? "rejected" : NULL};
     for (size_t i = 0; i < 2 && fixed[i]; i++)
-        len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", i ? ", " : "",
-                                fixed[i]);
+        len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", i ? ", " : "", fixed[i]);
     for (size_t i = 0; t->outputs && t->outputs[i] && len < size; i++)
         if (!(t->kind == SLUICE_KIND_SOURCE && strcmp(t->outputs[i], "rejected") == 0))
             len += (size_t)snprintf(buf + len, size - len, ", %s", t->outputs[i]);
 }
 
-static void check_output(const pipeline_def *def, const step_info *t, const step_def *s,
-                         const input_ref *in, diag_list *diags)
+static void check_output(const pipeline_def *def, const step_info *t, const step_def *s, const input_ref *in,
+                         diag_list *diags)
 {
     if (t->kind == SLUICE_KIND_SINK) {
-        diag_add(diags, in->pos, "input '%s' of step '%s' is a sink, which has no outputs",
-                 in->step, s->name);
+        diag_add(diags, in->pos, "input '%s' of step '%s' is a sink, which has no outputs", in->step,
+                 s->name);
         return;
     }
     if (graph_has_output(t->kind, t->outputs, in->output))
@@ -118,11 +115,10 @@ static void check_output(const pipeline_def *def, const step_info *t, const step
     const char *hint = suggest_closest(in->output, cands, n);
     (void)def;
     if (hint)
-        diag_add(diags, in->pos, "step '%s' has no output '%s' (it has: %s); did you mean '%s.%s'?",
-                 in->step, in->output, have, in->step, hint);
+        diag_add(diags, in->pos, "step '%s' has no output '%s' (it has: %s); did you mean '%s.%s'?", in->step,
+                 in->output, have, in->step, hint);
     else
-        diag_add(diags, in->pos, "step '%s' has no output '%s' (it has: %s)", in->step, in->output,
-                 have);
+        diag_add(diags, in->pos, "step '%s' has no output '%s' (it has: %s)", in->step, in->output, have);
 }
 
 static void check_inputs(const pipeline_def *def, const step_info *si, diag_list *diags)
@@ -137,8 +133,8 @@ static void check_inputs(const pipeline_def *def, const step_info *si, diag_list
             for (size_t j = 0; j < k; j++) {
                 if (strcmp(s->inputs[j].step, in->step) == 0 &&
                     strcmp(s->inputs[j].output, in->output) == 0) {
-                    diag_add(diags, in->pos, "step '%s' lists input '%s.%s' twice", s->name,
-                             in->step, in->output);
+                    diag_add(diags, in->pos, "step '%s' lists input '%s.%s' twice", s->name, in->step,
+                             in->output);
                     break;
                 }
             }
@@ -146,12 +142,10 @@ static void check_inputs(const pipeline_def *def, const step_info *si, diag_list
             if (t < 0) {
                 const char *hint = names ? suggest_closest(in->step, names, def->nsteps) : NULL;
                 if (hint)
-                    diag_add(diags, in->pos,
-                             "input of step '%s' names unknown step '%s'; did you mean '%s'?",
+                    diag_add(diags, in->pos, "input of step '%s' names unknown step '%s'; did you mean '%s'?",
                              s->name, in->step, hint);
                 else
-                    diag_add(diags, in->pos, "input of step '%s' names unknown step '%s'",
-                             s->name, in->step);
+                    diag_add(diags, in->pos, "input of step '%s' names unknown step '%s'", s->name, in->step);
                 continue;
             }
             if (si[t].known)
@@ -321,7 +315,7 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *u
         if (si && si[i].known)
             shape = si[i].kind == SLUICE_KIND_SOURCE ? "invhouse"
                     : si[i].kind == SLUICE_KIND_SINK ? "house"
-                                                      : "box";
+                                                     : "box";
         fprintf(out, "  ");
         dot_string(out, s->name);
         fprintf(out, " [label=");

@@ -13,8 +13,7 @@
  * could not be loaded (checks needing it are skipped, the loader already
  * reported why). `outputs` is the descriptor's NULL-terminated extra outputs
  * (may be set to NULL). */
-typedef int (*graph_plugin_info_fn)(void *ud, size_t step, sluice_kind *kind,
-                                    const char *const **outputs);
+typedef int (*graph_plugin_info_fn)(void *ud, size_t step, sluice_kind *kind, const char *const **outputs);
 
 /* Validate the graph; on success fill order[0..nsteps) with a topological
  * order of step indices (the source first) and return 0; else add diags and

@@ -154,7 +154,8 @@ static int api_field_json(const sluice_record *rec, const char *name, sluice_str
             return 1;
         }
         buf = arena_alloc(rec->arena, 32);
-        out->len = f->type == SLUICE_TYPE_INT ? json_format_int(buf, f->v.i) : json_format_double(buf, f->v.d);
+        out->len =
+            f->type == SLUICE_TYPE_INT ? json_format_int(buf, f->v.i) : json_format_double(buf, f->v.d);
         out->ptr = buf;
         return 1;
     case SLUICE_TYPE_NONE:
@@ -189,7 +190,10 @@ static int api_record_role(const sluice_record *rec, sluice_role role, sluice_st
     return 1;
 }
 
-static sluice_str api_record_raw(const sluice_record *rec) { return (sluice_str){rec->raw, rec->raw ? rec->raw_len : 0}; }
+static sluice_str api_record_raw(const sluice_record *rec)
+{
+    return (sluice_str){rec->raw, rec->raw ? rec->raw_len : 0};
+}
 
 static sluice_str api_record_origin(const sluice_record *rec)
 {
@@ -202,7 +206,10 @@ static int api_record_json(const sluice_record *rec, sluice_str *out)
     return 1;
 }
 
-static sluice_str api_record_key(const sluice_record *rec) { return (sluice_str){rec->key, rec->key ? rec->key_len : 0}; }
+static sluice_str api_record_key(const sluice_record *rec)
+{
+    return (sluice_str){rec->key, rec->key ? rec->key_len : 0};
+}
 
 /* --- making records ---------------------------------------------------- */
 
@@ -292,7 +299,8 @@ static sluice_status api_emit(sluice_ctx *ctx, const char *output, const sluice_
     return SLUICE_OK;
 }
 
-static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const char *reason, const char *detail)
+static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const char *reason,
+                                const char *detail)
 {
     step *s = ctx->s;
     char name[96];
@@ -301,9 +309,9 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
     port *pt = step_port(s, "rejected");
     if (pt == NULL || pt->consumers == 0)
         return SLUICE_OK;
-    sluice_record *dl = deadletter_make(&ctx->p->tick_arena, reason ? reason : "unknown", detail,
-                                        (sluice_str){rec->origin, rec->origin_len},
-                                        (sluice_str){rec->raw, rec->raw_len});
+    sluice_record *dl =
+        deadletter_make(&ctx->p->tick_arena, reason ? reason : "unknown", detail,
+                        (sluice_str){rec->origin, rec->origin_len}, (sluice_str){rec->raw, rec->raw_len});
     items_push(&pt->queue, dl, ctx->cur_wm, ctx->cur_seq);
     if (ctx->cur_wm > pt->last_wm)
         pt->last_wm = ctx->cur_wm;

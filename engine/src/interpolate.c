@@ -69,13 +69,11 @@ static long find_close(const char *s)
 
 static int is_name_char(char c, int first)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-           (!first && c >= '0' && c <= '9');
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (!first && c >= '0' && c <= '9');
 }
 
 /* Expand one ${...} whose body is body[0..len); append to out. */
-static int expand_one(const char *body, size_t len, interp_lookup_fn lookup, void *ud, buf *out,
-                      char **error)
+static int expand_one(const char *body, size_t len, interp_lookup_fn lookup, void *ud, buf *out, char **error)
 {
     size_t n = 0;
     while (n < len && is_name_char(body[n], n == 0))

@@ -46,9 +46,9 @@ static const unsigned char is_digit[256] = {['0' ... '9'] = 1};
 
 /* Hex digit value plus one; 0 for anything else. */
 static const unsigned char hex_value1[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
-    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 static cur fail(scanner *s, cur at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -90,8 +90,7 @@ static inline uint64_t special8(cur p)
 
 static inline int read_hex4(cur p, unsigned *out)
 {
-    unsigned a = hex_value1[p[0]], b = hex_value1[p[1]], c = hex_value1[p[2]],
-             d = hex_value1[p[3]];
+    unsigned a = hex_value1[p[0]], b = hex_value1[p[1]], c = hex_value1[p[2]], d = hex_value1[p[3]];
     if (!a || !b || !c || !d)
         return -1;
     *out = (a - 1) << 12 | (b - 1) << 8 | (c - 1) << 4 | (d - 1);
@@ -105,7 +104,14 @@ static cur scan_escape(scanner *s, cur p)
     if (end - p < 2)
         return fail(s, p, "unterminated string");
     switch (p[1]) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
         return p + 2;
     case 'u':
         break;
@@ -121,8 +127,8 @@ static cur scan_escape(scanner *s, cur p)
         return fail(s, p, "lone low surrogate \\u%04X", u);
     if (u >= 0xd800 && u <= 0xdbff) {
         unsigned lo;
-        if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || read_hex4(p + 8, &lo) != 0 ||
-            lo < 0xdc00 || lo > 0xdfff)
+        if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || read_hex4(p + 8, &lo) != 0 || lo < 0xdc00 ||
+            lo > 0xdfff)
             return fail(s, p, "lone high surrogate \\u%04X", u);
         return p + 12;
     }
@@ -230,11 +236,21 @@ static const char *decode_string(arena *a, cur p, cur q, uint32_t *len)
         char c = (char)p[1];
         p += 2;
         switch (c) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             unsigned u = 0, lo = 0xdc00; /* validated by scan_escape */
             read_hex4(p, &u);
@@ -247,7 +263,9 @@ static const char *decode_string(arena *a, cur p, cur q, uint32_t *len)
             o += put_utf8(o, u);
             break;
         }
-        default: *o++ = c; break; /* " \ / */
+        default:
+            *o++ = c;
+            break; /* " \ / */
         }
     }
     *o = '\0';
@@ -282,9 +300,8 @@ static double slow_strtod(cur p, size_t n, int *overflow)
     return d;
 }
 
-static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* p is at '-' or a digit. Sets the field's type, value and text. */
 static cur scan_number(scanner *s, cur p, field *f)
@@ -292,9 +309,9 @@ static cur scan_number(scanner *s, cur p, field *f)
     cur end = s->end, start = p;
     int neg = 0;
     uint64_t mant = 0;
-    int digits = 0;    /* significant mantissa digits accumulated */
-    int dropped = 0;   /* mantissa digits beyond 19, not accumulated */
-    int frac = 0;      /* fraction digits (count toward the exponent) */
+    int digits = 0;  /* significant mantissa digits accumulated */
+    int dropped = 0; /* mantissa digits beyond 19, not accumulated */
+    int frac = 0;    /* fraction digits (count toward the exponent) */
     int is_int = 1;
     if (*p == '-') {
         neg = 1;
@@ -449,11 +466,22 @@ value: /* a value at `depth` */
     case '"':
         p = scan_string(s, p + 1, &escaped);
         break;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         p = scan_number(s, p, &scratch);
         break;
-    case 't': case 'f': case 'n':
+    case 't':
+    case 'f':
+    case 'n':
         p = scan_literal(s, p, &scratch);
         break;
     default:
@@ -556,14 +584,26 @@ static cur scan_members(scanner *s, cur p, sluice_record *rec)
                 f->len = (uint32_t)(p - 1 - (v + 1));
             }
             break;
-        case '-': case '0': case '1': case '2': case '3': case '4':
-        case '5': case '6': case '7': case '8': case '9':
+        case '-':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
             p = scan_number(s, p, f);
             break;
-        case 't': case 'f': case 'n':
+        case 't':
+        case 'f':
+        case 'n':
             p = scan_literal(s, p, f);
             break;
-        case '{': case '[':
+        case '{':
+        case '[':
             p = skip_value(s, p, 2);
             if (p == NULL)
                 return NULL;
@@ -588,8 +628,7 @@ static cur scan_members(scanner *s, cur p, sluice_record *rec)
     }
 }
 
-json_scan_status json_scan_record(const char *buf, size_t len, sluice_record *rec, char *err,
-                                  size_t errsz)
+json_scan_status json_scan_record(const char *buf, size_t len, sluice_record *rec, char *err, size_t errsz)
 {
     scanner s = {(cur)buf, (cur)buf + len, err, errsz};
     uint32_t nfields = rec->nfields;

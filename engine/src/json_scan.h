@@ -21,8 +21,7 @@ typedef enum json_scan_status {
 /* Decode `len` bytes at `buf` (which must stay alive as long as the record:
  * the engine copies messages into the arena first) into rec's fields.
  * On failure writes a short reason ("invalid UTF-8 at byte 17") to err. */
-json_scan_status json_scan_record(const char *buf, size_t len, sluice_record *rec,
-                                  char *err, size_t errsz);
+json_scan_status json_scan_record(const char *buf, size_t len, sluice_record *rec, char *err, size_t errsz);
 
 /* Append the JSON string literal for (p, n) (quotes included, escaped like
  * jansson's default output) to buf; returns the bytes written. buf must have

@@ -12,9 +12,9 @@ static const unsigned char is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r
 
 /* Bytes each ASCII byte takes once escaped (0: non-ASCII, see utf8_seq). */
 static const unsigned char escaped_len[256] = {
-    [0x00 ... 0x07] = 6, ['\b'] = 2, ['\t'] = 2, ['\n'] = 2, [0x0b] = 6, ['\f'] = 2,
-    ['\r'] = 2, [0x0e ... 0x1f] = 6, [0x20 ... 0x21] = 1, ['"'] = 2, [0x23 ... 0x5b] = 1,
-    ['\\'] = 2, [0x5d ... 0x7f] = 1,
+    [0x00 ... 0x07] = 6, ['\b'] = 2, ['\t'] = 2,          ['\n'] = 2,          [0x0b] = 6,
+    ['\f'] = 2,          ['\r'] = 2, [0x0e ... 0x1f] = 6, [0x20 ... 0x21] = 1, ['"'] = 2,
+    [0x23 ... 0x5b] = 1, ['\\'] = 2, [0x5d ... 0x7f] = 1,
 };
 
 static size_t escape_string_len(const char *str, size_t n)
@@ -67,13 +67,27 @@ size_t json_escape_string(char *buf, const char *str, size_t n)
         p++;
         *o++ = '\\';
         switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
         default:
             memcpy(o, "u00", 3);
             o[3] = hexd[c >> 4];

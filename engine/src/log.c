@@ -35,8 +35,7 @@ void log_vmsg(sluice_log_level level, const char *scope, const char *fmt, va_lis
     /* One fprintf under a lock: lines from pipeline threads never interleave. */
     pthread_mutex_lock(&log_lock);
     fprintf(stderr, "%02d:%02d:%02d.%03ld %s%s%s%s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-            ts.tv_nsec / 1000000, scope ? "[" : "", scope ? scope : "", scope ? "] " : "", tags[level],
-            text);
+            ts.tv_nsec / 1000000, scope ? "[" : "", scope ? scope : "", scope ? "] " : "", tags[level], text);
     pthread_mutex_unlock(&log_lock);
 }
 

@@ -239,7 +239,8 @@ static int cmd_check(int argc, char **argv)
 static int cmd_graph(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        puts("Usage: sluice graph PIPELINE.yaml\n\nPrints the pipeline's graph in Graphviz DOT (try: | dot -Tpng > g.png).");
+        puts("Usage: sluice graph PIPELINE.yaml\n\nPrints the pipeline's graph in Graphviz DOT (try: | dot "
+             "-Tpng > g.png).");
         return EXIT_OK;
     }
     if (argc != 2) {
@@ -265,7 +266,8 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
         return;
     }
     const sluice_plugin *d = &p->desc;
-    printf("%s %s %s - %s\n    file: %s\n", plugin_kind_name(d->kind), d->name, d->version, d->description, path);
+    printf("%s %s %s - %s\n    file: %s\n", plugin_kind_name(d->kind), d->name, d->version, d->description,
+           path);
     if (p->outputs[0]) {
         printf("    outputs: main");
         for (size_t i = 0; p->outputs[i]; i++)
@@ -292,7 +294,8 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
 static int cmd_plugins(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        puts("Usage: sluice plugins\n\nLists every plugin on the search path with its kind, version, outputs and\n"
+        puts("Usage: sluice plugins\n\nLists every plugin on the search path with its kind, version, outputs "
+             "and\n"
              "options (type, default, documentation). Plugins that fail to load are listed\n"
              "with the reason, and the exit code is then 3.");
         return EXIT_OK;

@@ -68,14 +68,13 @@ static const char *type_name(sluice_opt_type t)
 
 /* Copy entry i as far as the plugin's struct goes; members it does not
  * have (wholly or partly past its stride) read as zero. */
-static void spec_entry(const sluice_option_spec *spec, size_t stride, size_t i,
-                       sluice_option_spec *out)
+static void spec_entry(const sluice_option_spec *spec, size_t stride, size_t i, sluice_option_spec *out)
 {
     memset(out, 0, sizeof *out);
     size_t n = stride < sizeof *out ? stride : sizeof *out;
     memcpy(out, (const char *)spec + i * stride, n);
-#define ZERO_PAST_STRIDE(member)                                                                 \
-    if (offsetof(sluice_option_spec, member) + sizeof out->member > stride)                      \
+#define ZERO_PAST_STRIDE(member)                                            \
+    if (offsetof(sluice_option_spec, member) + sizeof out->member > stride) \
     memset(&out->member, 0, sizeof out->member)
     ZERO_PAST_STRIDE(min);
     ZERO_PAST_STRIDE(max);
@@ -86,8 +85,8 @@ static void spec_entry(const sluice_option_spec *spec, size_t stride, size_t i,
 }
 
 /* Normalized entries of the table into *out (malloc'd); -1 on a bad table. */
-static int read_spec(const sluice_option_spec *spec, const char *plugin, src_pos where,
-                     diag_list *diags, sluice_option_spec **out, size_t *n)
+static int read_spec(const sluice_option_spec *spec, const char *plugin, src_pos where, diag_list *diags,
+                     sluice_option_spec **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -104,8 +103,8 @@ static int read_spec(const sluice_option_spec *spec, const char *plugin, src_pos
     int bad = 0;
     for (size_t i = 0;; i++) {
         if (i == OPTIONS_MAX_SPECS) {
-            diag_add(diags, where, "plugin '%s' declares more than %d options (missing terminator?)",
-                     plugin, OPTIONS_MAX_SPECS);
+            diag_add(diags, where, "plugin '%s' declares more than %d options (missing terminator?)", plugin,
+                     OPTIONS_MAX_SPECS);
             bad = 1;
             break;
         }
@@ -115,8 +114,8 @@ static int read_spec(const sluice_option_spec *spec, const char *plugin, src_pos
             break;
         if (e.struct_size != stride) {
             diag_add(diags, where,
-                     "plugin '%s': option '%s' has struct_size %u, unlike the table's first (%zu)",
-                     plugin, e.name, e.struct_size, stride);
+                     "plugin '%s': option '%s' has struct_size %u, unlike the table's first (%zu)", plugin,
+                     e.name, e.struct_size, stride);
             bad = 1;
         }
         if (!*e.name) {
@@ -212,8 +211,7 @@ static void format_range(const sluice_option_spec *s, char *buf, size_t size)
         snprintf(buf, size, "<= %s", hi);
 }
 
-static int check_range(const sluice_option_spec *s, double v, const char *shown, char *err,
-                       size_t errsz)
+static int check_range(const sluice_option_spec *s, double v, const char *shown, char *err, size_t errsz)
 {
     if (!has_range(s) || (v >= s->min && v <= s->max))
         return 0;
@@ -283,15 +281,11 @@ static int enum_match(const char *values, const char *s, char *hint, size_t hint
     return found ? 0 : -1;
 }
 
-static int is_null_text(const cfg_node *n)
-{
-    return n->kind == CFG_SCALAR && !n->quoted && !*n->scalar;
-}
+static int is_null_text(const cfg_node *n) { return n->kind == CFG_SCALAR && !n->quoted && !*n->scalar; }
 
 /* Convert `node` into v per v->spec; on failure write the problem into err
  * and set *at to the offending node. */
-static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz,
-                   const cfg_node **at)
+static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz, const cfg_node **at)
 {
     const sluice_option_spec *s = &v->spec;
     *at = node;
@@ -316,8 +310,8 @@ static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz,
             if (item->kind != CFG_SCALAR) {
                 *at = item;
                 if (map)
-                    snprintf(err, errsz, "entry '%s' must be a single value, not %s",
-                             node->keys[i], cfg_kind_name(item->kind));
+                    snprintf(err, errsz, "entry '%s' must be a single value, not %s", node->keys[i],
+                             cfg_kind_name(item->kind));
                 else
                     snprintf(err, errsz, "item %zu must be a single value, not %s", i + 1,
                              cfg_kind_name(item->kind));
@@ -380,8 +374,8 @@ static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz,
     case SLUICE_OPT_ENUM:
         if (enum_match(s->enum_values, t, hint, sizeof hint) < 0) {
             if (*hint && !s->secret)
-                snprintf(err, errsz, "must be one of %s, not '%s'; did you mean '%s'?",
-                         s->enum_values, shown, hint);
+                snprintf(err, errsz, "must be one of %s, not '%s'; did you mean '%s'?", s->enum_values, shown,
+                         hint);
             else
                 snprintf(err, errsz, "must be one of %s, not '%s'", s->enum_values, shown);
             return -1;
@@ -419,8 +413,8 @@ static void apply_default(opt_value *v, const char *plugin, src_pos where, diag_
         diag_init(&tmp);
         tree = cfg_yaml_read_string(text, "", &tmp);
         if (!tree && tmp.count) {
-            diag_add(diags, where, "plugin '%s' declares a bad default for option '%s': %s", plugin,
-                     v->name, tmp.items[0].message);
+            diag_add(diags, where, "plugin '%s' declares a bad default for option '%s': %s", plugin, v->name,
+                     tmp.items[0].message);
             diag_free(&tmp);
             return;
         }
@@ -429,8 +423,8 @@ static void apply_default(opt_value *v, const char *plugin, src_pos where, diag_
     char err[512];
     const cfg_node *at;
     if (convert(v, tree ? tree : &scalar, err, sizeof err, &at) < 0) {
-        diag_add(diags, where, "plugin '%s' declares a bad default for option '%s': %s", plugin,
-                 v->name, err);
+        diag_add(diags, where, "plugin '%s' declares a bad default for option '%s': %s", plugin, v->name,
+                 err);
         value_clear(v);
     } else {
         v->has_value = 1;
@@ -454,12 +448,12 @@ void options_free(sluice_options *opts)
     free(opts);
 }
 
-static void report_unknown(const cfg_node *map, size_t i, const sluice_option_spec *specs,
-                           size_t n, const char *plugin, diag_list *diags)
+static void report_unknown(const cfg_node *map, size_t i, const sluice_option_spec *specs, size_t n,
+                           const char *plugin, diag_list *diags)
 {
     if (n == 0) {
-        diag_add(diags, map->key_pos[i], "unknown option '%s': plugin '%s' takes no options",
-                 map->keys[i], plugin);
+        diag_add(diags, map->key_pos[i], "unknown option '%s': plugin '%s' takes no options", map->keys[i],
+                 plugin);
         return;
     }
     const char **names = malloc(n * sizeof *names);
@@ -470,13 +464,12 @@ static void report_unknown(const cfg_node *map, size_t i, const sluice_option_sp
         diag_add(diags, map->key_pos[i], "unknown option '%s' for plugin '%s'; did you mean '%s'?",
                  map->keys[i], plugin, hint);
     else
-        diag_add(diags, map->key_pos[i], "unknown option '%s' for plugin '%s'", map->keys[i],
-                 plugin);
+        diag_add(diags, map->key_pos[i], "unknown option '%s' for plugin '%s'", map->keys[i], plugin);
     free(names);
 }
 
-sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node *map,
-                                 const char *plugin_name, src_pos where, diag_list *diags)
+sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node *map, const char *plugin_name,
+                                 src_pos where, diag_list *diags)
 {
     size_t errors_before = diags->count;
     const char *plugin = plugin_name ? plugin_name : "?";
@@ -494,8 +487,7 @@ sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node 
         return NULL;
     }
     sluice_options *opts = calloc(1, sizeof *opts);
-    if (!opts || !(opts->plugin = strdup(plugin)) ||
-        (n && !(opts->v = calloc(n, sizeof *opts->v)))) {
+    if (!opts || !(opts->plugin = strdup(plugin)) || (n && !(opts->v = calloc(n, sizeof *opts->v)))) {
         diag_add(diags, where, "out of memory");
         free(specs);
         options_free(opts);
@@ -543,8 +535,8 @@ sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node 
     return opts;
 }
 
-sluice_options *options_build(const sluice_option_spec *spec, const cfg_node *map,
-                              const char *plugin_name, const char *file, diag_list *diags)
+sluice_options *options_build(const sluice_option_spec *spec, const cfg_node *map, const char *plugin_name,
+                              const char *file, diag_list *diags)
 {
     return options_build_at(spec, map, plugin_name, (src_pos){file, 0, 0}, diags);
 }
@@ -560,10 +552,7 @@ static void default_misuse(const sluice_options *opts, const char *message)
 
 static options_misuse_fn misuse_handler = default_misuse;
 
-void options_set_misuse_handler(options_misuse_fn fn)
-{
-    misuse_handler = fn ? fn : default_misuse;
-}
+void options_set_misuse_handler(options_misuse_fn fn) { misuse_handler = fn ? fn : default_misuse; }
 
 /* The value of `name` if declared with one of the two types (0 = any). */
 static const opt_value *lookup(const sluice_options *opts, const char *name, sluice_opt_type t1,
@@ -580,15 +569,14 @@ static const opt_value *lookup(const sluice_options *opts, const char *name, slu
         if (strcmp(v->name, name) != 0)
             continue;
         if (t1 && v->spec.type != t1 && v->spec.type != t2) {
-            snprintf(msg, sizeof msg, "plugin '%s' reads option '%s' (a %s) as %s", opts->plugin,
-                     name, type_name(v->spec.type), asked);
+            snprintf(msg, sizeof msg, "plugin '%s' reads option '%s' (a %s) as %s", opts->plugin, name,
+                     type_name(v->spec.type), asked);
             misuse_handler(opts, msg);
             return NULL;
         }
         return v;
     }
-    snprintf(msg, sizeof msg, "plugin '%s' reads option '%s', which it does not declare",
-             opts->plugin, name);
+    snprintf(msg, sizeof msg, "plugin '%s' reads option '%s', which it does not declare", opts->plugin, name);
     misuse_handler(opts, msg);
     return NULL;
 }
@@ -688,8 +676,7 @@ void options_print_help(const sluice_option_spec *spec, FILE *out)
             fprintf(out, ", required");
         else if (s->default_value)
             fprintf(out, ", default %s", s->secret ? "***" : s->default_value);
-        if (s->type == SLUICE_OPT_INT || s->type == SLUICE_OPT_DOUBLE ||
-            s->type == SLUICE_OPT_DURATION) {
+        if (s->type == SLUICE_OPT_INT || s->type == SLUICE_OPT_DOUBLE || s->type == SLUICE_OPT_DURATION) {
             char range[80];
             format_range(s, range, sizeof range);
             if (*range)

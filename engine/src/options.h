@@ -18,12 +18,12 @@
  * against an older, smaller sluice_option_spec is read as far as it goes.
  * Returns NULL when anything was wrong. `file` is used for errors that have
  * no place in the file (it must outlive diags). */
-sluice_options *options_build(const sluice_option_spec *spec, const cfg_node *map,
-                              const char *plugin_name, const char *file, diag_list *diags);
+sluice_options *options_build(const sluice_option_spec *spec, const cfg_node *map, const char *plugin_name,
+                              const char *file, diag_list *diags);
 /* The same, with `where` (e.g. the step's position) for errors that belong to
  * no value, such as a missing required option when no `options:` was given. */
-sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node *map,
-                                 const char *plugin_name, src_pos where, diag_list *diags);
+sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node *map, const char *plugin_name,
+                                 src_pos where, diag_list *diags);
 void options_free(sluice_options *opts);
 
 /* Accessors with the host API's signatures (sluice_host_api.opt_*): the value

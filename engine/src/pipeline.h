@@ -40,9 +40,9 @@ typedef struct item_vec {
 typedef struct port {
     const char *name;
     item_vec queue;
-    int64_t last_wm;    /* of the last item queued */
-    size_t consumers;   /* steps reading this port */
-    int needs_markers;  /* some consumer acts on watermarks */
+    int64_t last_wm;   /* of the last item queued */
+    size_t consumers;  /* steps reading this port */
+    int needs_markers; /* some consumer acts on watermarks */
 } port;
 
 typedef struct step_input {
@@ -62,7 +62,7 @@ struct pipeline;
 struct sluice_ctx {
     struct pipeline *p;
     struct step *s;
-    int64_t cur_wm;   /* of the item being processed */
+    int64_t cur_wm; /* of the item being processed */
     uint64_t cur_seq;
 };
 
@@ -95,18 +95,18 @@ typedef struct step {
 
 /* The source side: how messages become events and time. */
 typedef struct source_side {
-    int raw;              /* event: raw — no decoding, no event time */
+    int raw; /* event: raw — no decoding, no event time */
     event_config events;
     wm_tracker wm;
     uint64_t next_seq;
-    int64_t tick_now;     /* wall clock for this tick */
+    int64_t tick_now; /* wall clock for this tick */
     int ended;
     struct sluice_counter *c_accepted;
     /* Messages the tick's records point into (zero copy), released at its end. */
     struct borrowed_message {
         void (*release)(void *);
         void *arg;
-    } *borrowed;
+    } * borrowed;
     size_t nborrowed, borrowed_cap;
 } source_side;
 
@@ -152,7 +152,8 @@ void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
 void step_advance_ports(step *s, int64_t wm, uint64_t seq);
 struct sluice_counter *step_counter(step *s, const char *name);
 port *step_port(step *s, const char *name);
-void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 extern const sluice_host_api host_api;
 
 #endif

@@ -20,7 +20,8 @@ static int plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const 
     if (p->steps[i].plugin == NULL)
         return 0;
     *kind = p->steps[i].plugin->desc.kind;
-    *outputs = p->steps[i].plugin->desc.kind == SLUICE_KIND_SOURCE ? source_outputs : p->steps[i].plugin->outputs;
+    *outputs =
+        p->steps[i].plugin->desc.kind == SLUICE_KIND_SOURCE ? source_outputs : p->steps[i].plugin->outputs;
     return 1;
 }
 
@@ -49,19 +50,22 @@ static void load_step_plugin(pipeline *p, size_t i, diag_list *diags)
 {
     const step_def *sd = &p->def->steps[i];
     step *s = &p->steps[i];
-    unsigned kinds = sd->ninputs == 0 ? 1u << SLUICE_KIND_SOURCE
-                                      : (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
+    unsigned kinds =
+        sd->ninputs == 0 ? 1u << SLUICE_KIND_SOURCE : (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
     char err[2048];
-    const loaded_plugin *lp = strchr(sd->plugin, '/') ? load_by_path(p->def, sd->plugin, err, sizeof err)
-                                                       : plugin_find(&p->path, sd->plugin, kinds, err, sizeof err);
+    const loaded_plugin *lp = strchr(sd->plugin, '/')
+                                  ? load_by_path(p->def, sd->plugin, err, sizeof err)
+                                  : plugin_find(&p->path, sd->plugin, kinds, err, sizeof err);
     if (lp == NULL) {
         diag_add(diags, sd->plugin_pos, "%s", err);
         return;
     }
     if (!(kinds & (1u << lp->desc.kind))) {
-        diag_add(diags, sd->plugin_pos, "step '%s': %s is %s %s plugin, but the step %s", sd->name, sd->plugin,
-                 lp->desc.kind == SLUICE_KIND_OPERATOR ? "an" : "a", plugin_kind_name(lp->desc.kind),
-                 sd->ninputs == 0 ? "has no input, so it must be a source" : "has an input, so it cannot be a source");
+        diag_add(diags, sd->plugin_pos, "step '%s': %s is %s %s plugin, but the step %s", sd->name,
+                 sd->plugin, lp->desc.kind == SLUICE_KIND_OPERATOR ? "an" : "a",
+                 plugin_kind_name(lp->desc.kind),
+                 sd->ninputs == 0 ? "has no input, so it must be a source"
+                                  : "has an input, so it cannot be a source");
         return;
     }
     s->plugin = lp;
@@ -235,4 +239,7 @@ char *pipeline_metrics_json(const pipeline *p)
     return text;
 }
 
-void pipeline_print_dot(const pipeline *p, FILE *out) { graph_print_dot(p->def, plugin_info, (void *)p, out); }
+void pipeline_print_dot(const pipeline *p, FILE *out)
+{
+    graph_print_dot(p->def, plugin_info, (void *)p, out);
+}

@@ -14,14 +14,14 @@
 /* ------------------------------------------------------------------------ */
 /* From the tree to a pipeline_def                                           */
 
-static const char *const top_keys[] = {"name", "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
-                                       "steps"};
+static const char *const top_keys[] = {"name",      "plugin_path",         "batch_size",
+                                       "state_dir", "checkpoint_interval", "steps"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
 
 /* Report keys of `map` that are not in `allowed`, with a suggestion. */
-static void check_keys(const cfg_node *map, const char *const *allowed, size_t nallowed,
-                       const char *where, diag_list *diags)
+static void check_keys(const cfg_node *map, const char *const *allowed, size_t nallowed, const char *where,
+                       diag_list *diags)
 {
     for (size_t i = 0; i < map->count; i++) {
         size_t k = 0;
@@ -31,23 +31,22 @@ static void check_keys(const cfg_node *map, const char *const *allowed, size_t n
             continue;
         const char *hint = suggest_closest(map->keys[i], allowed, nallowed);
         if (hint)
-            diag_add(diags, map->key_pos[i], "unknown key '%s' in %s; did you mean '%s'?",
-                     map->keys[i], where, hint);
+            diag_add(diags, map->key_pos[i], "unknown key '%s' in %s; did you mean '%s'?", map->keys[i],
+                     where, hint);
         else
             diag_add(diags, map->key_pos[i], "unknown key '%s' in %s", map->keys[i], where);
     }
 }
 
 /* The value of `key` when it is a scalar; reports another kind. */
-static const char *get_scalar(const cfg_node *map, const char *key, const char *where,
-                              diag_list *diags, src_pos *pos)
+static const char *get_scalar(const cfg_node *map, const char *key, const char *where, diag_list *diags,
+                              src_pos *pos)
 {
     const cfg_node *n = cfg_map_get(map, key);
     if (!n)
         return NULL;
     if (n->kind != CFG_SCALAR) {
-        diag_add(diags, n->pos, "'%s' of %s must be a scalar, not %s", key, where,
-                 cfg_kind_name(n->kind));
+        diag_add(diags, n->pos, "'%s' of %s must be a scalar, not %s", key, where, cfg_kind_name(n->kind));
         return NULL;
     }
     if (pos)
@@ -60,8 +59,8 @@ static int is_name(const char *s)
     if (!*s)
         return 0;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-'))
             return 0;
     return 1;
 }
@@ -111,8 +110,8 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
 {
     memset(out, 0, sizeof *out);
     if (n->kind != CFG_MAP) {
-        diag_add(diags, n->pos, "step %zu must be a map (name, plugin, input, options), not %s",
-                 index + 1, cfg_kind_name(n->kind));
+        diag_add(diags, n->pos, "step %zu must be a map (name, plugin, input, options), not %s", index + 1,
+                 cfg_kind_name(n->kind));
         return -1;
     }
     char where[64];
@@ -122,8 +121,7 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
     if (name) {
         const cfg_node *nn = cfg_map_get(n, "name");
         if (!is_name(name)) {
-            diag_add(diags, nn->pos,
-                     "step name '%s' may only use letters, digits, '_' and '-'", name);
+            diag_add(diags, nn->pos, "step name '%s' may only use letters, digits, '_' and '-'", name);
             ok = 0;
         } else {
             snprintf(where, sizeof where, "step '%.40s'", name);
@@ -190,8 +188,7 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
 static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diags)
 {
     if (steps->kind != CFG_LIST) {
-        diag_add(diags, steps->pos, "'steps' must be a list of steps, not %s",
-                 cfg_kind_name(steps->kind));
+        diag_add(diags, steps->pos, "'steps' must be a list of steps, not %s", cfg_kind_name(steps->kind));
         return;
     }
     def->steps = steps->count ? calloc(steps->count, sizeof *def->steps) : NULL;
@@ -206,8 +203,7 @@ static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diag
             dup++;
         if (dup < def->nsteps) {
             diag_add(diags, cfg_map_get(steps->items[i], "name")->pos,
-                     "duplicate step name '%s' (first defined at line %d)", s.name,
-                     def->steps[dup].pos.line);
+                     "duplicate step name '%s' (first defined at line %d)", s.name, def->steps[dup].pos.line);
             step_free(&s);
             continue;
         }
@@ -306,7 +302,8 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     src_pos ci_pos;
     const char *ci = get_scalar(root, "checkpoint_interval", "the pipeline", diags, &ci_pos);
     if (ci && (duration_parse_ms(ci, &def->checkpoint_interval_ms) != 0 || def->checkpoint_interval_ms < 10))
-        diag_add(diags, ci_pos, "'checkpoint_interval' must be a duration of at least 10ms (like 5s), not '%s'", ci);
+        diag_add(diags, ci_pos,
+                 "'checkpoint_interval' must be a duration of at least 10ms (like 5s), not '%s'", ci);
     const cfg_node *steps = cfg_map_get(root, "steps");
     if (steps)
         read_steps(def, steps, diags);
@@ -344,8 +341,7 @@ static const char *intern_path(const char *path)
     return it ? it->name : NULL;
 }
 
-pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud,
-                                     diag_list *diags)
+pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud, diag_list *diags)
 {
     const char *file = intern_path(path);
     if (!file) {

@@ -14,11 +14,11 @@ typedef enum cfg_kind { CFG_SCALAR = 1, CFG_MAP = 2, CFG_LIST = 3 } cfg_kind;
 typedef struct cfg_node {
     cfg_kind kind;
     src_pos pos;
-    char *scalar;          /* CFG_SCALAR: the interpolated text (owned)          */
-    int quoted;            /* CFG_SCALAR: was written quoted ("..." or '...')    */
-    size_t count;          /* CFG_MAP / CFG_LIST: number of entries              */
-    char **keys;           /* CFG_MAP: keys (owned)                               */
-    src_pos *key_pos;      /* CFG_MAP: position of each key                       */
+    char *scalar;            /* CFG_SCALAR: the interpolated text (owned)          */
+    int quoted;              /* CFG_SCALAR: was written quoted ("..." or '...')    */
+    size_t count;            /* CFG_MAP / CFG_LIST: number of entries              */
+    char **keys;             /* CFG_MAP: keys (owned)                               */
+    src_pos *key_pos;        /* CFG_MAP: position of each key                       */
     struct cfg_node **items; /* CFG_MAP: values; CFG_LIST: items (owned)          */
 } cfg_node;
 
@@ -46,16 +46,16 @@ typedef struct step_def {
 } step_def;
 
 typedef struct pipeline_def {
-    char *path;          /* owned: the file as given */
-    char *name;          /* owned: `name:`, else the file's base name without .yaml */
-    char **plugin_path;  /* owned: `plugin_path:` entries, resolved relative to the file */
+    char *path;         /* owned: the file as given */
+    char *name;         /* owned: `name:`, else the file's base name without .yaml */
+    char **plugin_path; /* owned: `plugin_path:` entries, resolved relative to the file */
     size_t nplugin_path;
-    int64_t batch_size;  /* `batch_size:`, default 4096, >= 1 */
-    char *state_dir;     /* `state_dir:`: where state checkpoints go; NULL = none */
+    int64_t batch_size;             /* `batch_size:`, default 4096, >= 1 */
+    char *state_dir;                /* `state_dir:`: where state checkpoints go; NULL = none */
     int64_t checkpoint_interval_ms; /* `checkpoint_interval:`, default 5s */
     step_def *steps;
     size_t nsteps;
-    cfg_node *root;      /* owned: the whole document */
+    cfg_node *root; /* owned: the whole document */
 } pipeline_def;
 
 /* Parse and interpolate a pipeline file. Structural errors (YAML syntax,
@@ -70,8 +70,7 @@ typedef struct pipeline_def {
  * (aliases are expanded into copies). */
 pipeline_def *pipeline_def_load(const char *path, diag_list *diags);
 /* The same with variables taken from `lookup` instead of the environment. */
-pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud,
-                                     diag_list *diags);
+pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, void *ud, diag_list *diags);
 void pipeline_def_free(pipeline_def *def);
 
 #endif

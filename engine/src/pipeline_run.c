@@ -101,19 +101,21 @@ static int restore_state(pipeline *p)
             if (strcmp(p->steps[k].def->name, e->step) == 0)
                 s = &p->steps[k];
         if (s == NULL) {
-            log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' ignored: the pipeline has no such step", e->step);
+            log_msg(SLUICE_LOG_WARN, p->def->name,
+                    "state of step '%s' ignored: the pipeline has no such step", e->step);
             continue;
         }
         if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
-            pipeline_fail(p, s->scope, "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
+            pipeline_fail(p, s->scope,
+                          "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
                           e->plugin, e->version, s->plugin->desc.name,
                           s->plugin->desc.restore ? "" : ", which cannot restore state");
             break;
         }
         sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, s->self, &e->snap);
         if (st != SLUICE_OK)
-            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d", e->plugin,
-                          e->version, e->snap.encoding_version, (int)st);
+            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d",
+                          e->plugin, e->version, e->snap.encoding_version, (int)st);
     }
     if (!p->failed)
         log_msg(SLUICE_LOG_INFO, p->def->name, "restored checkpoint %llu from %s",
@@ -132,8 +134,9 @@ int pipeline_start(pipeline *p)
         s->self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, err, sizeof err);
         if (s->self == NULL) {
             err[sizeof err - 1] = '\0';
-            pipeline_fail(p, s->scope, "cannot start %s plugin '%s': %s", plugin_kind_name(s->plugin->desc.kind),
-                          s->plugin->desc.name, err[0] ? err : "create failed (no reason given)");
+            pipeline_fail(p, s->scope, "cannot start %s plugin '%s': %s",
+                          plugin_kind_name(s->plugin->desc.kind), s->plugin->desc.name,
+                          err[0] ? err : "create failed (no reason given)");
             return -1;
         }
         s->created = 1;
@@ -318,7 +321,8 @@ static void finish_checkpoint(pipeline *p, uint64_t id)
         char err[512];
         p->pending_state.checkpoint_id = id;
         if (state_write(p->def->state_dir, p->def->name, &p->pending_state, err, sizeof err) != 0) {
-            pipeline_fail(p, p->def->name, "cannot write state checkpoint %llu: %s", (unsigned long long)id, err);
+            pipeline_fail(p, p->def->name, "cannot write state checkpoint %llu: %s", (unsigned long long)id,
+                          err);
             return;
         }
         state_image_free(&p->pending_state);
@@ -342,7 +346,8 @@ static void checkpoint(pipeline *p)
     uint64_t id = ++p->checkpoint_id;
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_begin)
-        check_status(p, src, "checkpoint_begin", src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
+        check_status(p, src, "checkpoint_begin",
+                     src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
     if (p->def->state_dir) {
         state_image_free(&p->pending_state);
         for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
@@ -350,8 +355,10 @@ static void checkpoint(pipeline *p)
             if (s->plugin->desc.snapshot == NULL)
                 continue;
             sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-            if (check_status(p, s, "snapshot", s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
-                state_image_add(&p->pending_state, s->def->name, s->plugin->desc.name, s->plugin->desc.version, &snap);
+            if (check_status(p, s, "snapshot",
+                             s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
+                state_image_add(&p->pending_state, s->def->name, s->plugin->desc.name,
+                                s->plugin->desc.version, &snap);
             free(snap.data);
         }
     }
@@ -384,8 +391,8 @@ static void log_summary(const pipeline *p)
         char line[1024];
         size_t len = 0;
         for (size_t j = 0; j < s->ncounters && len < sizeof line; j++)
-            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s=%lld", j ? " " : "", s->counters[j]->name,
-                                    (long long)s->counters[j]->value);
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s=%lld", j ? " " : "",
+                                    s->counters[j]->name, (long long)s->counters[j]->value);
         log_msg(SLUICE_LOG_INFO, s->scope, "%s", line);
     }
 }

@@ -127,8 +127,10 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
                  out->name ? out->name : "(null)", out->name ? "'" : "");
         return -1;
     }
-    if (out->kind != SLUICE_KIND_SOURCE && out->kind != SLUICE_KIND_OPERATOR && out->kind != SLUICE_KIND_SINK) {
-        snprintf(err, errsz, "malformed descriptor: plugin '%s' has unknown kind %d", out->name, (int)out->kind);
+    if (out->kind != SLUICE_KIND_SOURCE && out->kind != SLUICE_KIND_OPERATOR &&
+        out->kind != SLUICE_KIND_SINK) {
+        snprintf(err, errsz, "malformed descriptor: plugin '%s' has unknown kind %d", out->name,
+                 (int)out->kind);
         return -1;
     }
     if (out->version == NULL || out->version[0] == '\0') {
@@ -145,8 +147,8 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
         return -1;
     }
     if (out->kind != SLUICE_KIND_SOURCE && out->process == NULL) {
-        snprintf(err, errsz, "malformed descriptor: %s '%s' lacks the process hook", plugin_kind_name(out->kind),
-                 out->name);
+        snprintf(err, errsz, "malformed descriptor: %s '%s' lacks the process hook",
+                 plugin_kind_name(out->kind), out->name);
         return -1;
     }
     if (out->description == NULL)
@@ -154,8 +156,10 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
     if (out->options) {
         uint32_t stride = out->options[0].struct_size;
         if (stride < OPTION_SPEC_MIN_SIZE) {
-            snprintf(err, errsz, "malformed descriptor: plugin '%s' option table has struct_size %u (at least %zu expected)",
-                     out->name, stride, (size_t)OPTION_SPEC_MIN_SIZE);
+            snprintf(
+                err, errsz,
+                "malformed descriptor: plugin '%s' option table has struct_size %u (at least %zu expected)",
+                out->name, stride, (size_t)OPTION_SPEC_MIN_SIZE);
             return -1;
         }
         const char *base = (const char *)out->options;
@@ -164,17 +168,19 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
             if (spec->name == NULL)
                 break;
             if (spec->struct_size != stride) {
-                snprintf(err, errsz, "malformed descriptor: plugin '%s' option %zu has struct_size %u, the first has %u",
+                snprintf(err, errsz,
+                         "malformed descriptor: plugin '%s' option %zu has struct_size %u, the first has %u",
                          out->name, i, spec->struct_size, stride);
                 return -1;
             }
             if (spec->type < SLUICE_OPT_STRING || spec->type > SLUICE_OPT_LIST) {
-                snprintf(err, errsz, "malformed descriptor: plugin '%s' option '%s' has unknown type %d", out->name,
-                         spec->name, (int)spec->type);
+                snprintf(err, errsz, "malformed descriptor: plugin '%s' option '%s' has unknown type %d",
+                         out->name, spec->name, (int)spec->type);
                 return -1;
             }
             if (i == 1023) {
-                snprintf(err, errsz, "malformed descriptor: plugin '%s' option table is not terminated", out->name);
+                snprintf(err, errsz, "malformed descriptor: plugin '%s' option table is not terminated",
+                         out->name);
                 return -1;
             }
         }
@@ -187,7 +193,8 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
                 return -1;
             }
             if (i == 64) {
-                snprintf(err, errsz, "malformed descriptor: plugin '%s' outputs list is not terminated", out->name);
+                snprintf(err, errsz, "malformed descriptor: plugin '%s' outputs list is not terminated",
+                         out->name);
                 return -1;
             }
         }
@@ -301,8 +308,10 @@ const loaded_plugin *plugin_find(const plugin_path *pp, const char *name, unsign
             if (p == NULL)
                 return NULL;
             if (strcmp(p->desc.name, name) != 0 || p->desc.kind != (sluice_kind)k) {
-                snprintf(err, errsz, "%s: refused: the file is named for %s '%s' but its descriptor says %s '%s'",
-                         path, plugin_kind_name((sluice_kind)k), name, plugin_kind_name(p->desc.kind), p->desc.name);
+                snprintf(err, errsz,
+                         "%s: refused: the file is named for %s '%s' but its descriptor says %s '%s'", path,
+                         plugin_kind_name((sluice_kind)k), name, plugin_kind_name(p->desc.kind),
+                         p->desc.name);
                 return NULL;
             }
             return p;

@@ -13,8 +13,8 @@
 typedef struct field {
     const char *name;
     uint32_t name_len;
-    uint8_t type;   /* sluice_type */
-    uint32_t len;   /* of text */
+    uint8_t type; /* sluice_type */
+    uint32_t len; /* of text */
     /* STRING: the decoded value (UTF-8, unescaped). INT and DOUBLE: the number
      * as written in JSON (or formatted when set by a plugin). JSON: the text. */
     const char *text;

@@ -19,7 +19,8 @@ void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
-#define MESSAGE_HAS(msg, member) ((msg)->struct_size >= offsetof(sluice_message, member) + sizeof((msg)->member))
+#define MESSAGE_HAS(msg, member) \
+    ((msg)->struct_size >= offsetof(sluice_message, member) + sizeof((msg)->member))
 
 /* Take a zero-copy message: released with the tick. -1 when out of memory
  * (then released at once). */

@@ -235,7 +235,8 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
     reader r = {b.p, b.n - 8, sizeof magic, 0};
     uint32_t format = get_u32(&r);
     if (format != STATE_FORMAT) {
-        snprintf(err, errsz, "%s has state format %u; this engine reads format %u", path, format, STATE_FORMAT);
+        snprintf(err, errsz, "%s has state format %u; this engine reads format %u", path, format,
+                 STATE_FORMAT);
         goto out;
     }
     img->checkpoint_id = get_u64(&r);

@@ -12,9 +12,9 @@
 #include "sluice/plugin.h"
 
 typedef struct state_entry {
-    char *step;    /* step name */
-    char *plugin;  /* plugin name */
-    char *version; /* plugin version */
+    char *step;           /* step name */
+    char *plugin;         /* plugin name */
+    char *version;        /* plugin version */
     sluice_snapshot snap; /* data malloc'd */
 } state_entry;
 

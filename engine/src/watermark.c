@@ -81,7 +81,8 @@ static int64_t recompute(wm_tracker *t)
 int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now)
 {
     /* The common case, one partition seen again: no search. */
-    wm_partition *p = (t->count == 1 && t->parts[0].id == partition) ? &t->parts[0] : find_partition(t, partition);
+    wm_partition *p =
+        (t->count == 1 && t->parts[0].id == partition) ? &t->parts[0] : find_partition(t, partition);
     int was_counting = counts(p);
     p->last_data_wall = now;
     p->has_data = 1;

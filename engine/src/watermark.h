@@ -14,7 +14,7 @@
 typedef struct wm_partition {
     int32_t id;
     int64_t max_ts;
-    int64_t last_data_wall; /* wall clock of its last event */
+    int64_t last_data_wall;       /* wall clock of its last event */
     uint8_t has_data, idle, gone; /* gone: ended or revoked */
     uint8_t assigned;             /* announced before its first event: holds the watermark back */
 } wm_partition;

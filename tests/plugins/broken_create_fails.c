@@ -8,7 +8,10 @@ static void *create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_op
     snprintf(e, n, "cannot reach the warehouse");
     return NULL;
 }
-static void destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self) { (void)api, (void)ctx, (void)self; }
+static void destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    (void)api, (void)ctx, (void)self;
+}
 static sluice_status process(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *b)
 {
     (void)api, (void)ctx, (void)self, (void)b;

@@ -30,8 +30,10 @@ typedef struct lending {
 } lending;
 
 static const sluice_option_spec options[] = {
-    {sizeof(sluice_option_spec), "count", SLUICE_OPT_INT, "100", 0, "messages in all", 0, 1000000, NULL, 0, 0},
-    {sizeof(sluice_option_spec), "per_poll", SLUICE_OPT_INT, "7", 0, "messages per poll", 1, 10000, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "count", SLUICE_OPT_INT, "100", 0, "messages in all", 0, 1000000, NULL, 0,
+     0},
+    {sizeof(sluice_option_spec), "per_poll", SLUICE_OPT_INT, "7", 0, "messages per poll", 1, 10000, NULL, 0,
+     0},
     SLUICE_OPTION_END,
 };
 
@@ -49,8 +51,8 @@ static void release_slot(void *arg)
     l->api->counter_add(l->released, 1);
 }
 
-static void *lending_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts, char *errbuf,
-                            size_t errbuf_size)
+static void *lending_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                            char *errbuf, size_t errbuf_size)
 {
     lending *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -98,9 +100,11 @@ static sluice_status lending_poll(const sluice_host_api *api, sluice_ctx *ctx, v
         slot *sl = &l->slots[i];
         sl->owner = l;
         int64_t n = l->made;
-        int len = n % 5 == 4 ? snprintf(sl->bytes, SLOT_BYTES, "{\"user_id\":\"u%lld\",\"url\":", (long long)n)
-                             : snprintf(sl->bytes, SLOT_BYTES, "{\"user_id\":\"u%lld\",\"url\":\"/p%lld\",\"ts\":%lld}",
-                                        (long long)n, (long long)(n % 3), (long long)(1795737600000 + n * 1000));
+        int len =
+            n % 5 == 4
+                ? snprintf(sl->bytes, SLOT_BYTES, "{\"user_id\":\"u%lld\",\"url\":", (long long)n)
+                : snprintf(sl->bytes, SLOT_BYTES, "{\"user_id\":\"u%lld\",\"url\":\"/p%lld\",\"ts\":%lld}",
+                           (long long)n, (long long)(n % 3), (long long)(1795737600000 + n * 1000));
         char origin[32];
         int origin_len = snprintf(origin, sizeof origin, "lent:%lld", (long long)n);
         sluice_message msg = {

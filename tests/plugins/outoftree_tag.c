@@ -19,9 +19,10 @@ typedef struct tag {
 } tag;
 
 static const sluice_option_spec options[] = {
-    {sizeof(sluice_option_spec), "label", SLUICE_OPT_STRING, NULL, 1, "the value of the label field", 0, -1, NULL, 0, 0},
-    {sizeof(sluice_option_spec), "every", SLUICE_OPT_INT, "2", 0, "send every Nth record to `sampled`", 1, 1000000,
+    {sizeof(sluice_option_spec), "label", SLUICE_OPT_STRING, NULL, 1, "the value of the label field", 0, -1,
      NULL, 0, 0},
+    {sizeof(sluice_option_spec), "every", SLUICE_OPT_INT, "2", 0, "send every Nth record to `sampled`", 1,
+     1000000, NULL, 0, 0},
     SLUICE_OPTION_END,
 };
 

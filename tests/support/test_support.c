@@ -75,7 +75,6 @@ void ts_write_file(const char *path, const char *content)
     fclose(f);
 }
 
-
 int ts_run(const char *cmd, char **out, char **err)
 {
     /* Temp files rather than pipes: no deadlock when both streams are large. */

@@ -14,18 +14,19 @@ static const char *const outputs[] = {"url_clicks.jsonl", "window_summary.jsonl"
 static void generate(const char *dir, const char *input)
 {
     char *yaml = ts_strf("%s/gen.yaml", dir);
-    char *body = ts_strf("steps:\n"
-                         "  - name: gen\n"
-                         "    plugin: clickgen\n"
-                         "    options: {count: 30000, users: 300, urls: 50, start: 1795737600000, seed: 11,\n"
-                         "              event_interval: 50ms, think_time: 20s, duplicates: 0.03, late: 0.02,\n"
-                         "              invalid: 0.02, disorder: 4s}\n"
-                         "    event: raw\n"
-                         "  - name: out\n"
-                         "    plugin: file\n"
-                         "    input: gen\n"
-                         "    options: {path: %s, truncate: true}\n",
-                         input);
+    char *body =
+        ts_strf("steps:\n"
+                "  - name: gen\n"
+                "    plugin: clickgen\n"
+                "    options: {count: 30000, users: 300, urls: 50, start: 1795737600000, seed: 11,\n"
+                "              event_interval: 50ms, think_time: 20s, duplicates: 0.03, late: 0.02,\n"
+                "              invalid: 0.02, disorder: 4s}\n"
+                "    event: raw\n"
+                "  - name: out\n"
+                "    plugin: file\n"
+                "    input: gen\n"
+                "    options: {path: %s, truncate: true}\n",
+                input);
     ts_write_file(yaml, body);
     char *cmd = ts_strf("%s run %s", SLUICE_BIN, yaml);
     char *err = NULL;

@@ -30,7 +30,8 @@ START_TEST(version_and_help)
                       strstr(out, "plugin ABI 1."),
                   "%s", out);
     free(out);
-    const char *cmds[] = {"--help", "run --help", "check --help", "graph --help", "plugins --help", "broker --help"};
+    const char *cmds[] = {"--help",       "run --help",     "check --help",
+                          "graph --help", "plugins --help", "broker --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         ck_assert_msg(sluice(cmds[i], &out, NULL) == 0, "%s failed", cmds[i]);
         ck_assert_msg(strstr(out, "Usage: sluice") != NULL, "%s: %s", cmds[i], out);
@@ -68,7 +69,8 @@ START_TEST(check_reports_every_error_with_positions)
     ck_assert_int_eq(sluice(args, NULL, &err), 3);
     ck_assert_msg(strstr(err, "bad.yaml:5:32: error: unknown option 'colour'") != NULL, "%s", err);
     ck_assert_msg(strstr(err, "bad.yaml:9:21: error:") != NULL && strstr(err, "5 minutes"), "%s", err);
-    ck_assert_msg(strstr(err, "bad.yaml:13:12: error: step 'out': event: applies only to the source step") != NULL,
+    ck_assert_msg(strstr(err, "bad.yaml:13:12: error: step 'out': event: applies only to the source step") !=
+                      NULL,
                   "%s", err);
     free(err);
     free(args);
@@ -88,8 +90,8 @@ START_TEST(check_reports_graph_errors_after_plugins_load)
     char *args = ts_strf("check %s", p);
     char *err = NULL;
     ck_assert_int_eq(sluice(args, NULL, &err), 3);
-    ck_assert_msg(strstr(err, "graph-bad.yaml:7:12: error:") != NULL && strstr(err, "did you mean 'clicks'"), "%s",
-                  err);
+    ck_assert_msg(strstr(err, "graph-bad.yaml:7:12: error:") != NULL && strstr(err, "did you mean 'clicks'"),
+                  "%s", err);
     free(err);
     free(args);
     free(p);
@@ -200,8 +202,9 @@ START_TEST(sigterm_flushes_and_exits_zero)
                          dir);
     char *p = write_pipeline("sig.yaml", body);
     /* Run for a moment, then SIGTERM; everything generated must be on disk. */
-    char *cmd = ts_strf("%s run --metrics %s/sig-metrics.json %s & pid=$!; sleep 1; kill -TERM $pid; wait $pid",
-                        SLUICE_BIN, dir, p);
+    char *cmd =
+        ts_strf("%s run --metrics %s/sig-metrics.json %s & pid=$!; sleep 1; kill -TERM $pid; wait $pid",
+                SLUICE_BIN, dir, p);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);

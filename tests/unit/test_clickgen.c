@@ -11,10 +11,7 @@
 
 #define START_MS 1795737600000LL /* 2026-11-27T00:00:00Z: in the past, never future_ts */
 
-static char *tmp_path(const char *name)
-{
-    return ts_strf("%s/%s", ts_tmpdir(), name);
-}
+static char *tmp_path(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }
 
 /* Runs clickgen with `options` (YAML flow-map entries) into `out` as raw
  * lines; returns the exit code. */
@@ -68,15 +65,15 @@ static void parse_event(const char *line, size_t len, event *ev)
     ck_assert_ptr_nonnull(id);
     ev->n = strtoll(strchr(id + 14, '-') + 1, NULL, 10);
     ev->user = strstr(line, "\"user_id\":\"u-") ? number_after(line, "\"user_id\":\"u-")
-                                                 : number_after(line, "\"user_id\":");
+                                                : number_after(line, "\"user_id\":");
     ev->url = number_after(line, "/p/");
     const char *ts = strstr(line, "\"ts\":");
     ck_assert_ptr_nonnull(ts);
     if (ts[5] == '"') {
         struct tm tm = {0};
         int ms = 0;
-        ck_assert_int_eq(sscanf(ts + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms),
+        ck_assert_int_eq(sscanf(ts + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms),
                          7);
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
@@ -192,8 +189,7 @@ END_TEST
 START_TEST(disorder_stays_bounded_except_for_late_events)
 {
     char *out = tmp_path("late.jsonl"), *text;
-    ck_assert_int_eq(
-        generate("count: 40000, duplicates: 0, invalid: 0, late: 0.02, disorder: 3s", out), 0);
+    ck_assert_int_eq(generate("count: 40000, duplicates: 0, invalid: 0, late: 0.02, disorder: 3s", out), 0);
     size_t n;
     event *evs = read_events(out, &n, &text);
     long long max_ts = 0;
@@ -244,8 +240,7 @@ START_TEST(a_users_clicks_form_sessions_separated_by_more_than_the_gap)
         long long d = evs[i].ts - evs[i - 1].ts;
         /* Within a session at most half the gap (plus disorder), between
          * sessions more than the gap: nothing in between. */
-        ck_assert_msg(d <= gap / 2 + 2000 || d > gap, "user %lld: %lld ms between clicks",
-                      evs[i].user, d);
+        ck_assert_msg(d <= gap / 2 + 2000 || d > gap, "user %lld: %lld ms between clicks", evs[i].user, d);
         breaks += d > gap;
     }
     ck_assert_msg(breaks > 4 * users, "only %zu session breaks for %zu users", breaks, users);
@@ -295,8 +290,7 @@ END_TEST
 
 START_TEST(invalid_events_are_rejected_with_every_reason_at_the_asked_rate)
 {
-    char *good = tmp_path("good.jsonl"), *bad = tmp_path("bad.jsonl"),
-         *pipeline = tmp_path("decoded.yaml");
+    char *good = tmp_path("good.jsonl"), *bad = tmp_path("bad.jsonl"), *pipeline = tmp_path("decoded.yaml");
     char *yaml = ts_strf("steps:\n"
                          "  - name: clicks\n"
                          "    plugin: clickgen\n"
@@ -337,8 +331,7 @@ END_TEST
 
 START_TEST(without_invalid_events_every_event_is_accepted)
 {
-    char *good = tmp_path("good.jsonl"), *bad = tmp_path("bad.jsonl"),
-         *pipeline = tmp_path("clean.yaml");
+    char *good = tmp_path("good.jsonl"), *bad = tmp_path("bad.jsonl"), *pipeline = tmp_path("clean.yaml");
     /* Default start: the events end about now, so none is from the future. */
     char *yaml = ts_strf("steps:\n"
                          "  - name: clicks\n"
@@ -412,8 +405,8 @@ START_TEST(with_a_rate_and_no_start_event_time_follows_the_wall_clock)
     event *evs = read_events(out, &n, &text);
     ck_assert_uint_eq(n, 50);
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(evs[i].ts >= before - 3000 && evs[i].ts <= after,
-                      "ts %lld not in [%lld, %lld]", evs[i].ts, before - 3000, after);
+        ck_assert_msg(evs[i].ts >= before - 3000 && evs[i].ts <= after, "ts %lld not in [%lld, %lld]",
+                      evs[i].ts, before - 3000, after);
     free(evs);
     free(text);
     free(cmd);
@@ -463,8 +456,7 @@ static int has_suffix(const char *whole, size_t whole_len, const char *part, siz
 START_TEST(a_restarted_generator_continues_its_stream_from_the_checkpoint)
 {
     char *ref = tmp_path("reference.jsonl"), *first = tmp_path("first.jsonl"),
-         *second = tmp_path("second.jsonl"), *state = tmp_path("state"),
-         *pipeline = tmp_path("restart.yaml");
+         *second = tmp_path("second.jsonl"), *state = tmp_path("state"), *pipeline = tmp_path("restart.yaml");
     ck_assert_int_eq(generate("count: 1000", ref), 0);
     char *yaml = ts_strf("state_dir: '%s'\n"
                          "checkpoint_interval: 50ms\n"

@@ -53,24 +53,23 @@ static int has_diag(int line, int column, const char *text)
 
 static void dump(void) { diag_print(&diags, stderr); }
 
-static const char *good =
-    "name: replay\n"
-    "plugin_path: [./my-plugins, /abs/plugins]\n"
-    "batch_size: 128\n"
-    "steps:\n"
-    "  - name: clicks\n"
-    "    plugin: file\n"
-    "    options:\n"
-    "      path: ${INPUT:-/dev/stdin}\n"
-    "    event:\n"
-    "      max_future: off\n"
-    "  - name: dedup\n"
-    "    plugin: dedup\n"
-    "    input: clicks\n"
-    "    options: {ttl: 1h}\n"
-    "  - name: rejected\n"
-    "    plugin: file\n"
-    "    input: [clicks.rejected, dedup.rejected]\n";
+static const char *good = "name: replay\n"
+                          "plugin_path: [./my-plugins, /abs/plugins]\n"
+                          "batch_size: 128\n"
+                          "steps:\n"
+                          "  - name: clicks\n"
+                          "    plugin: file\n"
+                          "    options:\n"
+                          "      path: ${INPUT:-/dev/stdin}\n"
+                          "    event:\n"
+                          "      max_future: off\n"
+                          "  - name: dedup\n"
+                          "    plugin: dedup\n"
+                          "    input: clicks\n"
+                          "    options: {ttl: 1h}\n"
+                          "  - name: rejected\n"
+                          "    plugin: file\n"
+                          "    input: [clicks.rejected, dedup.rejected]\n";
 
 START_TEST(a_valid_pipeline_loads_with_positions)
 {

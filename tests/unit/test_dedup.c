@@ -12,10 +12,10 @@
 #include "test_support.h"
 
 /* Exact text comparison that shows both texts when they differ. */
-#define assert_text(got, want)                                                                   \
-    do {                                                                                         \
-        const char *got_ = (got), *want_ = (want);                                               \
-        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);              \
+#define assert_text(got, want)                                                     \
+    do {                                                                           \
+        const char *got_ = (got), *want_ = (want);                                 \
+        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
 /* The table is tested as compiled into the plugin; it needs only libc. */
@@ -34,8 +34,8 @@ typedef struct run_result {
 /* Run input through dedup (with `options`, a YAML flow-map body) in its own
  * folder under the test's tmpdir, at a given batch size and out-of-order
  * allowance (ms). */
-static run_result run_dedup(const char *folder, const char *input, const char *options,
-                            int ooo_ms, int batch_size)
+static run_result run_dedup(const char *folder, const char *input, const char *options, int ooo_ms,
+                            int batch_size)
 {
     char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
     mkdir(dir, 0755);
@@ -138,9 +138,8 @@ START_TEST(without_event_id_the_key_is_user_url_and_ts)
 {
     /* An event with an event_id is keyed by it alone, so it never matches a
      * triple; an integer user id is its decimal text. */
-    run_result r = run_dedup("by_triple",
-                             T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER,
-                             "", 0, 1);
+    run_result r =
+        run_dedup("by_triple", T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER, "", 0, 1);
     assert_text(r.out, T1 T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER);
     ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
     run_free(&r);
@@ -165,14 +164,12 @@ START_TEST(key_expires_when_the_watermark_reaches_first_ts_plus_ttl)
     /* The watermark, not the event's ts: with 5s out of order allowed a tick
      * at 16000 brings it to 11000 exactly, 15999 to one ms short. */
     run_result lag_before = run_dedup(
-        "expiry_lag_before", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s",
-        5000, 1);
+        "expiry_lag_before", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s", 5000, 1);
     assert_text(lag_before.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n");
     run_free(&lag_before);
 
-    run_result lag_at = run_dedup(
-        "expiry_lag_at", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0, "ttl: 10s",
-        5000, 1);
+    run_result lag_at = run_dedup("expiry_lag_at", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0,
+                                  "ttl: 10s", 5000, 1);
     assert_text(lag_at.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0);
     run_free(&lag_at);
 }
@@ -185,10 +182,9 @@ START_TEST(an_event_that_renews_an_expired_key_starts_its_ttl_again)
 {
     /* "r" first at 1000 lives until 11000; seen again at 11000 it is new and
      * lives until 21000, counted from that event's ts. */
-    run_result r = run_dedup("renew",
-                             R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000)
-                                 TICK(21000) R_AT(12000),
-                             "ttl: 10s", 0, 1);
+    run_result r =
+        run_dedup("renew", R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000) TICK(21000) R_AT(12000),
+                  "ttl: 10s", 0, 1);
     assert_text(r.out, R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) TICK(21000) R_AT(12000));
     run_free(&r);
 }
@@ -198,14 +194,13 @@ START_TEST(emit_rejected_sends_duplicates_as_dead_letters)
 {
     run_result r = run_dedup("dead_letters", E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: true", 0, 1);
     assert_text(r.out, E1 T1);
-    assert_text(
-        r.rejected,
-        "{\"reason\":\"duplicate\",\"detail\":\"event_id already seen within ttl\","
-        "\"origin\":\"in.jsonl:3\",\"raw\":\"{\\\"user_id\\\":\\\"u2\\\",\\\"url\\\":\\\"/b\\\","
-        "\\\"ts\\\":1500,\\\"event_id\\\":\\\"e1\\\"}\"}\n"
-        "{\"reason\":\"duplicate\",\"detail\":\"same user, url and ts already seen within ttl\","
-        "\"origin\":\"in.jsonl:4\",\"raw\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"url\\\":\\\"/a\\\","
-        "\\\"ts\\\":2000}\"}\n");
+    assert_text(r.rejected,
+                "{\"reason\":\"duplicate\",\"detail\":\"event_id already seen within ttl\","
+                "\"origin\":\"in.jsonl:3\",\"raw\":\"{\\\"user_id\\\":\\\"u2\\\",\\\"url\\\":\\\"/b\\\","
+                "\\\"ts\\\":1500,\\\"event_id\\\":\\\"e1\\\"}\"}\n"
+                "{\"reason\":\"duplicate\",\"detail\":\"same user, url and ts already seen within ttl\","
+                "\"origin\":\"in.jsonl:4\",\"raw\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"url\\\":\\\"/a\\\","
+                "\\\"ts\\\":2000}\"}\n");
     ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
     run_free(&r);
 }
@@ -263,19 +258,17 @@ static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char *
                 snprintf(line, 128, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}", user, url,
                          (long long)ts);
             else
-                snprintf(line, 128,
-                         "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}",
+                snprintf(line, 128, "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}",
                          user, url, (long long)ts, (unsigned)(lcg_next(&rng) % 400));
         }
         /* Reference: key text, watermark after this event, linear lookup. */
         long long ts;
         unsigned user, url, id;
         char key[96];
-        if (sscanf(line, "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}", &user,
-                   &url, &ts, &id) == 4)
+        if (sscanf(line, "{\"user_id\":%u,\"url\":\"/p%u\",\"ts\":%lld,\"event_id\":\"id%u\"}", &user, &url,
+                   &ts, &id) == 4)
             snprintf(key, sizeof key, "id:%u", id);
-        else if (sscanf(line, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}", &user, &url,
-                        &ts) == 3)
+        else if (sscanf(line, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}", &user, &url, &ts) == 3)
             snprintf(key, sizeof key, "t:%u|%u|%lld", user, url, ts);
         else
             ck_abort_msg("unparsed %s", line);
@@ -311,8 +304,7 @@ START_TEST(batch_sizes_give_identical_output_matching_the_reference)
     for (size_t i = 0; i < 3; i++) {
         char *folder = ts_strf("batches_%d", sizes[i]);
         run_result r = run_dedup(folder, input, "ttl: 4s", 1000, sizes[i]);
-        ck_assert_msg(strcmp(r.out, expected) == 0, "batch size %d differs from the reference",
-                      sizes[i]);
+        ck_assert_msg(strcmp(r.out, expected) == 0, "batch size %d differs from the reference", sizes[i]);
         run_free(&r);
         free(folder);
     }
@@ -392,8 +384,8 @@ START_TEST(keys_survive_a_restart_from_a_state_checkpoint)
      * that it has been read. */
     const char *first = E1 T1 "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":3000,\"event_id\":\"e3\"}\n" E1;
     const char *second = "{\"user_id\":\"u9\",\"url\":\"/z\",\"ts\":4000,\"event_id\":\"e3\"}\n" T1
-        "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n"
-        "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n";
+                         "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n"
+                         "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":5000,\"event_id\":\"e4\"}\n";
     char *whole = ts_strf("%s%s", first, second);
     run_result ref = run_dedup("restore_reference", whole, "emit_rejected: true", 0, 1);
     run_result resumed = run_interrupted("restore", first, second, "in.jsonl:4");
@@ -459,8 +451,7 @@ START_TEST(sweep_removes_exactly_the_expired_keys)
     /* At 106 the keys expiring at 100..106 are gone, 107..111 remain. */
     ck_assert_uint_eq(dedup_table_sweep(&t, 106), 5);
     for (unsigned k = 0; k < 12; k++)
-        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 200, 106),
-                         k >= 7 ? DEDUP_DUPLICATE : DEDUP_NEW);
+        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 200, 106), k >= 7 ? DEDUP_DUPLICATE : DEDUP_NEW);
     dedup_table_free(&t);
 }
 END_TEST

@@ -42,32 +42,32 @@ static sluice_record *dec(const char *json)
     return r;
 }
 
-#define ck_reason(json, want)                                                                    \
-    do {                                                                                         \
-        dec(json);                                                                               \
-        ck_assert_msg(v.reason != NULL, "accepted: %s", json);                                   \
-        ck_assert_msg(strcmp(v.reason, want) == 0, "%s: got %s (%s), want %s", json, v.reason,   \
-                      v.detail, want);                                                           \
+#define ck_reason(json, want)                                                                            \
+    do {                                                                                                 \
+        dec(json);                                                                                       \
+        ck_assert_msg(v.reason != NULL, "accepted: %s", json);                                           \
+        ck_assert_msg(strcmp(v.reason, want) == 0, "%s: got %s (%s), want %s", json, v.reason, v.detail, \
+                      want);                                                                             \
     } while (0)
 
-#define ck_valid(json)                                                                           \
-    do {                                                                                         \
-        dec(json);                                                                               \
-        ck_assert_msg(v.reason == NULL, "%s rejected: %s (%s)", json, v.reason, v.detail);       \
+#define ck_valid(json)                                                                     \
+    do {                                                                                   \
+        dec(json);                                                                         \
+        ck_assert_msg(v.reason == NULL, "%s rejected: %s (%s)", json, v.reason, v.detail); \
     } while (0)
 
 static int role(const sluice_record *r, sluice_role ro, const char *want)
 {
     if (!(r->role_present & (1u << ro)))
         return want == NULL;
-    return want && r->roles[ro].len == strlen(want) &&
-           memcmp(r->roles[ro].ptr, want, r->roles[ro].len) == 0;
+    return want && r->roles[ro].len == strlen(want) && memcmp(r->roles[ro].ptr, want, r->roles[ro].len) == 0;
 }
 
 START_TEST(valid_event_sets_roles_time_and_fields)
 {
-    sluice_record *r = dec("{\"event_id\":\"e-1\",\"user_id\":\"u-4821\",\"url\":\"https://shop.example/p/42\","
-                           "\"ts\":1795737600000,\"referrer\":null}");
+    sluice_record *r =
+        dec("{\"event_id\":\"e-1\",\"user_id\":\"u-4821\",\"url\":\"https://shop.example/p/42\","
+            "\"ts\":1795737600000,\"referrer\":null}");
     ck_assert_ptr_null(v.reason);
     ck_assert_int_eq(r->time, NOW);
     ck_assert(role(r, SLUICE_ROLE_USER, "u-4821"));
@@ -261,8 +261,7 @@ START_TEST(ts_of_other_types)
     ck_reason("{\"user_id\":\"u\",\"url\":\"/\",\"ts\":{}}", SLUICE_REASON_BAD_TS);
     ck_reason("{\"user_id\":\"u\",\"url\":\"/\",\"ts\":\"yesterday\"}", SLUICE_REASON_BAD_TS);
     ck_assert_str_eq(v.detail, "ts is a string that is not RFC 3339");
-    ck_reason("{\"user_id\":\"u\",\"url\":\"/\",\"ts\":\"1969-12-31T23:59:59.999Z\"}",
-              SLUICE_REASON_BAD_TS);
+    ck_reason("{\"user_id\":\"u\",\"url\":\"/\",\"ts\":\"1969-12-31T23:59:59.999Z\"}", SLUICE_REASON_BAD_TS);
     sluice_record *r = dec("{\"user_id\":\"u\",\"url\":\"/\",\"ts\":\"2026-11-27T00:00:00Z\"}");
     ck_assert_ptr_null(v.reason);
     ck_assert_int_eq(r->time, NOW);
@@ -414,8 +413,8 @@ START_TEST(rfc3339_syntax_is_strict)
     const char *bad[] = {
         "",
         "2026-11-27",
-        "2026-11-27T00:00:00",      /* no offset */
-        "2026-11-27T16:00Z",        /* no seconds */
+        "2026-11-27T00:00:00", /* no offset */
+        "2026-11-27T16:00Z",   /* no seconds */
         "2026-11-27X16:00:00Z",
         "2026/11/27T16:00:00Z",
         "26-11-27T16:00:00Z",

@@ -8,10 +8,7 @@
 
 #include "test_support.h"
 
-static char *tmp_path(const char *name)
-{
-    return ts_strf("%s/%s", ts_tmpdir(), name);
-}
+static char *tmp_path(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }
 
 /* Writes a pipeline file and runs it; returns the exit code. */
 static int run_pipeline(const char *name, const char *yaml, char **out, char **err)
@@ -34,8 +31,7 @@ static void write_bytes(const char *path, const char *data, size_t len)
 }
 
 /* A raw file-to-file pipeline from `in` to `out` with extra sink options. */
-static char *raw_copy_yaml(const char *in, const char *source_opts, const char *out,
-                           const char *sink_opts)
+static char *raw_copy_yaml(const char *in, const char *source_opts, const char *out, const char *sink_opts)
 {
     return ts_strf("steps:\n"
                    "  - name: lines\n"
@@ -61,8 +57,8 @@ START_TEST(each_plugin_exports_only_its_entry_function)
         size_t lines = 0;
         for (char *p = out; *p; p++)
             lines += *p == '\n';
-        ck_assert_msg(lines == 1 && strstr(out, " T sluice_plugin_entry\n") != NULL,
-                      "%s exports:\n%s", plugin_files[i], out);
+        ck_assert_msg(lines == 1 && strstr(out, " T sluice_plugin_entry\n") != NULL, "%s exports:\n%s",
+                      plugin_files[i], out);
         free(out);
         free(cmd);
     }
@@ -72,8 +68,7 @@ END_TEST
 START_TEST(plugins_link_no_engine_library)
 {
     for (size_t i = 0; i < sizeof plugin_files / sizeof plugin_files[0]; i++) {
-        char *cmd = ts_strf("readelf -d '%s/%s' | grep NEEDED", SLUICE_PLUGIN_DIR,
-                            plugin_files[i]);
+        char *cmd = ts_strf("readelf -d '%s/%s' | grep NEEDED", SLUICE_PLUGIN_DIR, plugin_files[i]);
         char *out = NULL;
         ts_run(cmd, &out, NULL);
         ck_assert_msg(strstr(out, "libc.so") != NULL, "%s: %s", plugin_files[i], out);
@@ -138,8 +133,7 @@ END_TEST
 
 START_TEST(rejected_lines_carry_their_path_and_line_as_origin)
 {
-    char *in = tmp_path("clicks.jsonl"), *good = tmp_path("good.jsonl"),
-         *bad = tmp_path("bad.jsonl");
+    char *in = tmp_path("clicks.jsonl"), *good = tmp_path("good.jsonl"), *bad = tmp_path("bad.jsonl");
     ts_write_file(in, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1000}\n"
                       "not json\r\n"
                       "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":2000}\r\n"
@@ -183,8 +177,7 @@ END_TEST
 
 START_TEST(dash_reads_stdin_with_stdin_origins)
 {
-    char *in = tmp_path("in.jsonl"), *bad = tmp_path("bad.jsonl"),
-         *pipeline = tmp_path("stdin.yaml");
+    char *in = tmp_path("in.jsonl"), *bad = tmp_path("bad.jsonl"), *pipeline = tmp_path("stdin.yaml");
     ts_write_file(in, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1000}\n[1,2]\n");
     char *yaml = ts_strf("steps:\n"
                          "  - name: clicks\n"
@@ -314,8 +307,7 @@ END_TEST
 
 START_TEST(a_closed_stdout_stops_the_pipeline_with_a_clear_error)
 {
-    char *pipeline = tmp_path("endless.yaml"), *rc_path = tmp_path("rc"),
-         *err_path = tmp_path("err");
+    char *pipeline = tmp_path("endless.yaml"), *rc_path = tmp_path("rc"), *err_path = tmp_path("err");
     ts_write_file(pipeline, "steps:\n"
                             "  - name: clicks\n"
                             "    plugin: clickgen\n"
@@ -324,8 +316,8 @@ START_TEST(a_closed_stdout_stops_the_pipeline_with_a_clear_error)
                             "  - name: out\n"
                             "    plugin: stdout\n"
                             "    input: clicks\n");
-    char *cmd = ts_strf("('%s' run '%s' 2>'%s'; echo $? >'%s') | head -c 100 >/dev/null",
-                        SLUICE_BIN, pipeline, err_path, rc_path);
+    char *cmd = ts_strf("('%s' run '%s' 2>'%s'; echo $? >'%s') | head -c 100 >/dev/null", SLUICE_BIN,
+                        pipeline, err_path, rc_path);
     ts_run(cmd, NULL, NULL);
     char *rc = ts_read_file(rc_path, NULL);
     char *err = ts_read_file(err_path, NULL);
@@ -345,8 +337,7 @@ END_TEST
  * pipeline runs can only have been written by the flush timer. */
 START_TEST(followed_lines_reach_the_output_file_while_the_pipeline_runs)
 {
-    char *in = tmp_path("growing.jsonl"), *out = tmp_path("live.jsonl"),
-         *pipeline = tmp_path("follow.yaml");
+    char *in = tmp_path("growing.jsonl"), *out = tmp_path("live.jsonl"), *pipeline = tmp_path("follow.yaml");
     ts_write_file(in, "{\"n\":1}\n");
     char *yaml = raw_copy_yaml(in, ", follow: true", out, ", flush_interval: 100ms");
     ts_write_file(pipeline, yaml);
@@ -359,8 +350,7 @@ START_TEST(followed_lines_reach_the_output_file_while_the_pipeline_runs)
     char *seen_path = ts_strf("%s.seen", out);
     char *seen = ts_read_file(seen_path, NULL);
     ck_assert_ptr_nonnull(seen);
-    ck_assert_msg(strcmp(seen, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n") == 0, "seen: %s\nlog: %s",
-                  seen, err);
+    ck_assert_msg(strcmp(seen, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n") == 0, "seen: %s\nlog: %s", seen, err);
     free(seen);
     free(seen_path);
     free(err);
@@ -418,8 +408,8 @@ START_TEST(the_stdout_sink_shows_live_output_while_the_pipeline_runs)
                             "    plugin: stdout\n"
                             "    input: clicks\n"
                             "    options: {flush_interval: 200ms}\n");
-    char *cmd = ts_strf("'%s' run '%s' >'%s' & pid=$!; sleep 1.5; kill -9 $pid; wait $pid",
-                        SLUICE_BIN, pipeline, out);
+    char *cmd = ts_strf("'%s' run '%s' >'%s' & pid=$!; sleep 1.5; kill -9 $pid; wait $pid", SLUICE_BIN,
+                        pipeline, out);
     ts_run(cmd, NULL, NULL);
     size_t lines = ts_count_lines(out);
     ck_assert_msg(lines >= 20, "only %zu lines visible after 1.5 s at 50 events/s", lines);

@@ -130,8 +130,9 @@ START_TEST(an_unknown_output_is_reported_with_the_outputs_there_are)
          "  - {name: out, plugin: stdout, input: [count.rejected, dedup.rejected]}\n");
     ck_assert_int_eq(validate(NULL), -1);
     ck_assert_uint_eq(diags.count, 3);
-    ck_assert(has_diag(3, 41, "step 'clicks' has no output 'rejectd' (it has: main, rejected); "
-                              "did you mean 'clicks.rejected'?"));
+    ck_assert(has_diag(3, 41,
+                       "step 'clicks' has no output 'rejectd' (it has: main, rejected); "
+                       "did you mean 'clicks.rejected'?"));
     ck_assert(has_diag(4, 45, "step 'dedup' has no output 'late' (it has: main, rejected)"));
     /* Only the source has an implicit "rejected". */
     ck_assert(has_diag(5, 41, "step 'count' has no output 'rejected' (it has: main)"));

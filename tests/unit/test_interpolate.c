@@ -145,9 +145,23 @@ END_TEST
 
 START_TEST(bad_durations_are_refused)
 {
-    static const char *const bad[] = {"",     "-5s",  "+5s", " 5s", "5s ", "5 s", "5x",
-                                      "s",    "ms",   "5S",  "1.5h", "off", "5sec", "1h30m",
-                                      "9223372036854775808", "106751991168d", "9223372036854776s"};
+    static const char *const bad[] = {"",
+                                      "-5s",
+                                      "+5s",
+                                      " 5s",
+                                      "5s ",
+                                      "5 s",
+                                      "5x",
+                                      "s",
+                                      "ms",
+                                      "5S",
+                                      "1.5h",
+                                      "off",
+                                      "5sec",
+                                      "1h30m",
+                                      "9223372036854775808",
+                                      "106751991168d",
+                                      "9223372036854776s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         bad_duration(bad[i]);
     int64_t v;
@@ -158,10 +172,10 @@ END_TEST
 START_TEST(suggestions_find_near_misses_only)
 {
     static const char *const keys[] = {"name", "plugin", "input", "options", "event"};
-    ck_assert_str_eq(suggest_closest("inptu", keys, 5), "input");   /* swap */
-    ck_assert_str_eq(suggest_closest("plugn", keys, 5), "plugin");  /* deletion */
+    ck_assert_str_eq(suggest_closest("inptu", keys, 5), "input");  /* swap */
+    ck_assert_str_eq(suggest_closest("plugn", keys, 5), "plugin"); /* deletion */
     ck_assert_str_eq(suggest_closest("optionss", keys, 5), "options");
-    ck_assert_str_eq(suggest_closest("Name", keys, 5), "name");     /* case */
+    ck_assert_str_eq(suggest_closest("Name", keys, 5), "name"); /* case */
     ck_assert_ptr_null(suggest_closest("colour", keys, 5));
     ck_assert_ptr_null(suggest_closest("x", keys, 5));
     ck_assert_ptr_null(suggest_closest("input", keys, 5)); /* an exact match needs no hint */

@@ -66,7 +66,8 @@ START_TEST(members_become_typed_fields)
 {
     sluice_record *r;
     ck_assert_int_eq(scan(" {\"s\":\"abc\", \"i\" : -42,\"d\":2.5e1,\"t\":true,\"f\":false,"
-                          "\"n\":null,\"o\":{\"a\":[1,{}]},\"a\":[ 1 , 2 ] } ", &r),
+                          "\"n\":null,\"o\":{\"a\":[1,{}]},\"a\":[ 1 , 2 ] } ",
+                          &r),
                      JSON_SCAN_OK);
     ck_assert_uint_eq(r->nfields, 8);
     ck_assert_int_eq(get(r, "s")->type, SLUICE_TYPE_STRING);
@@ -94,7 +95,8 @@ START_TEST(unescaped_strings_are_views_escaped_ones_decoded)
 {
     sluice_record *r;
     ck_assert_int_eq(scan("{\"plain\":\"x/y\",\"k\\u00e9y\":\"a\\n\\\"\\\\\\/\\b\\f\\r\\t"
-                          "\\u00e9\\u20AC\\ud83d\\ude00\"}", &r),
+                          "\\u00e9\\u20AC\\ud83d\\ude00\"}",
+                          &r),
                      JSON_SCAN_OK);
     const field *p = get(r, "plain");
     ck_assert(p->text >= r->raw && p->text < r->raw + r->raw_len);
@@ -222,7 +224,11 @@ END_TEST
 
 START_TEST(invalid_utf8_becomes_replacement_characters)
 {
-    ck_assert_str_eq(escaped("a\xff" "b", 3), "\"a\xef\xbf\xbd" "b\"");
+    ck_assert_str_eq(escaped("a\xff"
+                             "b",
+                             3),
+                     "\"a\xef\xbf\xbd"
+                     "b\"");
     /* A truncated sequence is one maximal subpart: one U+FFFD. */
     ck_assert_str_eq(escaped("\xe2\x82", 2), "\"\xef\xbf\xbd\"");
     ck_assert_str_eq(escaped("\xe2\x82x", 3), "\"\xef\xbf\xbdx\"");
@@ -295,8 +301,9 @@ START_TEST(double_formatting_round_trips)
     json_format_double(buf, 0.1);
     ck_assert_str_eq(buf, "0.1");
     /* Whole numbers take a shortcut: the same text as the general path. */
-    const double whole[] = {0.0, -0.0, 1.0, -1.0, 1000.0, 9007199254740991.0, 999999999999999.0,
-                            1e15, -1e15, 123456789012.0, 1e16, 4294967296.0};
+    const double whole[] = {
+        0.0,   -0.0,           1.0,  -1.0,        1000.0, 9007199254740991.0, 999999999999999.0, 1e15,
+        -1e15, 123456789012.0, 1e16, 4294967296.0};
     for (size_t i = 0; i < sizeof whole / sizeof *whole; i++) {
         char want[40];
         int n = snprintf(want, sizeof want, "%.15g", whole[i]);
@@ -442,74 +449,209 @@ static int agrees_with_jansson(const char *buf, size_t len)
     return ok;
 }
 
-#define B(lit) {lit, sizeof lit - 1}
+#define B(lit)              \
+    {                       \
+        lit, sizeof lit - 1 \
+    }
 static const struct {
     const char *p;
     size_t n;
 } corpus[] = {
     /* whole-input shapes */
-    B(""), B(" "), B("\n\t\r "), B("{}"), B(" {} "), B("[]"), B("{"), B("}"), B("{}}"), B("{}{}"),
-    B("{} x"), B("\xef\xbb\xbf{}"), B("{}\xef\xbb\xbf"), B("\x00{}"), B("{}\x00"), B("\f{}"),
-    B("\v{}"), B("{\"a\":1}\n"), B("[1] [2]"),
+    B(""),
+    B(" "),
+    B("\n\t\r "),
+    B("{}"),
+    B(" {} "),
+    B("[]"),
+    B("{"),
+    B("}"),
+    B("{}}"),
+    B("{}{}"),
+    B("{} x"),
+    B("\xef\xbb\xbf{}"),
+    B("{}\xef\xbb\xbf"),
+    B("\x00{}"),
+    B("{}\x00"),
+    B("\f{}"),
+    B("\v{}"),
+    B("{\"a\":1}\n"),
+    B("[1] [2]"),
     /* scalars at the top */
-    B("1"), B("\"s\""), B("true"), B("false"), B("null"), B("nul"), B("True"), B("NaN"),
-    B("Infinity"), B("-Infinity"), B("undefined"), B("'s'"),
+    B("1"),
+    B("\"s\""),
+    B("true"),
+    B("false"),
+    B("null"),
+    B("nul"),
+    B("True"),
+    B("NaN"),
+    B("Infinity"),
+    B("-Infinity"),
+    B("undefined"),
+    B("'s'"),
     /* objects */
-    B("{\"a\"}"), B("{\"a\":}"), B("{\"a\" 1}"), B("{a:1}"), B("{\"a\":1,}"), B("{,}"),
-    B("{\"a\":1 \"b\":2}"), B("{\"a\":1,,\"b\":2}"), B("{1:1}"), B("{\"a\":1}}"),
-    B("{\"a\":1,\"a\":2}"), B("{\"\":0}"), B("{\"a\":[}"), B("{\"a\":{]}"), B("{\"a\":/*c*/1}"),
-    B("{\"a\":1}//c"), B("{\"a\":1}#"),
+    B("{\"a\"}"),
+    B("{\"a\":}"),
+    B("{\"a\" 1}"),
+    B("{a:1}"),
+    B("{\"a\":1,}"),
+    B("{,}"),
+    B("{\"a\":1 \"b\":2}"),
+    B("{\"a\":1,,\"b\":2}"),
+    B("{1:1}"),
+    B("{\"a\":1}}"),
+    B("{\"a\":1,\"a\":2}"),
+    B("{\"\":0}"),
+    B("{\"a\":[}"),
+    B("{\"a\":{]}"),
+    B("{\"a\":/*c*/1}"),
+    B("{\"a\":1}//c"),
+    B("{\"a\":1}#"),
     /* arrays */
-    B("[1,]"), B("[,1]"), B("[1 2]"), B("[1,,2]"), B("[[]]]"), B("[[[]]"), B("[{}]"),
+    B("[1,]"),
+    B("[,1]"),
+    B("[1 2]"),
+    B("[1,,2]"),
+    B("[[]]]"),
+    B("[[[]]"),
+    B("[{}]"),
     /* literals */
-    B("{\"a\":tru}"), B("{\"a\":truex}"), B("{\"a\":nulll}"), B("{\"a\":fals}"), B("[true1]"),
+    B("{\"a\":tru}"),
+    B("{\"a\":truex}"),
+    B("{\"a\":nulll}"),
+    B("{\"a\":fals}"),
+    B("[true1]"),
     /* numbers */
-    B("{\"n\":9223372036854775807}"), B("{\"n\":-9223372036854775808}"),
-    B("{\"n\":9223372036854775808}"), B("{\"n\":-9223372036854775809}"),
-    B("{\"n\":18446744073709551616}"), B("{\"n\":99999999999999999999999999999}"),
-    B("{\"n\":-0}"), B("{\"n\":-0.0}"), B("{\"n\":0e0}"), B("{\"n\":1e308}"), B("{\"n\":1e309}"),
-    B("{\"n\":-1e309}"), B("{\"n\":1e-400}"), B("{\"n\":2.2250738585072014e-308}"),
-    B("{\"n\":4.9e-324}"), B("{\"n\":1.7976931348623157e308}"), B("{\"n\":1.7976931348623159e308}"),
-    B("{\"n\":01}"), B("{\"n\":00}"), B("{\"n\":-01}"), B("{\"n\":1.}"), B("{\"n\":.5}"),
-    B("{\"n\":-}"), B("{\"n\":-.5}"), B("{\"n\":+1}"), B("{\"n\":1e}"), B("{\"n\":1e+}"),
-    B("{\"n\":1E+2}"), B("{\"n\":1e-2}"), B("{\"n\":1.5e+10}"), B("{\"n\":1ee2}"),
-    B("{\"n\":1.2.3}"), B("{\"n\":0x10}"), B("{\"n\":1_000}"), B("{\"n\":0.1}"),
-    B("{\"n\":123456789012345678}"), B("{\"n\":1234567890123456789}"),
-    B("{\"n\":12345678901234567890}"), B("{\"n\":0.30000000000000004}"),
-    B("{\"n\":1e22}"), B("{\"n\":1e23}"), B("{\"n\":9007199254740993.0}"),
-    B("{\"n\":123456789012345678901234567890e-10}"), B("{\"n\":1e99999999999999999999}"),
-    B("{\"n\":0.000000000000000000000000000001}"), B("-"), B("-0"), B("01"),
+    B("{\"n\":9223372036854775807}"),
+    B("{\"n\":-9223372036854775808}"),
+    B("{\"n\":9223372036854775808}"),
+    B("{\"n\":-9223372036854775809}"),
+    B("{\"n\":18446744073709551616}"),
+    B("{\"n\":99999999999999999999999999999}"),
+    B("{\"n\":-0}"),
+    B("{\"n\":-0.0}"),
+    B("{\"n\":0e0}"),
+    B("{\"n\":1e308}"),
+    B("{\"n\":1e309}"),
+    B("{\"n\":-1e309}"),
+    B("{\"n\":1e-400}"),
+    B("{\"n\":2.2250738585072014e-308}"),
+    B("{\"n\":4.9e-324}"),
+    B("{\"n\":1.7976931348623157e308}"),
+    B("{\"n\":1.7976931348623159e308}"),
+    B("{\"n\":01}"),
+    B("{\"n\":00}"),
+    B("{\"n\":-01}"),
+    B("{\"n\":1.}"),
+    B("{\"n\":.5}"),
+    B("{\"n\":-}"),
+    B("{\"n\":-.5}"),
+    B("{\"n\":+1}"),
+    B("{\"n\":1e}"),
+    B("{\"n\":1e+}"),
+    B("{\"n\":1E+2}"),
+    B("{\"n\":1e-2}"),
+    B("{\"n\":1.5e+10}"),
+    B("{\"n\":1ee2}"),
+    B("{\"n\":1.2.3}"),
+    B("{\"n\":0x10}"),
+    B("{\"n\":1_000}"),
+    B("{\"n\":0.1}"),
+    B("{\"n\":123456789012345678}"),
+    B("{\"n\":1234567890123456789}"),
+    B("{\"n\":12345678901234567890}"),
+    B("{\"n\":0.30000000000000004}"),
+    B("{\"n\":1e22}"),
+    B("{\"n\":1e23}"),
+    B("{\"n\":9007199254740993.0}"),
+    B("{\"n\":123456789012345678901234567890e-10}"),
+    B("{\"n\":1e99999999999999999999}"),
+    B("{\"n\":0.000000000000000000000000000001}"),
+    B("-"),
+    B("-0"),
+    B("01"),
     /* strings and escapes */
-    B("{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}"), B("{\"s\":\"\\a\"}"), B("{\"s\":\"\\x41\"}"),
-    B("{\"s\":\"\\'\"}"), B("{\"s\":\"\\u\"}"), B("{\"s\":\"\\u12\"}"), B("{\"s\":\"\\u12G4\"}"),
-    B("{\"s\":\"\\u0041\"}"), B("{\"s\":\"\\u00e9\\u00E9\"}"), B("{\"s\":\"\\u0000\"}"),
-    B("{\"s\":\"\\u0001\"}"), B("{\"s\":\"\\uFFFF\"}"), B("{\"s\":\"\\uFEFF\"}"),
-    B("{\"s\":\"\\ud83d\\ude00\"}"), B("{\"s\":\"\\uD83D\\uDE00\"}"), B("{\"s\":\"\\ud800\"}"),
-    B("{\"s\":\"\\udbff\"}"), B("{\"s\":\"\\udc00\"}"), B("{\"s\":\"\\udfff\"}"),
-    B("{\"s\":\"\\ude00\\ud83d\"}"), B("{\"s\":\"\\ud83d\\ud83d\"}"), B("{\"s\":\"\\ud83dx\"}"),
-    B("{\"s\":\"\\ud83d\\u0041\"}"), B("{\"s\":\"\\ud83d\\\"}"), B("{\"s\":\"\\ud83d\\n\"}"),
-    B("{\"s\":\"\\ud83d\"}"), B("{\"\\ud800\":1}"), B("{\"k\\u0000\":1}"), B("{\"s\":\"\\"),
-    B("{\"s\":\"abc"), B("{\"s\":\"abc\\\"}"),
+    B("{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}"),
+    B("{\"s\":\"\\a\"}"),
+    B("{\"s\":\"\\x41\"}"),
+    B("{\"s\":\"\\'\"}"),
+    B("{\"s\":\"\\u\"}"),
+    B("{\"s\":\"\\u12\"}"),
+    B("{\"s\":\"\\u12G4\"}"),
+    B("{\"s\":\"\\u0041\"}"),
+    B("{\"s\":\"\\u00e9\\u00E9\"}"),
+    B("{\"s\":\"\\u0000\"}"),
+    B("{\"s\":\"\\u0001\"}"),
+    B("{\"s\":\"\\uFFFF\"}"),
+    B("{\"s\":\"\\uFEFF\"}"),
+    B("{\"s\":\"\\ud83d\\ude00\"}"),
+    B("{\"s\":\"\\uD83D\\uDE00\"}"),
+    B("{\"s\":\"\\ud800\"}"),
+    B("{\"s\":\"\\udbff\"}"),
+    B("{\"s\":\"\\udc00\"}"),
+    B("{\"s\":\"\\udfff\"}"),
+    B("{\"s\":\"\\ude00\\ud83d\"}"),
+    B("{\"s\":\"\\ud83d\\ud83d\"}"),
+    B("{\"s\":\"\\ud83dx\"}"),
+    B("{\"s\":\"\\ud83d\\u0041\"}"),
+    B("{\"s\":\"\\ud83d\\\"}"),
+    B("{\"s\":\"\\ud83d\\n\"}"),
+    B("{\"s\":\"\\ud83d\"}"),
+    B("{\"\\ud800\":1}"),
+    B("{\"k\\u0000\":1}"),
+    B("{\"s\":\"\\"),
+    B("{\"s\":\"abc"),
+    B("{\"s\":\"abc\\\"}"),
     /* control characters */
-    B("{\"s\":\"\x00\"}"), B("{\"s\":\"\x01\"}"), B("{\"s\":\"\t\"}"), B("{\"s\":\"\n\"}"),
-    B("{\"s\":\"\x1f\"}"), B("{\"s\":\"\x7f\"}"), B("{\"s\x0a\":1}"),
+    B("{\"s\":\"\x00\"}"),
+    B("{\"s\":\"\x01\"}"),
+    B("{\"s\":\"\t\"}"),
+    B("{\"s\":\"\n\"}"),
+    B("{\"s\":\"\x1f\"}"),
+    B("{\"s\":\"\x7f\"}"),
+    B("{\"s\x0a\":1}"),
     /* UTF-8 */
-    B("{\"s\":\"\xc3\xa9\"}"), B("{\"s\":\"\xe2\x82\xac\"}"), B("{\"s\":\"\xf0\x9f\x98\x80\"}"),
-    B("{\"s\":\"\xf4\x8f\xbf\xbf\"}"), B("{\"s\":\"\xef\xbf\xbf\"}"), B("{\"s\":\"\xc0\xaf\"}"),
-    B("{\"s\":\"\xc1\xbf\"}"), B("{\"s\":\"\xe0\x80\xaf\"}"), B("{\"s\":\"\xe0\x9f\xbf\"}"),
-    B("{\"s\":\"\xf0\x80\x80\xaf\"}"), B("{\"s\":\"\xf0\x8f\xbf\xbf\"}"),
-    B("{\"s\":\"\xed\xa0\x80\"}"), B("{\"s\":\"\xed\xbf\xbf\"}"),
-    B("{\"s\":\"\xed\xa0\xbd\xed\xb8\x80\"}"), B("{\"s\":\"\xed\x9f\xbf\"}"),
-    B("{\"s\":\"\xf4\x90\x80\x80\"}"), B("{\"s\":\"\xf5\x80\x80\x80\"}"),
-    B("{\"s\":\"\xf8\x88\x80\x80\x80\"}"), B("{\"s\":\"\xfc\x84\x80\x80\x80\x80\"}"),
-    B("{\"s\":\"\xc3\"}"), B("{\"s\":\"\xe2\x82\"}"), B("{\"s\":\"\xf0\x9f\x98\"}"),
-    B("{\"s\":\"\xc3"), B("{\"s\":\"\xf0\x9f"), B("{\"s\":\"\x80\"}"), B("{\"s\":\"\xbf\"}"),
-    B("{\"s\":\"\xff\"}"), B("{\"s\":\"\xfe\"}"), B("{\"s\":\"\xc3\xc3\"}"),
-    B("{\"s\":\"\xe2\x28\xa1\"}"), B("{\"\xff\":1}"), B("{\"a\":1,\xc3\xa9:1}"), B("\xc3\xa9"),
+    B("{\"s\":\"\xc3\xa9\"}"),
+    B("{\"s\":\"\xe2\x82\xac\"}"),
+    B("{\"s\":\"\xf0\x9f\x98\x80\"}"),
+    B("{\"s\":\"\xf4\x8f\xbf\xbf\"}"),
+    B("{\"s\":\"\xef\xbf\xbf\"}"),
+    B("{\"s\":\"\xc0\xaf\"}"),
+    B("{\"s\":\"\xc1\xbf\"}"),
+    B("{\"s\":\"\xe0\x80\xaf\"}"),
+    B("{\"s\":\"\xe0\x9f\xbf\"}"),
+    B("{\"s\":\"\xf0\x80\x80\xaf\"}"),
+    B("{\"s\":\"\xf0\x8f\xbf\xbf\"}"),
+    B("{\"s\":\"\xed\xa0\x80\"}"),
+    B("{\"s\":\"\xed\xbf\xbf\"}"),
+    B("{\"s\":\"\xed\xa0\xbd\xed\xb8\x80\"}"),
+    B("{\"s\":\"\xed\x9f\xbf\"}"),
+    B("{\"s\":\"\xf4\x90\x80\x80\"}"),
+    B("{\"s\":\"\xf5\x80\x80\x80\"}"),
+    B("{\"s\":\"\xf8\x88\x80\x80\x80\"}"),
+    B("{\"s\":\"\xfc\x84\x80\x80\x80\x80\"}"),
+    B("{\"s\":\"\xc3\"}"),
+    B("{\"s\":\"\xe2\x82\"}"),
+    B("{\"s\":\"\xf0\x9f\x98\"}"),
+    B("{\"s\":\"\xc3"),
+    B("{\"s\":\"\xf0\x9f"),
+    B("{\"s\":\"\x80\"}"),
+    B("{\"s\":\"\xbf\"}"),
+    B("{\"s\":\"\xff\"}"),
+    B("{\"s\":\"\xfe\"}"),
+    B("{\"s\":\"\xc3\xc3\"}"),
+    B("{\"s\":\"\xe2\x28\xa1\"}"),
+    B("{\"\xff\":1}"),
+    B("{\"a\":1,\xc3\xa9:1}"),
+    B("\xc3\xa9"),
     B("{\"a\":\xff}"),
     /* nested values as members */
     B("{\"o\":{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\"},\"x\":[[],{},\"\"]}"),
-    B("{\"o\":{\"a\":1,}}"), B("{\"o\":[1,]}"), B("{\"o\":{\"a\"}}"), B("{\"o\":[\"\xff\"]}"),
+    B("{\"o\":{\"a\":1,}}"),
+    B("{\"o\":[1,]}"),
+    B("{\"o\":{\"a\"}}"),
+    B("{\"o\":[\"\xff\"]}"),
     B("{\"o\":{\"\":{\"\":[]}}}"),
 };
 #undef B
@@ -618,7 +760,7 @@ static uint64_t rng(void)
 START_TEST(random_mutations_agree_with_jansson)
 {
     static const unsigned char interesting[] = "{}[],:\"\\ 0123456789eE.+-tfnu/\x00\x01\x1f\x7f"
-                                                 "\x80\xbf\xc0\xc3\xe0\xed\xef\xf0\xf4\xf5\xff";
+                                               "\x80\xbf\xc0\xc3\xe0\xed\xef\xf0\xf4\xf5\xff";
     unsigned char buf[512];
     int bad = 0, valid = 0;
     for (int iter = 0; iter < 200000 && bad < 10; iter++) {
@@ -628,12 +770,16 @@ START_TEST(random_mutations_agree_with_jansson)
         int edits = 1 + (int)(rng() % 3);
         for (int e = 0; e < edits && len > 0; e++) {
             size_t at = rng() % len;
-            unsigned char byte = rng() % 2 ? (unsigned char)rng()
-                                           : interesting[rng() % (sizeof interesting - 1)];
+            unsigned char byte =
+                rng() % 2 ? (unsigned char)rng() : interesting[rng() % (sizeof interesting - 1)];
             switch (rng() % 6) {
-            case 0: buf[at] = byte; break;                          /* replace */
-            case 1: buf[at] ^= (unsigned char)(1u << (rng() % 8)); break; /* flip a bit */
-            case 2:                                                 /* insert */
+            case 0:
+                buf[at] = byte;
+                break; /* replace */
+            case 1:
+                buf[at] ^= (unsigned char)(1u << (rng() % 8));
+                break; /* flip a bit */
+            case 2:    /* insert */
                 if (len < sizeof buf) {
                     memmove(buf + at + 1, buf + at, len - at);
                     buf[at] = byte;
@@ -644,8 +790,10 @@ START_TEST(random_mutations_agree_with_jansson)
                 memmove(buf + at, buf + at + 1, len - at - 1);
                 len--;
                 break;
-            case 4: len = at; break; /* truncate */
-            default: {               /* duplicate a short run */
+            case 4:
+                len = at;
+                break; /* truncate */
+            default: { /* duplicate a short run */
                 size_t n = 1 + rng() % 8;
                 if (at + n <= len && len + n <= sizeof buf) {
                     memmove(buf + at + n, buf + at, len - at);
@@ -670,8 +818,12 @@ START_TEST(integers_are_formatted_exactly_at_the_edges)
     const struct {
         int64_t v;
         const char *text;
-    } cases[] = {{0, "0"}, {-1, "-1"}, {7, "7"}, {1795737600000, "1795737600000"},
-                 {INT64_MAX, "9223372036854775807"}, {INT64_MIN, "-9223372036854775808"}};
+    } cases[] = {{0, "0"},
+                 {-1, "-1"},
+                 {7, "7"},
+                 {1795737600000, "1795737600000"},
+                 {INT64_MAX, "9223372036854775807"},
+                 {INT64_MIN, "-9223372036854775808"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[32];
         size_t n = json_format_int(buf, cases[i].v);

@@ -32,9 +32,10 @@ static void run_clickstream(embedded_broker *b, const char *out, const char *lat
 {
     const char *bs = broker_bootstraps(b);
     char *metrics = ts_strf("%s/metrics.json", out);
-    char *cmd = ts_strf("mkdir -p '%s' && KAFKA_BROKERS='%s' STOP_AT_END=true GROUP=e2e GAP=1m ALLOWED_LATENESS=%s "
-                        "'%s' run --metrics '%s' '%s/pipelines/clickstream.yaml' > /dev/null",
-                        out, bs, lateness, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
+    char *cmd =
+        ts_strf("mkdir -p '%s' && KAFKA_BROKERS='%s' STOP_AT_END=true GROUP=e2e GAP=1m ALLOWED_LATENESS=%s "
+                "'%s' run --metrics '%s' '%s/pipelines/clickstream.yaml' > /dev/null",
+                out, bs, lateness, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "clickstream failed (%d): %s", rc, err);
@@ -58,7 +59,8 @@ static embedded_broker *loaded_broker(const char *input, int partitions, size_t 
 {
     embedded_broker *b = kt_broker(partitions, "click-data");
     char err[256];
-    ck_assert_int_eq(broker_create_topics(b, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
+    ck_assert_int_eq(
+        broker_create_topics(b, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
     *lines = kt_produce_file(broker_bootstraps(b), "click-data", input, partitions);
     return b;
 }
@@ -70,8 +72,8 @@ static void assert_same_sequence(char **got, size_t ngot, const char *want_path,
     char **want = kt_lines(want_path, &buf, &nwant);
     ck_assert_msg(ngot == nwant, "%s: %zu records through Kafka, %zu in the reference", what, ngot, nwant);
     for (size_t i = 0; i < ngot; i++)
-        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s #%zu:\n kafka:     %s\n reference: %s", what, i, got[i],
-                      want[i]);
+        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s #%zu:\n kafka:     %s\n reference: %s", what, i,
+                      got[i], want[i]);
     free(want);
     free(buf);
 }
@@ -79,7 +81,8 @@ static void assert_same_sequence(char **got, size_t ngot, const char *want_path,
 START_TEST(one_partition_gives_the_reference_results_record_for_record)
 {
     char *input = tmp("clicks.jsonl"), *ref = tmp("ref"), *out = tmp("kafka");
-    kt_generate("count: 20000, seed: 11, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: 10s", input);
+    kt_generate("count: 20000, seed: 11, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: 10s",
+                input);
     size_t lines;
     embedded_broker *b = loaded_broker(input, 1, &lines);
     ck_assert_uint_eq(lines, 20000);
@@ -115,7 +118,8 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     ck_assert_uint_gt(n4, 100);
     for (size_t i = 0; i < n4; i++) {
         char o1[512], o2[512];
-        char *a = kt_without_origin(dead[i], o1, sizeof o1), *r = kt_without_origin(ref_dead[i], o2, sizeof o2);
+        char *a = kt_without_origin(dead[i], o1, sizeof o1),
+             *r = kt_without_origin(ref_dead[i], o2, sizeof o2);
         ck_assert_msg(strcmp(a, r) == 0, "dead letter #%zu:\n kafka:     %s\n reference: %s", i, a, r);
         long line = atol(strrchr(o2, ':') + 1);
         char *want = ts_strf("click-data/0@%ld", line - 1);
@@ -148,7 +152,8 @@ END_TEST
 START_TEST(six_partitions_give_the_reference_final_results)
 {
     char *input = tmp("clicks.jsonl"), *ref = tmp("ref"), *out = tmp("kafka");
-    kt_generate("count: 30000, seed: 12, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: 10s, late: 0",
+    kt_generate("count: 30000, seed: 12, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: "
+                "10s, late: 0",
                 input);
     size_t lines;
     embedded_broker *b = loaded_broker(input, 6, &lines);

@@ -30,14 +30,16 @@ static void start(fixture *f, const char *name)
     f->broker = kt_broker(PARTITIONS, "click-data");
     f->mock = broker_mock_cluster(f->broker);
     char err[256];
-    ck_assert_int_eq(broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
     f->input = tmp("clicks.jsonl");
     f->ref = tmp("ref");
     f->out = tmp("kafka");
-    kt_generate("count: 30000, seed: 21, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: 10s, late: 0",
+    kt_generate("count: 30000, seed: 21, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: "
+                "10s, late: 0",
                 f->input);
-    ck_assert_uint_eq(kt_produce_file(broker_bootstraps(f->broker), "click-data", f->input, PARTITIONS), EVENTS);
+    ck_assert_uint_eq(kt_produce_file(broker_bootstraps(f->broker), "click-data", f->input, PARTITIONS),
+                      EVENTS);
     kt_run_replay(f->input, f->ref, "1h");
 
     rd_kafka_mock_broker_set_rtt(f->mock, 1, RTT_MS);
@@ -123,22 +125,24 @@ START_TEST(failing_produce_and_fetch_requests_are_retried_without_loss)
     start(&f, "errors");
     kt_sleep_ms(1000);
     /* Retriable errors, as a broker moving leadership or overloaded sends. */
-    rd_kafka_mock_push_request_errors(f.mock, 1 /* Fetch */, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors(
+        f.mock, 1 /* Fetch */, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
     /* The sinks send one request at a time (see start()): after a failed
      * Produce, librdkafka rightly takes the batch as written once a later
      * batch is accepted (a real broker would refuse the later one
      * otherwise), but the mock broker, which does not check sequence
      * numbers, accepts it without having written the first, which loses that
      * batch there and only there (1 run in 3 with 5 requests in flight). */
-    rd_kafka_mock_push_request_errors(f.mock, 0 /* Produce */, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors(
+        f.mock, 0 /* Produce */, 8, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     ck_assert_int_eq(waitpid(f.pid, NULL, WNOHANG), 0);
     finish(&f);
 }

@@ -260,12 +260,13 @@ START_TEST(partitions_of_different_topics_keep_separate_watermarks)
     const char *bs = broker_bootstraps(b);
     char *early = tmp("early.jsonl"), *later = tmp("later.jsonl");
     kt_generate("count: 500, seed: 3, late: 0, invalid: 0, duplicates: 0, event_interval: 100ms", early);
-    char *yaml_gen = ts_strf("steps:\n"
-                             "  - {name: clicks, plugin: clickgen, event: raw,\n"
-                             "     options: {count: 500, seed: 4, late: 0, invalid: 0, duplicates: 0,\n"
-                             "               event_interval: 100ms, start: %lld}}\n"
-                             "  - {name: out, plugin: file, input: clicks, options: {path: '%s', truncate: true}}\n",
-                             KT_START_MS + 3600000, later);
+    char *yaml_gen =
+        ts_strf("steps:\n"
+                "  - {name: clicks, plugin: clickgen, event: raw,\n"
+                "     options: {count: 500, seed: 4, late: 0, invalid: 0, duplicates: 0,\n"
+                "               event_interval: 100ms, start: %lld}}\n"
+                "  - {name: out, plugin: file, input: clicks, options: {path: '%s', truncate: true}}\n",
+                KT_START_MS + 3600000, later);
     char *err = NULL;
     ck_assert_msg(kt_run_yaml("gen_later.yaml", yaml_gen, "", &err) == 0, "%s", err);
     char *head = tmp("head.jsonl"), *rest = tmp("rest.jsonl");
@@ -276,16 +277,17 @@ START_TEST(partitions_of_different_topics_keep_separate_watermarks)
     kt_produce_file(bs, "tb", later, 1);
     kt_sleep_ms(20);
     kt_produce_file(bs, "ta", rest, 1);
-    char *yaml = ts_strf("steps:\n"
-                         "  - name: in\n"
-                         "    plugin: kafka\n"
-                         "    options: {brokers: '%s', topics: [ta, tb], group: both, stop_at_end: true,\n"
-                         "              session_timeout: 4s}\n"
-                         "    event: {max_future: off}\n"
-                         "  - {name: count, plugin: url_count, input: in}\n"
-                         "  - {name: out, plugin: file, input: count, options: {path: counts.jsonl, truncate: true}}\n"
-                         "  - {name: origins, plugin: file, input: in.rejected, options: {path: rej.jsonl}}\n",
-                         bs);
+    char *yaml =
+        ts_strf("steps:\n"
+                "  - name: in\n"
+                "    plugin: kafka\n"
+                "    options: {brokers: '%s', topics: [ta, tb], group: both, stop_at_end: true,\n"
+                "              session_timeout: 4s}\n"
+                "    event: {max_future: off}\n"
+                "  - {name: count, plugin: url_count, input: in}\n"
+                "  - {name: out, plugin: file, input: count, options: {path: counts.jsonl, truncate: true}}\n"
+                "  - {name: origins, plugin: file, input: in.rejected, options: {path: rej.jsonl}}\n",
+                bs);
     ck_assert_msg(kt_run_yaml("two.yaml", yaml, "", &err) == 0, "%s", err);
     char *metrics = tmp("two.yaml.metrics");
     ck_assert_int_eq(kt_metric(metrics, "two", "in", "read"), 1000);
@@ -353,8 +355,9 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                         "  - {name: out, plugin: stdout, input: in}\n");
     char *err = NULL;
     ck_assert_int_eq(kt_run_yaml("autocommit.yaml", src, "", &err), 1);
-    ck_assert_msg(strstr(err, "'enable.auto.commit' cannot be set here: offsets are committed at checkpoints only"),
-                  "%s", err);
+    ck_assert_msg(
+        strstr(err, "'enable.auto.commit' cannot be set here: offsets are committed at checkpoints only"),
+        "%s", err);
     char *coop = ts_strf("steps:\n"
                          "  - name: in\n"
                          "    plugin: kafka\n"
@@ -403,9 +406,10 @@ END_TEST
  * 5 MiB: the sink says so, once per partition. */
 START_TEST(the_sink_warns_once_per_partition_past_what_the_embedded_broker_keeps)
 {
-    char *yaml = ts_strf("steps:\n"
-                         "  - {name: gen, plugin: clickgen, event: raw, options: {count: 150000}}\n"
-                         "  - {name: out, plugin: kafka, input: gen, options: {topic: lots, key_field: user_id}}\n");
+    char *yaml =
+        ts_strf("steps:\n"
+                "  - {name: gen, plugin: clickgen, event: raw, options: {count: 150000}}\n"
+                "  - {name: out, plugin: kafka, input: gen, options: {topic: lots, key_field: user_id}}\n");
     char *err = NULL;
     ck_assert_msg(kt_run_yaml("lots.yaml", yaml, "", &err) == 0, "%s", err);
     size_t warnings = 0;
@@ -471,31 +475,35 @@ START_TEST(a_second_member_takes_half_the_partitions_and_nothing_is_lost)
         out[i] = ts_strf("%s/rb-out-%d.jsonl", ts_tmpdir(), i);
         err[i] = ts_strf("%s/rb-%d.err", ts_tmpdir(), i);
         char *yaml_path = ts_strf("%s/rb-%d.yaml", ts_tmpdir(), i);
-        char *yaml = ts_strf("name: member%d\n"
-                             "checkpoint_interval: 500ms\n"
-                             "steps:\n"
-                             "  - name: in\n"
-                             "    plugin: kafka\n"
-                             "    options: {brokers: '%s', topics: [clicks], group: rebalance, session_timeout: 4s}\n"
-                             "    event: raw\n"
-                             "  - name: out\n"
-                             "    plugin: file\n"
-                             "    input: in\n"
-                             "    options: {path: '%s', truncate: true, flush_interval: 100ms}\n",
-                             i, bs, out[i]);
+        char *yaml =
+            ts_strf("name: member%d\n"
+                    "checkpoint_interval: 500ms\n"
+                    "steps:\n"
+                    "  - name: in\n"
+                    "    plugin: kafka\n"
+                    "    options: {brokers: '%s', topics: [clicks], group: rebalance, session_timeout: 4s}\n"
+                    "    event: raw\n"
+                    "  - name: out\n"
+                    "    plugin: file\n"
+                    "    input: in\n"
+                    "    options: {path: '%s', truncate: true, flush_interval: 100ms}\n",
+                    i, bs, out[i]);
         ts_write_file(yaml_path, yaml);
         char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, yaml_path);
         char *stdout_path = ts_strf("%s/rb-%d.out", ts_tmpdir(), i);
         pid[i] = kt_spawn(cmd, stdout_path, err[i]);
-        ck_assert_msg(kt_wait_for_text(err[i], i == 0 ? "assigned 6 partition(s)" : "assigned 3 partition(s)", 30),
-                      "member %d got no (or not its share of) partitions", i);
+        ck_assert_msg(
+            kt_wait_for_text(err[i], i == 0 ? "assigned 6 partition(s)" : "assigned 3 partition(s)", 30),
+            "member %d got no (or not its share of) partitions", i);
         free(stdout_path);
         free(cmd);
         free(yaml);
         free(yaml_path);
     }
-    ck_assert_msg(kt_wait_for_text(err[0], "revoked 6 partition(s)", 10), "the first member kept its partitions");
-    ck_assert_msg(kt_wait_for_text(err[0], "assigned 3 partition(s)", 10), "the first member got no share back");
+    ck_assert_msg(kt_wait_for_text(err[0], "revoked 6 partition(s)", 10),
+                  "the first member kept its partitions");
+    ck_assert_msg(kt_wait_for_text(err[0], "assigned 3 partition(s)", 10),
+                  "the first member got no share back");
     ck_assert_uint_eq(kt_produce_file(bs, "clicks", after, 6), 6000);
 
     /* Both inputs, each line at least once in the two outputs together. */
@@ -542,8 +550,9 @@ START_TEST(key_field_finds_top_level_members_only)
 {
     ck_assert_str_eq(key_of("{\"user_id\":\"u-1\",\"url\":\"x\"}", "user_id"), "u-1");
     ck_assert_str_eq(key_of(" { \"a\" : {\"user_id\":\"inner\"}, \"user_id\" : 42 } ", "user_id"), "42");
-    ck_assert_str_eq(key_of("{\"a\":[1,{\"b\":\"}\"}],\"user_id\":\"q\\\"\\u00e9\\ud83d\\ude00\"}", "user_id"),
-                     "q\"\xc3\xa9\xf0\x9f\x98\x80");
+    ck_assert_str_eq(
+        key_of("{\"a\":[1,{\"b\":\"}\"}],\"user_id\":\"q\\\"\\u00e9\\ud83d\\ude00\"}", "user_id"),
+        "q\"\xc3\xa9\xf0\x9f\x98\x80");
     ck_assert_str_eq(key_of("{\"u\\u0073er_id\":\"escaped-name\"}", "user_id"), "escaped-name");
     ck_assert_ptr_null(key_of("{\"a\":{\"user_id\":\"inner\"}}", "user_id"));
     ck_assert_ptr_null(key_of("{\"user_id\":true}", "user_id"));
@@ -551,7 +560,8 @@ START_TEST(key_field_finds_top_level_members_only)
     ck_assert_ptr_null(key_of("[\"user_id\",\"x\"]", "user_id"));
     ck_assert_ptr_null(key_of("{\"user_id\":\"unterminated", "user_id"));
     ck_assert_ptr_null(key_of("not json", "user_id"));
-    ck_assert_ptr_null(key_of("{\"user_id\":\"far too long for the sixty-three byte key buffer of this test, by quite a few bytes\"}",
+    ck_assert_ptr_null(key_of("{\"user_id\":\"far too long for the sixty-three byte key buffer of this test, "
+                              "by quite a few bytes\"}",
                               "user_id"));
 }
 END_TEST

@@ -30,21 +30,23 @@ static void setup(fixture *f, const char *top)
     f->broker = kt_broker(PARTITIONS, "click-data");
     f->mock = broker_mock_cluster(f->broker);
     char err[256];
-    ck_assert_int_eq(broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
     f->input = tmp("clicks.jsonl");
     f->ref = tmp("ref");
     f->out = tmp("kafka");
-    kt_generate("count: 30000, seed: 31, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: 10s, late: 0",
+    kt_generate("count: 30000, seed: 31, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: "
+                "10s, late: 0",
                 f->input);
-    ck_assert_uint_eq(kt_produce_file(broker_bootstraps(f->broker), "click-data", f->input, PARTITIONS), EVENTS);
+    ck_assert_uint_eq(kt_produce_file(broker_bootstraps(f->broker), "click-data", f->input, PARTITIONS),
+                      EVENTS);
     kt_run_replay(f->input, f->ref, "1h");
     /* Slow reading (small fetches over 20 ms of latency) so the run lasts
      * long enough to be stopped in the middle. */
     rd_kafka_mock_broker_set_rtt(f->mock, 1, 20);
-    char *yaml = kt_clickstream_yaml(broker_bootstraps(f->broker), "restart", top,
-                                     ", session_timeout: 4s, config: {max.partition.fetch.bytes: '4096'}",
-                                     "");
+    char *yaml =
+        kt_clickstream_yaml(broker_bootstraps(f->broker), "restart", top,
+                            ", session_timeout: 4s, config: {max.partition.fetch.bytes: '4096'}", "");
     f->yaml_path = tmp("clickstream.yaml");
     ts_write_file(f->yaml_path, yaml);
     free(yaml);
@@ -56,7 +58,8 @@ static void setup(fixture *f, const char *top)
 static int run(fixture *f, const char *name, int sig, int after_ms, long long *read)
 {
     char *metrics = ts_strf("%s/%s.metrics", ts_tmpdir(), name);
-    char *err_path = ts_strf("%s/%s.err", ts_tmpdir(), name), *out_path = ts_strf("%s/%s.out", ts_tmpdir(), name);
+    char *err_path = ts_strf("%s/%s.err", ts_tmpdir(), name),
+         *out_path = ts_strf("%s/%s.out", ts_tmpdir(), name);
     char *cmd = ts_strf("'%s' run --metrics '%s' '%s'", SLUICE_BIN, metrics, f->yaml_path);
     pid_t pid = kt_spawn(cmd, out_path, err_path);
     if (sig) {

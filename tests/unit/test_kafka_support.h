@@ -98,7 +98,8 @@ static inline int64_t kt_ts_of(const char *line, size_t len)
  * had been sent when it happened: a bulk load would otherwise squeeze
  * minutes of events into a few milliseconds of timestamps. Returns the
  * number of lines. */
-static inline size_t kt_produce_file(const char *bootstrap, const char *topic, const char *path, int partitions)
+static inline size_t kt_produce_file(const char *bootstrap, const char *topic, const char *path,
+                                     int partitions)
 {
     char err[256];
     int failures = 0;
@@ -129,10 +130,10 @@ static inline size_t kt_produce_file(const char *bootstrap, const char *topic, c
         if (ts > 0 && ts < 4102444800000LL) /* before 2100: not a deliberately broken one */
             last_ts = ts;
         while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(p, (size_t)(nl - p)),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_VALUE(p, (size_t)(nl - p)),
                                  RD_KAFKA_V_KEY(ulen ? user : NULL, ulen), RD_KAFKA_V_TIMESTAMP(last_ts),
-                                 RD_KAFKA_V_END) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
         lines++;
     }
@@ -159,8 +160,9 @@ static inline long long kt_topic_size(const char *bootstrap, const char *topic)
     long long total = 0;
     for (int i = 0; i < md->topics[0].partition_cnt; i++) {
         int64_t low = -1, high = -1;
-        ck_assert_int_eq(rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[i].id, &low, &high, 10000),
-                         0);
+        ck_assert_int_eq(
+            rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[i].id, &low, &high, 10000),
+            0);
         total += high - low;
     }
     rd_kafka_metadata_destroy(md);
@@ -172,8 +174,8 @@ static inline long long kt_topic_size(const char *bootstrap, const char *topic)
 /* Every message of `topic` as "key<TAB>value" lines in `out_path`. */
 static inline size_t kt_consume_topic(const char *bootstrap, const char *topic, const char *out_path)
 {
-    char *cmd = ts_strf("kcat -C -b '%s' -t '%s' -e -o beginning -q -f '%%k\\t%%s\\n' > '%s'", bootstrap, topic,
-                        out_path);
+    char *cmd = ts_strf("kcat -C -b '%s' -t '%s' -e -o beginning -q -f '%%k\\t%%s\\n' > '%s'", bootstrap,
+                        topic, out_path);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "%s failed (%d): %s", cmd, rc, err ? err : "");
@@ -181,7 +183,8 @@ static inline size_t kt_consume_topic(const char *bootstrap, const char *topic, 
     free(cmd);
     size_t lines = ts_count_lines(out_path);
     long long held = kt_topic_size(bootstrap, topic);
-    ck_assert_msg((long long)lines == held, "kcat read %zu messages of %s, which holds %lld", lines, topic, held);
+    ck_assert_msg((long long)lines == held, "kcat read %zu messages of %s, which holds %lld", lines, topic,
+                  held);
     return lines;
 }
 
@@ -317,8 +320,8 @@ static inline int kt_run_yaml(const char *name, const char *yaml, const char *en
     }
     char *path = ts_strf("%s/%s", ts_tmpdir(), name);
     ts_write_file(path, yaml);
-    char *cmd = ts_strf("cd '%s' && %s '%s' run --metrics '%s.metrics' '%s'", ts_tmpdir(), env, SLUICE_BIN, path,
-                        path);
+    char *cmd = ts_strf("cd '%s' && %s '%s' run --metrics '%s.metrics' '%s'", ts_tmpdir(), env, SLUICE_BIN,
+                        path, path);
     int rc = ts_run(cmd, NULL, err);
     free(cmd);
     free(path);
@@ -333,8 +336,9 @@ static inline int kt_cmp_str(const void *a, const void *b)
 /* The reference: replay.yaml over `input` into folder `out`. */
 static inline void kt_run_replay(const char *input, const char *out, const char *lateness)
 {
-    char *cmd = ts_strf("INPUT='%s' OUT_DIR='%s' GAP=1m ALLOWED_LATENESS=%s '%s' run '%s/pipelines/replay.yaml'", input,
-                        out, lateness, SLUICE_BIN, SLUICE_SOURCE_DIR);
+    char *cmd =
+        ts_strf("INPUT='%s' OUT_DIR='%s' GAP=1m ALLOWED_LATENESS=%s '%s' run '%s/pipelines/replay.yaml'",
+                input, out, lateness, SLUICE_BIN, SLUICE_SOURCE_DIR);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "replay failed (%d): %s", rc, err);
@@ -366,7 +370,8 @@ static inline char **kt_values_of_kind(const char *path, const char *kind, char 
                      (long long)json_integer_value(json_object_get(rec, "window_start")));
         else if (got && strcmp(got, "session") == 0)
             snprintf(want_key, sizeof want_key, "%s", json_string_value(json_object_get(rec, "user_id")));
-        ck_assert_msg(strcmp(lines[i], want_key) == 0, "key '%s', want '%s' for %s", lines[i], want_key, value);
+        ck_assert_msg(strcmp(lines[i], want_key) == 0, "key '%s', want '%s' for %s", lines[i], want_key,
+                      value);
         if (kind == NULL || (got && strcmp(got, kind) == 0))
             lines[k++] = value;
         json_decref(rec);
@@ -462,8 +467,8 @@ static inline size_t kt_unique(char **v, size_t n)
 
 /* The same strings, in any order; with `unique`, as sets (at-least-once
  * delivery may repeat a record). Sorts both arrays. */
-static inline void kt_assert_same_multiset(char **got, size_t ngot, char **want, size_t nwant, const char *what,
-                                           int unique)
+static inline void kt_assert_same_multiset(char **got, size_t ngot, char **want, size_t nwant,
+                                           const char *what, int unique)
 {
     qsort(got, ngot, sizeof *got, kt_cmp_str);
     qsort(want, nwant, sizeof *want, kt_cmp_str);
@@ -473,9 +478,9 @@ static inline void kt_assert_same_multiset(char **got, size_t ngot, char **want,
     }
     ck_assert_msg(ngot == nwant, "%s: %zu through Kafka, %zu in the reference", what, ngot, nwant);
     for (size_t i = 0; i < ngot; i++)
-        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s:\n kafka:     %s\n reference: %s", what, got[i], want[i]);
+        ck_assert_msg(strcmp(got[i], want[i]) == 0, "%s:\n kafka:     %s\n reference: %s", what, got[i],
+                      want[i]);
 }
-
 
 /* The steps of pipelines/clickstream.yaml, for tests that need settings the
  * shipped file does not take from the environment: `top` goes at the top
@@ -485,22 +490,24 @@ static inline void kt_assert_same_multiset(char **got, size_t ngot, char **want,
 static inline char *kt_clickstream_yaml(const char *bootstrap, const char *group, const char *top,
                                         const char *source, const char *sink)
 {
-    return ts_strf("name: clickstream\n"
-                   "%s\n"
-                   "steps:\n"
-                   "  - name: clicks\n"
-                   "    plugin: kafka\n"
-                   "    options: {brokers: '%s', topics: [click-data], group: %s, stop_at_end: true%s}\n"
-                   "  - {name: dedup, plugin: dedup, input: clicks, options: {emit_rejected: true}}\n"
-                   "  - {name: url_count, plugin: url_count, input: dedup, options: {allowed_lateness: 1h}}\n"
-                   "  - {name: sessionize, plugin: sessionize, input: dedup, options: {gap: 1m, allowed_lateness: 1h}}\n"
-                   "  - {name: click-insights, plugin: kafka, input: url_count,\n"
-                   "     options: {brokers: '%s', topic: click-insights%s}}\n"
-                   "  - {name: session-stats, plugin: kafka, input: sessionize,\n"
-                   "     options: {brokers: '%s', topic: session-stats%s}}\n"
-                   "  - {name: click-rejects, plugin: kafka, input: [clicks.rejected, dedup.rejected, url_count.rejected],\n"
-                   "     options: {brokers: '%s', topic: click-rejects%s}}\n",
-                   top, bootstrap, group, source, bootstrap, sink, bootstrap, sink, bootstrap, sink);
+    return ts_strf(
+        "name: clickstream\n"
+        "%s\n"
+        "steps:\n"
+        "  - name: clicks\n"
+        "    plugin: kafka\n"
+        "    options: {brokers: '%s', topics: [click-data], group: %s, stop_at_end: true%s}\n"
+        "  - {name: dedup, plugin: dedup, input: clicks, options: {emit_rejected: true}}\n"
+        "  - {name: url_count, plugin: url_count, input: dedup, options: {allowed_lateness: 1h}}\n"
+        "  - {name: sessionize, plugin: sessionize, input: dedup, options: {gap: 1m, allowed_lateness: 1h}}\n"
+        "  - {name: click-insights, plugin: kafka, input: url_count,\n"
+        "     options: {brokers: '%s', topic: click-insights%s}}\n"
+        "  - {name: session-stats, plugin: kafka, input: sessionize,\n"
+        "     options: {brokers: '%s', topic: session-stats%s}}\n"
+        "  - {name: click-rejects, plugin: kafka, input: [clicks.rejected, dedup.rejected, "
+        "url_count.rejected],\n"
+        "     options: {brokers: '%s', topic: click-rejects%s}}\n",
+        top, bootstrap, group, source, bootstrap, sink, bootstrap, sink, bootstrap, sink);
 }
 
 /* Compare the three output topics, read into <out>/<topic>.txt, with the
@@ -531,8 +538,10 @@ static inline void kt_assert_final_results(const char *out, const char *ref, int
     kt_assert_same_multiset(got[1], ngot[1], want[2], nwant[2], "sessions", at_least_once);
     /* Dead letters without their origins, in arrays of their own (the
      * comparison reorders and shortens the ones it is given). */
-    char origin[512], **dead = malloc((ngot[2] + 1) * sizeof *dead), **ref_dead = malloc((nwant[3] + 1) * sizeof *ref_dead);
-    char **dead_cmp = malloc((ngot[2] + 1) * sizeof *dead), **ref_cmp = malloc((nwant[3] + 1) * sizeof *ref_dead);
+    char origin[512], **dead = malloc((ngot[2] + 1) * sizeof *dead),
+                      **ref_dead = malloc((nwant[3] + 1) * sizeof *ref_dead);
+    char **dead_cmp = malloc((ngot[2] + 1) * sizeof *dead),
+         **ref_cmp = malloc((nwant[3] + 1) * sizeof *ref_dead);
     for (size_t i = 0; i < ngot[2]; i++)
         dead[i] = dead_cmp[i] = kt_without_origin(got[2][i], origin, sizeof origin);
     for (size_t i = 0; i < nwant[3]; i++)

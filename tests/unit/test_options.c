@@ -9,7 +9,10 @@
 #include "pipeline_def.h"
 #include "test_support.h"
 
-#define OPT(...) {sizeof(sluice_option_spec), __VA_ARGS__}
+#define OPT(...)                                \
+    {                                           \
+        sizeof(sluice_option_spec), __VA_ARGS__ \
+    }
 
 static const sluice_option_spec spec[] = {
     OPT("path", SLUICE_OPT_STRING, NULL, 1, "The file to read.", 0, 0, NULL, 0, 0),
@@ -182,16 +185,16 @@ END_TEST
 
 START_TEST(type_errors_are_reported_at_the_value)
 {
-    ck_assert_ptr_null(build("      path: [a, b]\n"          /* 5 */
-                             "      retries: 2x\n"           /* 6 */
-                             "      offset: 1.0\n"           /* 7 */
-                             "      ratio: half\n"           /* 8 */
-                             "      follow: maybe\n"         /* 9 */
-                             "      ttl: 5 minutes\n"        /* 10 */
-                             "      max_future: -1s\n"       /* 11 */
-                             "      mode: safer\n"           /* 12 */
-                             "      config: [a]\n"           /* 13 */
-                             "      topics: {a: b}\n"));     /* 14 */
+    ck_assert_ptr_null(build("      path: [a, b]\n"      /* 5 */
+                             "      retries: 2x\n"       /* 6 */
+                             "      offset: 1.0\n"       /* 7 */
+                             "      ratio: half\n"       /* 8 */
+                             "      follow: maybe\n"     /* 9 */
+                             "      ttl: 5 minutes\n"    /* 10 */
+                             "      max_future: -1s\n"   /* 11 */
+                             "      mode: safer\n"       /* 12 */
+                             "      config: [a]\n"       /* 13 */
+                             "      topics: {a: b}\n")); /* 14 */
     ck_assert_uint_eq(diags.count, 10);
     ck_assert(has_diag(5, 13, "option 'path' of plugin 'demo' must be a single value, not a list"));
     ck_assert(has_diag(6, 16, "option 'retries' of plugin 'demo' must be an integer, not '2x'"));
@@ -234,8 +237,7 @@ START_TEST(huge_bounds_read_as_open_ended)
         OPT("n", SLUICE_OPT_INT, NULL, 0, "", -1e19, 5, NULL, 0, 0),
         SLUICE_OPTION_END,
     };
-    opts = options_build(open_spec, options_map("      ttl: 0\n      n: 6\n"), "o", "o.yaml",
-                         &diags);
+    opts = options_build(open_spec, options_map("      ttl: 0\n      n: 6\n"), "o", "o.yaml", &diags);
     ck_assert_ptr_null(opts);
     ck_assert(has_diag(5, 12, "option 'ttl' of plugin 'o' must be >= 1ms, not '0'"));
     ck_assert(has_diag(6, 10, "option 'n' of plugin 'o' must be <= 5, not '6'"));
@@ -329,8 +331,7 @@ START_TEST(an_older_smaller_spec_is_read_with_its_own_stride)
     };
     ck_assert_uint_lt(sizeof(old_option_spec), sizeof(sluice_option_spec));
     const sluice_option_spec *as_new = (const sluice_option_spec *)(const void *)old;
-    opts = options_build(as_new, options_map("      name: n\n      count: 99999\n"), "old", "o.yaml",
-                         &diags);
+    opts = options_build(as_new, options_map("      name: n\n      count: 99999\n"), "old", "o.yaml", &diags);
     diag_print(&diags, stderr);
     ck_assert_ptr_nonnull(opts);
     /* min/max past its end read as zero: no range, so 99999 is fine. */
@@ -341,8 +342,7 @@ START_TEST(an_older_smaller_spec_is_read_with_its_own_stride)
     opts = NULL;
     pipeline_def_free(def);
     /* allow_off is past its end too: "off" is not accepted. */
-    opts = options_build(as_new, options_map("      name: n\n      ttl: off\n"), "old", "o.yaml",
-                         &diags);
+    opts = options_build(as_new, options_map("      name: n\n      ttl: off\n"), "old", "o.yaml", &diags);
     ck_assert_ptr_null(opts);
     ck_assert(has_diag(6, 12, "must be a duration"));
 }
@@ -354,8 +354,8 @@ START_TEST(a_spec_smaller_than_the_oldest_layout_is_refused)
         {offsetof(old_option_spec, doc), "count", SLUICE_OPT_INT, "12", 0, "A count."},
         {0, NULL, 0, NULL, 0, NULL},
     };
-    ck_assert_ptr_null(options_build((const sluice_option_spec *)(const void *)tiny, NULL, "tiny",
-                                     "o.yaml", &diags));
+    ck_assert_ptr_null(
+        options_build((const sluice_option_spec *)(const void *)tiny, NULL, "tiny", "o.yaml", &diags));
     ck_assert_uint_eq(diags.count, 1);
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "plugin 'tiny'"));
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "struct_size"));

@@ -48,40 +48,22 @@ static void assert_refused(const char *file, const char *reason)
     free(path);
 }
 
-START_TEST(refuses_other_abi_major)
-{
-    assert_refused("broken_abi_major.so", "ABI 2.0");
-}
+START_TEST(refuses_other_abi_major) { assert_refused("broken_abi_major.so", "ABI 2.0"); }
 END_TEST
 
-START_TEST(refuses_too_small_descriptor)
-{
-    assert_refused("broken_small_struct.so", "struct_size 24");
-}
+START_TEST(refuses_too_small_descriptor) { assert_refused("broken_small_struct.so", "struct_size 24"); }
 END_TEST
 
-START_TEST(refuses_missing_entry_symbol)
-{
-    assert_refused("broken_no_entry.so", "sluice_plugin_entry");
-}
+START_TEST(refuses_missing_entry_symbol) { assert_refused("broken_no_entry.so", "sluice_plugin_entry"); }
 END_TEST
 
-START_TEST(refuses_null_descriptor)
-{
-    assert_refused("broken_null_descriptor.so", "no descriptor");
-}
+START_TEST(refuses_null_descriptor) { assert_refused("broken_null_descriptor.so", "no descriptor"); }
 END_TEST
 
-START_TEST(refuses_missing_hook)
-{
-    assert_refused("broken_no_process.so", "process hook");
-}
+START_TEST(refuses_missing_hook) { assert_refused("broken_no_process.so", "process hook"); }
 END_TEST
 
-START_TEST(refuses_invalid_name)
-{
-    assert_refused("broken_bad_name.so", "Bad Name!");
-}
+START_TEST(refuses_invalid_name) { assert_refused("broken_bad_name.so", "Bad Name!"); }
 END_TEST
 
 START_TEST(refuses_file_that_is_not_a_shared_object)
@@ -205,7 +187,8 @@ START_TEST(lent_messages_are_read_in_place_and_released_once_per_tick)
     char *dead = read_in(dir, "lend-dead.jsonl");
     ck_assert_msg(strchr(dead, 'X') == NULL, "%s", dead);
     for (int n = 4; n < 23; n += 5) {
-        char *raw = ts_strf("\"origin\":\"lent:%d\",\"raw\":\"{\\\"user_id\\\":\\\"u%d\\\",\\\"url\\\":\"", n, n);
+        char *raw =
+            ts_strf("\"origin\":\"lent:%d\",\"raw\":\"{\\\"user_id\\\":\\\"u%d\\\",\\\"url\\\":\"", n, n);
         ck_assert_msg(strstr(dead, raw) != NULL, "%s not in %s", raw, dead);
         free(raw);
     }
@@ -259,7 +242,8 @@ START_TEST(out_of_tree_plugin_runs_in_a_pipeline)
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "run failed (%d): %s", rc, err);
     char *out = read_in(dir, "oot-out.jsonl");
-    ck_assert_str_eq(out, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000,\"extra\":{\"k\":[1,2]},\"label\":\"shop\"}\n"
+    ck_assert_str_eq(out, "{\"user_id\":\"u1\",\"url\":\"/"
+                          "a\",\"ts\":1795737600000,\"extra\":{\"k\":[1,2]},\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000,\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000,\"label\":\"shop\"}\n"
                           "{\"user_id\":\"u4\",\"url\":\"/d\",\"ts\":1795737603000,\"label\":\"shop\"}\n");
@@ -282,8 +266,9 @@ END_TEST
 
 START_TEST(shipped_plugins_export_only_their_entry)
 {
-    char *cmd = ts_strf("for f in %s/*.so; do nm -D --defined-only \"$f\" | awk '{print $3}'; done | sort | uniq -c",
-                        SLUICE_PLUGIN_DIR);
+    char *cmd =
+        ts_strf("for f in %s/*.so; do nm -D --defined-only \"$f\" | awk '{print $3}'; done | sort | uniq -c",
+                SLUICE_PLUGIN_DIR);
     char *out = NULL;
     ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
     /* One line: "<count> sluice_plugin_entry". */

@@ -97,10 +97,7 @@ typedef struct ref_event {
     int duplicate;
 } ref_event;
 
-static int is_leap(long y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static int is_leap(long y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int digits(const char *p, int n, long *out)
 {
@@ -119,12 +116,12 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *ms)
 {
     long y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0;
     if (n < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
-        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return 0;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
-        mi > 59 || sec > 59)
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 ||
+        sec > 59)
         return 0;
     size_t i = 19;
     if (i < n && s[i] == '.') {
@@ -140,8 +137,8 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *ms)
     int sign = 0;
     if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) {
         i++;
-    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2, &oh) &&
-               s[i + 3] == ':' && digits(s + i + 4, 2, &om) && oh <= 23 && om <= 59) {
+    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
+               digits(s + i + 4, 2, &om) && oh <= 23 && om <= 59) {
         sign = s[i] == '+' ? 1 : -1;
         i += 6;
     }
@@ -185,16 +182,15 @@ static void decode_line(const char *line, size_t len, int64_t now_ms, ref_event 
     json_t *url = json_object_get(root, "url");
     json_t *ts = json_object_get(root, "ts");
     json_t *id = json_object_get(root, "event_id");
-    if (!(json_is_integer(user) || (json_is_string(user) && json_string_length(user) > 0 &&
-                                    json_string_length(user) <= 256)))
+    if (!(json_is_integer(user) ||
+          (json_is_string(user) && json_string_length(user) > 0 && json_string_length(user) <= 256)))
         ev->reason = "bad_user";
     else if (!json_is_string(url) || json_string_length(url) == 0 || json_string_length(url) > 4096)
         ev->reason = "bad_url";
-    else if (json_is_integer(ts) && json_integer_value(ts) >= 0 &&
-             json_integer_value(ts) < (1LL << 53))
+    else if (json_is_integer(ts) && json_integer_value(ts) >= 0 && json_integer_value(ts) < (1LL << 53))
         ev->ts = json_integer_value(ts);
-    else if (!json_is_string(ts) ||
-             !parse_rfc3339(json_string_value(ts), json_string_length(ts), &ev->ts) || ev->ts < 0)
+    else if (!json_is_string(ts) || !parse_rfc3339(json_string_value(ts), json_string_length(ts), &ev->ts) ||
+             ev->ts < 0)
         ev->reason = "bad_ts";
     if (ev->reason == NULL && ev->ts > now_ms + MAX_FUTURE_MS)
         ev->reason = "future_ts";
@@ -283,19 +279,13 @@ static int cmp_str(const char *a, const char *b)
     return strcmp(a, b); /* byte order: no NUL inside the generated strings */
 }
 
-static int cmp_i64(int64_t a, int64_t b)
-{
-    return a < b ? -1 : a > b;
-}
+static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
 /* --- windows -------------------------------------------------------------- */
 
 static int64_t cmp_window_size; /* for the comparators below */
 
-static int64_t window_of(int64_t ts)
-{
-    return ts / cmp_window_size * cmp_window_size;
-}
+static int64_t window_of(int64_t ts) { return ts / cmp_window_size * cmp_window_size; }
 
 static int by_window_url(const void *a, const void *b)
 {
@@ -339,11 +329,9 @@ static json_t *last_per_key(const char *path, int with_url)
         ck_assert_msg(obj != NULL, "bad line in %s: %s", path, err.text);
         json_t *url = json_object_get(obj, "url");
         char *key =
-            with_url ? ts_strf("%lld|%s",
-                               (long long)json_integer_value(json_object_get(obj, "window_start")),
+            with_url ? ts_strf("%lld|%s", (long long)json_integer_value(json_object_get(obj, "window_start")),
                                json_string_value(url))
-                     : ts_strf("%lld",
-                               (long long)json_integer_value(json_object_get(obj, "window_start")));
+                     : ts_strf("%lld", (long long)json_integer_value(json_object_get(obj, "window_start")));
         json_object_set_new_nocheck(last, key, obj);
         free(key);
         line = nl + 1;
@@ -378,8 +366,7 @@ static void check_windows(const config *cfg, accepted *acc, size_t n, const char
         ck_assert_msg(got != NULL, "%s: no url_clicks for %s", cfg->name, key);
         ck_assert_msg(json_integer_value(json_object_get(got, "clicks")) == counts[i].clicks,
                       "%s: %s has %lld clicks, want %lld", cfg->name, key,
-                      (long long)json_integer_value(json_object_get(got, "clicks")),
-                      counts[i].clicks);
+                      (long long)json_integer_value(json_object_get(got, "clicks")), counts[i].clicks);
         ck_assert_int_eq(json_integer_value(json_object_get(got, "window_end")),
                          counts[i].window + cfg->window);
         free(key);
@@ -409,8 +396,7 @@ static void check_windows(const config *cfg, accepted *acc, size_t n, const char
         json_t *got = json_object_get(final_summary, key);
         ck_assert_msg(got != NULL, "%s: no window_summary for %s", cfg->name, key);
         ck_assert_int_eq(json_integer_value(json_object_get(got, "clicks")), clicks);
-        ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_urls")),
-                         (long long)(j - i));
+        ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_urls")), (long long)(j - i));
         ck_assert_int_eq(json_integer_value(json_object_get(got, "unique_users")),
                          json_integer_value(json_object_get(users_per_window, key)));
         json_t *top = json_object_get(got, "top_urls");
@@ -419,11 +405,10 @@ static void check_windows(const config *cfg, accepted *acc, size_t n, const char
                       json_array_size(top));
         for (size_t k = 0; k < want_top; k++) {
             json_t *item = json_array_get(top, k);
-            ck_assert_msg(
-                strcmp(json_string_value(json_object_get(item, "url")), counts[i + k].url) == 0 &&
-                    json_integer_value(json_object_get(item, "clicks")) == counts[i + k].clicks,
-                "%s: window %s top #%zu is %s", cfg->name, key, k,
-                json_string_value(json_object_get(item, "url")));
+            ck_assert_msg(strcmp(json_string_value(json_object_get(item, "url")), counts[i + k].url) == 0 &&
+                              json_integer_value(json_object_get(item, "clicks")) == counts[i + k].clicks,
+                          "%s: window %s top #%zu is %s", cfg->name, key, k,
+                          json_string_value(json_object_get(item, "url")));
         }
         free(key);
         windows++;
@@ -509,8 +494,7 @@ static void check_sessions(const config *cfg, const ref_stream *s, accepted *acc
         size_t lo = 0, hi = s->n;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (s->ev[mid].wm != INT64_MIN &&
-                s->ev[mid].wm > r->end + cfg->gap + cfg->allowed_lateness)
+            if (s->ev[mid].wm != INT64_MIN && s->ev[mid].wm > r->end + cfg->gap + cfg->allowed_lateness)
                 hi = mid;
             else
                 lo = mid + 1;
@@ -546,9 +530,8 @@ static void check_sessions(const config *cfg, const ref_stream *s, accepted *acc
         ck_assert_msg(same,
                       "%s: session #%zu is\n%.*s\nwant user %s [%lld, %lld] clicks %lld urls "
                       "%lld entry %s exit %s n %lld avg %.17g",
-                      cfg->name, k, (int)(nl - line), line, r->user, (long long)r->start,
-                      (long long)r->end, r->clicks, r->unique_urls, r->entry, r->exit,
-                      r->user_sessions, r->user_avg);
+                      cfg->name, k, (int)(nl - line), line, r->user, (long long)r->start, (long long)r->end,
+                      r->clicks, r->unique_urls, r->entry, r->exit, r->user_sessions, r->user_avg);
         json_decref(o);
         line = nl + 1;
     }
@@ -594,8 +577,8 @@ static void check_rejections(const config *cfg, const ref_stream *s, const char 
         line = nl + 1;
     }
     for (size_t r = 0; r < 8; r++)
-        ck_assert_msg(got[r] == want[r], "%s: %lld dead letters %s, want %lld", cfg->name, got[r],
-                      reasons[r], want[r]);
+        ck_assert_msg(got[r] == want[r], "%s: %lld dead letters %s, want %lld", cfg->name, got[r], reasons[r],
+                      want[r]);
     /* Every kind of rejection the stream is meant to exercise did occur. */
     for (size_t r = 1; r < 8; r++)
         ck_assert_msg(want[r] > 0, "%s: the stream has no %s event", cfg->name, reasons[r]);
@@ -606,12 +589,11 @@ static void check_rejections(const config *cfg, const ref_stream *s, const char 
 static void check_config(const config *cfg, ref_stream *s, const char *dir)
 {
     char *out_dir = ts_strf("%s/%s", dir, cfg->name);
-    char *cmd =
-        ts_strf("cd '%s' && INPUT=in.jsonl OUT_DIR='%s' MAX_FUTURE=1h "
-                "MAX_OUT_OF_ORDER=5s ALLOWED_LATENESS=%lldms GAP=%lldms WINDOW=%lldms "
-                "TOP=%d BATCH_SIZE=%d '%s' run '%s/pipelines/replay.yaml'",
-                dir, out_dir, (long long)cfg->allowed_lateness, (long long)cfg->gap,
-                (long long)cfg->window, cfg->top, cfg->batch_size, SLUICE_BIN, SLUICE_SOURCE_DIR);
+    char *cmd = ts_strf("cd '%s' && INPUT=in.jsonl OUT_DIR='%s' MAX_FUTURE=1h "
+                        "MAX_OUT_OF_ORDER=5s ALLOWED_LATENESS=%lldms GAP=%lldms WINDOW=%lldms "
+                        "TOP=%d BATCH_SIZE=%d '%s' run '%s/pipelines/replay.yaml'",
+                        dir, out_dir, (long long)cfg->allowed_lateness, (long long)cfg->gap,
+                        (long long)cfg->window, cfg->top, cfg->batch_size, SLUICE_BIN, SLUICE_SOURCE_DIR);
     mkdir(out_dir, 0755);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);

@@ -20,10 +20,10 @@
 #include "../../plugins/session/sessionize/url_set.c"
 #include "../../plugins/session/sessionize/user_table.c"
 
-#define assert_text(got, want)                                                                     \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);                 \
+#define assert_text(got, want)                                                     \
+    do {                                                                           \
+        const char *got_ = (got), *want_ = (want);                                 \
+        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
 typedef struct run_result {
@@ -36,8 +36,8 @@ typedef struct run_result {
 
 /* Run input through sessionize (with `options`, a YAML flow-map body) in its
  * own folder under the test's tmpdir. */
-static run_result run_sessions(const char *folder, const char *input, const char *options,
-                               long long ooo_ms, int batch_size)
+static run_result run_sessions(const char *folder, const char *input, const char *options, long long ooo_ms,
+                               int batch_size)
 {
     char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
     mkdir(dir, 0755);
@@ -78,8 +78,7 @@ static run_result run_sessions(const char *folder, const char *input, const char
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
     run_result r;
-    const char *names[] = {"out.jsonl", "rejected.jsonl", "timeline.jsonl", "keyed.txt",
-                           "metrics.jsonl"};
+    const char *names[] = {"out.jsonl", "rejected.jsonl", "timeline.jsonl", "keyed.txt", "metrics.jsonl"};
     char **slots[] = {&r.out, &r.rejected, &r.timeline, &r.keyed, &r.metrics};
     for (size_t i = 0; i < 5; i++) {
         char *path = ts_strf("%s/%s", dir, names[i]);
@@ -107,17 +106,14 @@ static void run_free(run_result *r)
 
 /* An input event (also how it appears in the timeline: passed on verbatim). */
 #define EV(user, url, ts) "{\"user_id\":\"" user "\",\"url\":\"" url "\",\"ts\":" #ts "}\n"
-#define SESSION(user, start, end, dur, clicks, urls, entry, exit, n, avg)                          \
-    "{\"kind\":\"session\",\"user_id\":\"" user "\",\"session_start\":" #start                     \
-    ",\"session_end\":" #end ",\"duration_ms\":" #dur ",\"clicks\":" #clicks                       \
-    ",\"unique_urls\":" #urls ",\"entry_url\":\"" entry "\",\"exit_url\":\"" exit                  \
-    "\",\"user_sessions\":" #n ",\"user_avg_duration_ms\":" avg "}\n"
-#define TOO_LATE(ts, wm, lateness, line, raw)                                                      \
-    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm                \
-    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\"" raw  \
-    "\"}\n"
-#define RAW(user, url, ts)                                                                         \
-    "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
+#define SESSION(user, start, end, dur, clicks, urls, entry, exit, n, avg)                               \
+    "{\"kind\":\"session\",\"user_id\":\"" user "\",\"session_start\":" #start ",\"session_end\":" #end \
+    ",\"duration_ms\":" #dur ",\"clicks\":" #clicks ",\"unique_urls\":" #urls ",\"entry_url\":\"" entry \
+    "\",\"exit_url\":\"" exit "\",\"user_sessions\":" #n ",\"user_avg_duration_ms\":" avg "}\n"
+#define TOO_LATE(ts, wm, lateness, line, raw)                                       \
+    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm \
+    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\"" raw "\"}\n"
+#define RAW(user, url, ts) "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
 
 START_TEST(one_click_session_lasts_zero)
 {
@@ -129,9 +125,8 @@ END_TEST
 
 START_TEST(kafka_key_is_the_user_id)
 {
-    run_result r =
-        run_sessions("keys", EV("u|1", "/a", 1000) "{\"user_id\":42,\"url\":\"/b\",\"ts\":2000}\n",
-                     "gap: 10s", 0, 1);
+    run_result r = run_sessions("keys", EV("u|1", "/a", 1000) "{\"user_id\":42,\"url\":\"/b\",\"ts\":2000}\n",
+                                "gap: 10s", 0, 1);
     char *want = ts_strf("u|1\t%s42\t%s", SESSION("u|1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
                          SESSION("42", 2000, 2000, 0, 1, 1, "/b", "/b", 1, "0.0"));
     assert_text(r.keyed, want);
@@ -144,9 +139,8 @@ START_TEST(gap_exactly_equal_joins_and_one_more_ms_splits)
 {
     /* 10s gap: 0 -> 10000 is exactly the gap (one session), 10000 -> 20001
      * is one ms more (a new one). */
-    run_result r =
-        run_sessions("gap_edges", EV("u1", "/a", 0) EV("u1", "/b", 10000) EV("u1", "/c", 20001),
-                     "gap: 10s", 0, 1);
+    run_result r = run_sessions("gap_edges", EV("u1", "/a", 0) EV("u1", "/b", 10000) EV("u1", "/c", 20001),
+                                "gap: 10s", 0, 1);
     assert_text(r.out, SESSION("u1", 0, 10000, 10000, 2, 2, "/a", "/b", 1, "10000.0")
                            SESSION("u1", 20001, 20001, 0, 1, 1, "/c", "/c", 2, "5000.0"));
     run_free(&r);
@@ -157,10 +151,10 @@ START_TEST(out_of_order_event_extends_the_start)
 {
     /* 5s out of order allowed: the event at 7000 arrives after 10000 and
      * becomes the entry; a repeated URL counts once in unique_urls. */
-    run_result r = run_sessions("extends_start",
-                                EV("u1", "/b", 10000) EV("u1", "/c", 12000) EV("u1", "/a", 7000)
-                                    EV("u1", "/b", 11000),
-                                "gap: 10s", 5000, 1);
+    run_result r =
+        run_sessions("extends_start",
+                     EV("u1", "/b", 10000) EV("u1", "/c", 12000) EV("u1", "/a", 7000) EV("u1", "/b", 11000),
+                     "gap: 10s", 5000, 1);
     assert_text(r.out, SESSION("u1", 7000, 12000, 5000, 4, 3, "/a", "/c", 1, "5000.0"));
     ck_assert_str_eq(r.rejected, "");
     run_free(&r);
@@ -172,11 +166,11 @@ START_TEST(late_event_bridging_two_open_sessions_merges_them)
     /* gap 10s, lateness 30s: [0, 1000] and [20000, 21000] are two sessions
      * (19s apart) until the late event at 10500 arrives, within 10s of both;
      * u2 keeps the watermark moving without releasing either. */
-    run_result r = run_sessions("bridge",
-                                EV("u1", "/a", 0) EV("u1", "/b", 1000) EV("u1", "/c", 20000)
-                                    EV("u1", "/d", 21000) EV("u2", "/x", 30000)
-                                        EV("u1", "/bridge", 10500) EV("u1", "/b", 10600),
-                                "gap: 10s, allowed_lateness: 30s", 0, 1);
+    run_result r =
+        run_sessions("bridge",
+                     EV("u1", "/a", 0) EV("u1", "/b", 1000) EV("u1", "/c", 20000) EV("u1", "/d", 21000)
+                         EV("u2", "/x", 30000) EV("u1", "/bridge", 10500) EV("u1", "/b", 10600),
+                     "gap: 10s, allowed_lateness: 30s", 0, 1);
     assert_text(r.out, SESSION("u1", 0, 21000, 21000, 6, 5, "/a", "/d", 1, "21000.0")
                            SESSION("u2", 30000, 30000, 0, 1, 1, "/x", "/x", 1, "0.0"));
     ck_assert_str_eq(r.rejected, "");
@@ -192,19 +186,17 @@ START_TEST(entry_and_exit_ties_are_broken_by_arrival)
      * merges (the right-hand session's ties and the left one's). */
     run_result r = run_sessions(
         "ties",
-        EV("u1", "/first", 1000) EV("u1", "/second", 1000) EV("u1", "/mid", 2000)
-            EV("u1", "/exit1", 3000) EV("u1", "/exit2", 3000) EV("u2", "/left1", 100000)
-                EV("u2", "/left2", 100000) EV("u2", "/right1", 120000) EV("u2", "/right2", 120000)
-                    EV("u2", "/bridge", 110000),
+        EV("u1", "/first", 1000) EV("u1", "/second", 1000) EV("u1", "/mid", 2000) EV("u1", "/exit1", 3000)
+            EV("u1", "/exit2", 3000) EV("u2", "/left1", 100000) EV("u2", "/left2", 100000)
+                EV("u2", "/right1", 120000) EV("u2", "/right2", 120000) EV("u2", "/bridge", 110000),
         "gap: 10s, allowed_lateness: 1m", 0, 1);
-    assert_text(r.out,
-                SESSION("u1", 1000, 3000, 2000, 5, 5, "/first", "/exit2", 1, "2000.0")
-                    SESSION("u2", 100000, 120000, 20000, 5, 5, "/left1", "/right2", 1, "20000.0"));
+    assert_text(r.out, SESSION("u1", 1000, 3000, 2000, 5, 5, "/first", "/exit2", 1, "2000.0")
+                           SESSION("u2", 100000, 120000, 20000, 5, 5, "/left1", "/right2", 1, "20000.0"));
     /* An out-of-order click at the same ts as the current entry arrives
      * later, so it does not take the entry over. */
     run_free(&r);
-    r = run_sessions("ties_late", EV("u1", "/x", 5000) EV("u1", "/y", 6000) EV("u1", "/z", 5000),
-                     "gap: 10s", 5000, 1);
+    r = run_sessions("ties_late", EV("u1", "/x", 5000) EV("u1", "/y", 6000) EV("u1", "/z", 5000), "gap: 10s",
+                     5000, 1);
     assert_text(r.out, SESSION("u1", 5000, 6000, 1000, 3, 3, "/x", "/y", 1, "1000.0"));
     run_free(&r);
 }
@@ -216,11 +208,10 @@ START_TEST(session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_l
      * when the watermark passes 16000. At 16000 exactly it is still open (a
      * click at 11000 would be accepted and join it): it is emitted right
      * after the event at 16001. */
-    run_result r =
-        run_sessions("emit_time",
-                     EV("u1", "/a", 1000) EV("u2", "/b", 11000) EV("u2", "/c", 16000)
-                         EV("u1", "/d", 11000) EV("u3", "/e", 16001) EV("u3", "/f", 16002),
-                     "gap: 10s, allowed_lateness: 5s", 0, 1);
+    run_result r = run_sessions("emit_time",
+                                EV("u1", "/a", 1000) EV("u2", "/b", 11000) EV("u2", "/c", 16000)
+                                    EV("u1", "/d", 11000) EV("u3", "/e", 16001) EV("u3", "/f", 16002),
+                                "gap: 10s, allowed_lateness: 5s", 0, 1);
     /* u1's click at 11000 = 1000 + gap joined at watermark 16000, so the
      * session now ends at 11000 and is due after 26000: end of input. */
     const char *s_u1 = SESSION("u1", 1000, 11000, 10000, 2, 2, "/a", "/d", 1, "10000.0");
@@ -232,14 +223,12 @@ START_TEST(session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_l
     run_free(&r);
 
     /* Same without the joining click: released by 16001, not by 16000. */
-    r = run_sessions("emit_time_exact",
-                     EV("u1", "/a", 1000) EV("u2", "/c", 16000) EV("u3", "/e", 16001),
+    r = run_sessions("emit_time_exact", EV("u1", "/a", 1000) EV("u2", "/c", 16000) EV("u3", "/e", 16001),
                      "gap: 10s, allowed_lateness: 5s", 0, 1);
-    char *timeline =
-        ts_strf("%s%s%s%s%s%s", EV("u1", "/a", 1000), EV("u2", "/c", 16000), EV("u3", "/e", 16001),
-                SESSION("u1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
-                SESSION("u2", 16000, 16000, 0, 1, 1, "/c", "/c", 1, "0.0"),
-                SESSION("u3", 16001, 16001, 0, 1, 1, "/e", "/e", 1, "0.0"));
+    char *timeline = ts_strf("%s%s%s%s%s%s", EV("u1", "/a", 1000), EV("u2", "/c", 16000),
+                             EV("u3", "/e", 16001), SESSION("u1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"),
+                             SESSION("u2", 16000, 16000, 0, 1, 1, "/c", "/c", 1, "0.0"),
+                             SESSION("u3", 16001, 16001, 0, 1, 1, "/e", "/e", 1, "0.0"));
     assert_text(r.timeline, timeline);
     free(timeline);
     run_free(&r);
@@ -250,9 +239,8 @@ START_TEST(too_late_is_judged_at_the_exact_boundary)
 {
     /* Lateness 2s, no disorder: after 10000 the watermark is 10000; an event
      * at 8000 (= watermark - lateness) is accepted, 7999 is too late. */
-    run_result r =
-        run_sessions("too_late", EV("u1", "/a", 10000) EV("u1", "/b", 8000) EV("u2", "/c", 7999),
-                     "gap: 2s, allowed_lateness: 2s", 0, 1);
+    run_result r = run_sessions("too_late", EV("u1", "/a", 10000) EV("u1", "/b", 8000) EV("u2", "/c", 7999),
+                                "gap: 2s, allowed_lateness: 2s", 0, 1);
     assert_text(r.out, SESSION("u1", 8000, 10000, 2000, 2, 2, "/b", "/a", 1, "2000.0"));
     assert_text(r.rejected, TOO_LATE(7999, 10000, 2000, 3, RAW("u2", "/c", 7999)));
     ck_assert_msg(strstr(r.metrics, "\"rejected.too_late\":1") != NULL, "metrics: %s", r.metrics);
@@ -264,17 +252,16 @@ START_TEST(running_average_covers_every_session_of_the_user_so_far)
 {
     /* u1's sessions last 1000, 0 and 2500 ms: averages 1000, 500 and
      * 3500/3; u2's own count starts at 1 in between. */
-    run_result r = run_sessions("average",
-                                EV("u1", "/a", 0) EV("u1", "/b", 1000) EV("u2", "/x", 5000)
-                                    EV("u1", "/c", 20000) EV("u1", "/d", 40000)
-                                        EV("u1", "/e", 42500) EV("u2", "/y", 60000),
-                                "gap: 5s", 0, 1);
-    assert_text(r.out,
-                SESSION("u1", 0, 1000, 1000, 2, 2, "/a", "/b", 1,
-                        "1000.0") SESSION("u2", 5000, 5000, 0, 1, 1, "/x", "/x", 1, "0.0")
-                    SESSION("u1", 20000, 20000, 0, 1, 1, "/c", "/c", 2, "500.0")
-                        SESSION("u1", 40000, 42500, 2500, 2, 2, "/d", "/e", 3, "1166.6666666666667")
-                            SESSION("u2", 60000, 60000, 0, 1, 1, "/y", "/y", 2, "0.0"));
+    run_result r =
+        run_sessions("average",
+                     EV("u1", "/a", 0) EV("u1", "/b", 1000) EV("u2", "/x", 5000) EV("u1", "/c", 20000)
+                         EV("u1", "/d", 40000) EV("u1", "/e", 42500) EV("u2", "/y", 60000),
+                     "gap: 5s", 0, 1);
+    assert_text(r.out, SESSION("u1", 0, 1000, 1000, 2, 2, "/a", "/b", 1,
+                               "1000.0") SESSION("u2", 5000, 5000, 0, 1, 1, "/x", "/x", 1, "0.0")
+                           SESSION("u1", 20000, 20000, 0, 1, 1, "/c", "/c", 2, "500.0")
+                               SESSION("u1", 40000, 42500, 2500, 2, 2, "/d", "/e", 3, "1166.6666666666667")
+                                   SESSION("u2", 60000, 60000, 0, 1, 1, "/y", "/y", 2, "0.0"));
     run_free(&r);
 }
 END_TEST
@@ -298,8 +285,8 @@ START_TEST(end_of_input_emits_everything_by_end_then_user_then_start)
     /* All still open at the end: ordered by session_end, then user bytes
      * ("B" < "a" < "ab"), then session_start; state is empty afterwards. */
     run_result r = run_sessions("end_of_input",
-                                EV("ab", "/1", 100) EV("a", "/2", 200) EV("B", "/3", 150)
-                                    EV("B", "/4", 200) EV("a", "/5", 50) EV("zz", "/6", 300),
+                                EV("ab", "/1", 100) EV("a", "/2", 200) EV("B", "/3", 150) EV("B", "/4", 200)
+                                    EV("a", "/5", 50) EV("zz", "/6", 300),
                                 "gap: 1h", 1000, 7);
     assert_text(r.out, SESSION("ab", 100, 100, 0, 1, 1, "/1", "/1", 1, "0.0")
                            SESSION("B", 150, 200, 50, 2, 2, "/3", "/4", 1, "50.0")
@@ -325,7 +312,8 @@ START_TEST(end_of_input_flush_in_chunks_keeps_every_session_in_order)
     char *input = calloc(users, 64);
     size_t len = 0;
     for (size_t u = 0; u < users; u++)
-        len += (size_t)sprintf(input + len, "{\"user_id\":\"u%05zu\",\"url\":\"/x\",\"ts\":%zu}\n", u, 1000 + u);
+        len +=
+            (size_t)sprintf(input + len, "{\"user_id\":\"u%05zu\",\"url\":\"/x\",\"ts\":%zu}\n", u, 1000 + u);
     run_result r = run_sessions("chunked_flush", input, "gap: 1h", 0, 4096);
     size_t lines = 0;
     long long last_end = -1;
@@ -360,9 +348,8 @@ START_TEST(batch_sizes_give_identical_output)
     for (int i = 0; i < N; i++) {
         clock += (long long)(lcg_next(&rng) % 40);
         long long ts = clock - (long long)(lcg_next(&rng) % 6000); /* up to 6s behind */
-        len +=
-            (size_t)sprintf(input + len, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}\n",
-                            (unsigned)(lcg_next(&rng) % 40), (unsigned)(lcg_next(&rng) % 30), ts);
+        len += (size_t)sprintf(input + len, "{\"user_id\":\"u%u\",\"url\":\"/p%u\",\"ts\":%lld}\n",
+                               (unsigned)(lcg_next(&rng) % 40), (unsigned)(lcg_next(&rng) % 30), ts);
     }
     const char *options = "gap: 2s, allowed_lateness: 1500ms";
     run_result first = run_sessions("batches_1", input, options, 2000, 1);
@@ -371,10 +358,10 @@ START_TEST(batch_sizes_give_identical_output)
         char *folder = ts_strf("batches_%d", sizes[i]);
         run_result other = run_sessions(folder, input, options, 2000, sizes[i]);
         ck_assert_msg(strcmp(first.out, other.out) == 0, "batch size %d: output differs", sizes[i]);
-        ck_assert_msg(strcmp(first.rejected, other.rejected) == 0,
-                      "batch size %d: dead letters differ", sizes[i]);
-        ck_assert_msg(strcmp(first.timeline, other.timeline) == 0,
-                      "batch size %d: emission points differ", sizes[i]);
+        ck_assert_msg(strcmp(first.rejected, other.rejected) == 0, "batch size %d: dead letters differ",
+                      sizes[i]);
+        ck_assert_msg(strcmp(first.timeline, other.timeline) == 0, "batch size %d: emission points differ",
+                      sizes[i]);
         run_free(&other);
         free(folder);
     }
@@ -468,10 +455,10 @@ START_TEST(open_sessions_and_user_averages_survive_a_restart_from_a_state_checkp
      * [30000] and [42000], and u2 one open. After the restart a late click
      * bridges u1's two, u2's grows: only restored sessions, URLs and running
      * totals give the same output as one uninterrupted run. */
-    const char *first = EV("u1", "/a", 1000) EV("u1", "/b", 3000) EV("u1", "/c", 30000)
-        EV("u1", "/d", 42000) EV("u2", "/x", 40000) EV("u3", "/late", 20000);
-    const char *second = EV("u1", "/bridge", 38000) EV("u2", "/y", 45000) EV("u1", "/c", 40000)
-        EV("u4", "/z", 100000);
+    const char *first = EV("u1", "/a", 1000) EV("u1", "/b", 3000) EV("u1", "/c", 30000) EV("u1", "/d", 42000)
+        EV("u2", "/x", 40000) EV("u3", "/late", 20000);
+    const char *second =
+        EV("u1", "/bridge", 38000) EV("u2", "/y", 45000) EV("u1", "/c", 40000) EV("u4", "/z", 100000);
     const char *options = "gap: 10s, allowed_lateness: 5s";
     char *whole = ts_strf("%s%s", first, second);
     run_result ref = run_sessions("restore_reference", whole, options, 0, 1);
@@ -488,10 +475,7 @@ START_TEST(open_sessions_and_user_averages_survive_a_restart_from_a_state_checkp
 }
 END_TEST
 
-static void *test_alloc(size_t n)
-{
-    return malloc(n);
-}
+static void *test_alloc(size_t n) { return malloc(n); }
 
 static void test_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
 {
@@ -635,8 +619,7 @@ int main(void)
     tcase_add_test(tc, out_of_order_event_extends_the_start);
     tcase_add_test(tc, late_event_bridging_two_open_sessions_merges_them);
     tcase_add_test(tc, entry_and_exit_ties_are_broken_by_arrival);
-    tcase_add_test(tc,
-                   session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_lateness);
+    tcase_add_test(tc, session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_lateness);
     tcase_add_test(tc, too_late_is_judged_at_the_exact_boundary);
     tcase_add_test(tc, running_average_covers_every_session_of_the_user_so_far);
     tcase_add_test(tc, integer_user_ids_are_their_decimal_text);

@@ -16,10 +16,10 @@
 #include "../../plugins/aggregate/url_count/window_counts.c"
 
 /* Exact text comparison that shows both texts when they differ. */
-#define assert_text(got, want)                                                                   \
-    do {                                                                                         \
-        const char *got_ = (got), *want_ = (want);                                               \
-        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_);              \
+#define assert_text(got, want)                                                     \
+    do {                                                                           \
+        const char *got_ = (got), *want_ = (want);                                 \
+        ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
 typedef struct run_result {
@@ -27,13 +27,13 @@ typedef struct run_result {
     char *rejected; /* its dead letters */
     char *merged;   /* both, merged in the order of the events they derive from */
     char *metrics;
-    char *keyed;    /* main output as "key<TAB>json" lines */
+    char *keyed; /* main output as "key<TAB>json" lines */
 } run_result;
 
 /* Run input through url_count (with `options`, a YAML flow-map body) in its
  * own folder under the test's tmpdir. */
-static run_result run_counts(const char *folder, const char *input, const char *options,
-                             int64_t ooo_ms, int batch_size)
+static run_result run_counts(const char *folder, const char *input, const char *options, int64_t ooo_ms,
+                             int batch_size)
 {
     char *dir = ts_strf("%s/%s", ts_tmpdir(), folder);
     mkdir(dir, 0755);
@@ -102,20 +102,17 @@ static void run_free(run_result *r)
 
 /* Input and expected lines. */
 #define EV(user, url, ts) "{\"user_id\":\"" user "\",\"url\":\"" url "\",\"ts\":" #ts "}\n"
-#define UC(start, end, url, clicks)                                                              \
+#define UC(start, end, url, clicks)                                                               \
     "{\"kind\":\"url_clicks\",\"window_start\":" #start ",\"window_end\":" #end ",\"url\":\"" url \
     "\",\"clicks\":" #clicks "}\n"
-#define SUM(start, end, clicks, users, urls, top)                                                \
-    "{\"kind\":\"window_summary\",\"window_start\":" #start ",\"window_end\":" #end              \
-    ",\"clicks\":" #clicks ",\"unique_users\":" #users ",\"unique_urls\":" #urls                 \
-    ",\"top_urls\":[" top "]}\n"
+#define SUM(start, end, clicks, users, urls, top)                                                          \
+    "{\"kind\":\"window_summary\",\"window_start\":" #start ",\"window_end\":" #end ",\"clicks\":" #clicks \
+    ",\"unique_users\":" #users ",\"unique_urls\":" #urls ",\"top_urls\":[" top "]}\n"
 #define TOP(url, clicks) "{\"url\":\"" url "\",\"clicks\":" #clicks "}"
-#define TOO_LATE(ts, wm, lateness, line, raw)                                                    \
-    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm              \
-    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\""    \
-    raw "\"}\n"
-#define RAW(user, url, ts)                                                                       \
-    "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
+#define TOO_LATE(ts, wm, lateness, line, raw)                                       \
+    "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm \
+    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\"" raw "\"}\n"
+#define RAW(user, url, ts) "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
 
 START_TEST(kafka_keys_follow_semantics)
 {
@@ -138,24 +135,20 @@ START_TEST(windows_are_epoch_aligned_and_end_exclusive)
 {
     /* 1795737600000 is a whole minute: its last ms stays in the window, the
      * next ms opens the next one. */
-    run_result r = run_counts("boundaries",
-                              EV("u1", "/a", 1795737600000) EV("u2", "/b", 1795737659999)
-                                  EV("u3", "/c", 1795737660000),
-                              "size: 1m", 0, 1);
-    assert_text(r.out,
-                     UC(1795737600000, 1795737660000, "/a", 1)
-                         UC(1795737600000, 1795737660000, "/b", 1)
-                             SUM(1795737600000, 1795737660000, 2, 2, 2,
-                                 TOP("/a", 1) "," TOP("/b", 1))
-                                 UC(1795737660000, 1795737720000, "/c", 1)
-                                     SUM(1795737660000, 1795737720000, 1, 1, 1, TOP("/c", 1)));
+    run_result r =
+        run_counts("boundaries",
+                   EV("u1", "/a", 1795737600000) EV("u2", "/b", 1795737659999) EV("u3", "/c", 1795737660000),
+                   "size: 1m", 0, 1);
+    assert_text(r.out, UC(1795737600000, 1795737660000, "/a", 1) UC(1795737600000, 1795737660000, "/b", 1)
+                           SUM(1795737600000, 1795737660000, 2, 2, 2, TOP("/a", 1) "," TOP("/b", 1))
+                               UC(1795737660000, 1795737720000, "/c", 1)
+                                   SUM(1795737660000, 1795737720000, 1, 1, 1, TOP("/c", 1)));
     run_free(&r);
 
     /* A size that does not divide a minute is still aligned to the epoch. */
     r = run_counts("boundaries_7s", EV("u1", "/a", 13999) EV("u1", "/a", 14000), "size: 7s", 0, 1);
     assert_text(r.out, UC(7000, 14000, "/a", 1) SUM(7000, 14000, 1, 1, 1, TOP("/a", 1))
-                                UC(14000, 21000, "/a", 1)
-                                    SUM(14000, 21000, 1, 1, 1, TOP("/a", 1)));
+                           UC(14000, 21000, "/a", 1) SUM(14000, 21000, 1, 1, 1, TOP("/a", 1)));
     run_free(&r);
 }
 END_TEST
@@ -188,18 +181,16 @@ START_TEST(url_clicks_in_byte_order_and_top_ties_broken_by_url)
 {
     /* Early URLs enter the top and are pushed out as others overtake them;
      * "/B" sorts before "/a" and "/é" (0xC3 0xA9) after "/z". */
-    run_result r = run_counts("top",
-                              EV("u1", "/z", 1) EV("u1", "/é", 2) EV("u2", "/b", 3)
-                                  EV("u3", "/a", 4) EV("u1", "/ab", 5) EV("u4", "/c", 6)
-                                      EV("u2", "/b", 7) EV("u1", "/B", 8) EV("u1", "/c", 9)
-                                          EV("u5", "/a", 10) EV("u1", "/ab", 11)
-                                              EV("u6", "/B", 12) EV("u2", "/c", 13),
-                              "size: 1m, top: 3", 0, 1);
-    assert_text(r.out, UC(0, 60000, "/B", 2) UC(0, 60000, "/a", 2) UC(0, 60000, "/ab", 2)
-                                UC(0, 60000, "/b", 2) UC(0, 60000, "/c", 3) UC(0, 60000, "/z", 1)
-                                    UC(0, 60000, "/é", 1)
-                                        SUM(0, 60000, 13, 6, 7,
-                                            TOP("/c", 3) "," TOP("/B", 2) "," TOP("/a", 2)));
+    run_result r =
+        run_counts("top",
+                   EV("u1", "/z", 1) EV("u1", "/é", 2) EV("u2", "/b", 3) EV("u3", "/a", 4) EV("u1", "/ab", 5)
+                       EV("u4", "/c", 6) EV("u2", "/b", 7) EV("u1", "/B", 8) EV("u1", "/c", 9)
+                           EV("u5", "/a", 10) EV("u1", "/ab", 11) EV("u6", "/B", 12) EV("u2", "/c", 13),
+                   "size: 1m, top: 3", 0, 1);
+    assert_text(r.out,
+                UC(0, 60000, "/B", 2) UC(0, 60000, "/a", 2) UC(0, 60000, "/ab", 2) UC(0, 60000, "/b", 2)
+                    UC(0, 60000, "/c", 3) UC(0, 60000, "/z", 1) UC(0, 60000, "/é", 1)
+                        SUM(0, 60000, 13, 6, 7, TOP("/c", 3) "," TOP("/B", 2) "," TOP("/a", 2)));
     run_free(&r);
 }
 END_TEST
@@ -214,7 +205,7 @@ START_TEST(unique_users_are_exact_and_integer_ids_are_their_decimal_text)
                               "{\"user_id\":8,\"url\":\"/a\",\"ts\":4}\n",
                               "", 0, 1);
     assert_text(r.out, UC(0, 60000, "/a", 3) UC(0, 60000, "/b", 1)
-                                SUM(0, 60000, 4, 3, 2, TOP("/a", 3) "," TOP("/b", 1)));
+                           SUM(0, 60000, 4, 3, 2, TOP("/a", 3) "," TOP("/b", 1)));
     run_free(&r);
 }
 END_TEST
@@ -228,15 +219,17 @@ START_TEST(counts_stay_exact_for_many_users_and_urls)
     size_t len = 0;
     for (int i = 0; i < 3000; i++)
         len += (size_t)snprintf(input + len, cap - len,
-                                "{\"user_id\":\"user-%d\",\"url\":\"/u%02d\",\"ts\":%d}\n", i % 1000,
-                                i % 37, 1000 + i);
+                                "{\"user_id\":\"user-%d\",\"url\":\"/u%02d\",\"ts\":%d}\n", i % 1000, i % 37,
+                                1000 + i);
     run_result r = run_counts("many", input, "top: 3", 0, 4096);
     char *want = malloc(37 * 128 + 512);
     size_t w = 0;
+    /* UC stringizes its count: %d must stay one token for printf. */
+    // clang-format off
     for (int u = 0; u < 37; u++)
         w += (size_t)sprintf(want + w, UC(0, 60000, "/u%02d", %d), u, u < 3 ? 82 : 81);
-    sprintf(want + w, SUM(0, 60000, 3000, 1000, 37,
-                          TOP("/u00", 82) "," TOP("/u01", 82) "," TOP("/u02", 82)));
+    // clang-format on
+    sprintf(want + w, SUM(0, 60000, 3000, 1000, 37, TOP("/u00", 82) "," TOP("/u01", 82) "," TOP("/u02", 82)));
     assert_text(r.out, want);
     free(want);
     free(input);
@@ -249,19 +242,17 @@ START_TEST(late_event_within_allowed_lateness_reemits_url_and_summary)
     /* allowed_lateness 10s, watermark = max ts. Window [0, 60000) fires at
      * 60000 and takes updates while the watermark < 70000; an event is too
      * late below watermark - 10000: 50000 is accepted, 49999 is not. */
-    run_result r = run_counts("lateness",
-                              EV("u1", "/a", 1000) EV("u2", "/b", 60000) EV("u3", "/a", 55000)
-                                  EV("u1", "/c", 50000) EV("u1", "/d", 49999)
-                                      EV("u2", "/b", 70000) EV("u9", "/e", 59999),
-                              "size: 1m, allowed_lateness: 10s", 0, 1);
-    assert_text(
-        r.out,
-        UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
-            UC(0, 60000, "/a", 2) SUM(0, 60000, 2, 2, 1, TOP("/a", 2))
-                UC(0, 60000, "/c", 1) SUM(0, 60000, 3, 2, 2, TOP("/a", 2) "," TOP("/c", 1))
-                    UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 1, 1, TOP("/b", 2)));
+    run_result r =
+        run_counts("lateness",
+                   EV("u1", "/a", 1000) EV("u2", "/b", 60000) EV("u3", "/a", 55000) EV("u1", "/c", 50000)
+                       EV("u1", "/d", 49999) EV("u2", "/b", 70000) EV("u9", "/e", 59999),
+                   "size: 1m, allowed_lateness: 10s", 0, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(0, 60000, "/a", 2)
+                           SUM(0, 60000, 2, 2, 1, TOP("/a", 2)) UC(0, 60000, "/c", 1)
+                               SUM(0, 60000, 3, 2, 2, TOP("/a", 2) "," TOP("/c", 1))
+                                   UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 1, 1, TOP("/b", 2)));
     assert_text(r.rejected, TOO_LATE(49999, 60000, 10000, 5, RAW("u1", "/d", 49999))
-                                     TOO_LATE(59999, 70000, 10000, 7, RAW("u9", "/e", 59999)));
+                                TOO_LATE(59999, 70000, 10000, 7, RAW("u9", "/e", 59999)));
     ck_assert_msg(strstr(r.metrics, "\"rejected.too_late\":2") != NULL, "%s", r.metrics);
     run_free(&r);
 }
@@ -272,17 +263,14 @@ START_TEST(late_event_into_a_window_never_seen_emits_it_at_once)
     /* With 200s of lateness, an event for [60000, 120000) arriving after the
      * watermark passed 120000 creates that window already fired: it is
      * emitted right away, and updated by the next such event. */
-    run_result r = run_counts("late_new_window",
-                              EV("u1", "/a", 1000) EV("u1", "/c", 200000) EV("u2", "/b", 70000)
-                                  EV("u3", "/b", 70001),
-                              "allowed_lateness: 200s", 0, 1);
-    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
-                                UC(60000, 120000, "/b", 1)
-                                    SUM(60000, 120000, 1, 1, 1, TOP("/b", 1))
-                                        UC(60000, 120000, "/b", 2)
-                                            SUM(60000, 120000, 2, 2, 1, TOP("/b", 2))
-                                                UC(180000, 240000, "/c", 1)
-                                                    SUM(180000, 240000, 1, 1, 1, TOP("/c", 1)));
+    run_result r =
+        run_counts("late_new_window",
+                   EV("u1", "/a", 1000) EV("u1", "/c", 200000) EV("u2", "/b", 70000) EV("u3", "/b", 70001),
+                   "allowed_lateness: 200s", 0, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(60000, 120000, "/b", 1)
+                           SUM(60000, 120000, 1, 1, 1, TOP("/b", 1)) UC(60000, 120000, "/b", 2)
+                               SUM(60000, 120000, 2, 2, 1, TOP("/b", 2)) UC(180000, 240000, "/c", 1)
+                                   SUM(180000, 240000, 1, 1, 1, TOP("/c", 1)));
     run_free(&r);
 }
 END_TEST
@@ -290,24 +278,21 @@ END_TEST
 START_TEST(end_of_input_fires_every_open_window_in_start_order)
 {
     /* An hour out of order allowed: nothing is due until the input ends. */
-    run_result r = run_counts("end_of_input",
-                              EV("u1", "/c", 130000) EV("u1", "/a", 5000) EV("u2", "/b", 70000)
-                                  EV("u2", "/c", 125000),
-                              "", 3600000, 1);
-    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1))
-                                UC(60000, 120000, "/b", 1)
-                                    SUM(60000, 120000, 1, 1, 1, TOP("/b", 1))
-                                        UC(120000, 180000, "/c", 2)
-                                            SUM(120000, 180000, 2, 2, 1, TOP("/c", 2)));
+    run_result r =
+        run_counts("end_of_input",
+                   EV("u1", "/c", 130000) EV("u1", "/a", 5000) EV("u2", "/b", 70000) EV("u2", "/c", 125000),
+                   "", 3600000, 1);
+    assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(60000, 120000, "/b", 1)
+                           SUM(60000, 120000, 1, 1, 1, TOP("/b", 1)) UC(120000, 180000, "/c", 2)
+                               SUM(120000, 180000, 2, 2, 1, TOP("/c", 2)));
     run_free(&r);
 }
 END_TEST
 
 START_TEST(json_special_characters_in_urls_are_escaped_in_top_urls)
 {
-    run_result r = run_counts("escaping",
-                              "{\"user_id\":\"u\",\"url\":\"/q?a=\\\"x\\\"&b=\\\\&c=\\u0001\",\"ts\":5}\n",
-                              "", 0, 1);
+    run_result r = run_counts(
+        "escaping", "{\"user_id\":\"u\",\"url\":\"/q?a=\\\"x\\\"&b=\\\\&c=\\u0001\",\"ts\":5}\n", "", 0, 1);
 #define ESCAPED "/q?a=\\\"x\\\"&b=\\\\&c=\\u0001"
     assert_text(r.out, UC(0, 60000, ESCAPED, 1) SUM(0, 60000, 1, 1, 1, TOP(ESCAPED, 1)));
     run_free(&r);
@@ -386,8 +371,8 @@ START_TEST(windows_survive_a_restart_from_a_state_checkpoint)
      * still takes updates (lateness 10s) and [60000, 120000) is open. The
      * second part updates both: only restored counts, users and fired flags
      * give the same output as one uninterrupted run. */
-    const char *first = EV("u1", "/a", 1000) EV("u2", "/b", 30000) EV("u1", "/a", 61000)
-        EV("u3", "/c", 62000) EV("u4", "/x", 50000);
+    const char *first = EV("u1", "/a", 1000) EV("u2", "/b", 30000) EV("u1", "/a", 61000) EV("u3", "/c", 62000)
+        EV("u4", "/x", 50000);
     const char *second = EV("u2", "/a", 55000) EV("u1", "/c", 63000) EV("u6", "/b", 125000);
     const char *options = "size: 1m, allowed_lateness: 10s, top: 2";
     char *whole = ts_strf("%s%s", first, second);
@@ -466,8 +451,8 @@ START_TEST(batch_sizes_give_identical_output_and_every_event_is_accounted_for)
         char *folder = ts_strf("batches_%d", sizes[i]);
         run_result other = run_counts(folder, input, options, 1000, sizes[i]);
         ck_assert_msg(strcmp(first.out, other.out) == 0, "batch size %d: output differs", sizes[i]);
-        ck_assert_msg(strcmp(first.rejected, other.rejected) == 0,
-                      "batch size %d: dead letters differ", sizes[i]);
+        ck_assert_msg(strcmp(first.rejected, other.rejected) == 0, "batch size %d: dead letters differ",
+                      sizes[i]);
         run_free(&other);
         free(folder);
     }
@@ -529,9 +514,8 @@ static uint64_t text_hash(const char *s)
 
 static void click(window_counts *w, const char *user, const char *url)
 {
-    ck_assert_int_ge(window_counts_add(w, url, strlen(url), text_hash(url), user, strlen(user),
-                                       text_hash(user)),
-                     0);
+    ck_assert_int_ge(
+        window_counts_add(w, url, strlen(url), text_hash(url), user, strlen(user), text_hash(user)), 0);
 }
 
 /* Two windows, the first fired, as url_count would hold them. */
@@ -602,8 +586,7 @@ START_TEST(snapshot_of_another_version_size_or_malformed_is_refused)
     for (size_t cut = 1; cut < snap.size; cut += 7) {
         sluice_snapshot part = snap;
         part.size = snap.size - cut;
-        ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &part),
-                         SLUICE_ERR_STATE);
+        ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &part), SLUICE_ERR_STATE);
         ck_assert_uint_eq(back.count, 0);
     }
     free(snap.data);

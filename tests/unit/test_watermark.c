@@ -36,10 +36,10 @@ START_TEST(idle_partition_stops_holding_back_and_counts_again_with_data)
     wm_observe(&t, 0, 1000, 0);
     wm_observe(&t, 1, 8000, 0);
     ck_assert_int_eq(t.current, 1000);
-    ck_assert_int_eq(wm_refresh(&t, 29999), 1000); /* not idle yet */
-    wm_observe(&t, 1, 9000, 20000);                 /* partition 1 is busy */
-    ck_assert_int_eq(wm_refresh(&t, 30000), 9000);  /* partition 0 idle since 0 */
-    ck_assert_int_eq(wm_observe(&t, 0, 2000, 31000), 9000); /* back, but no going back */
+    ck_assert_int_eq(wm_refresh(&t, 29999), 1000);           /* not idle yet */
+    wm_observe(&t, 1, 9000, 20000);                          /* partition 1 is busy */
+    ck_assert_int_eq(wm_refresh(&t, 30000), 9000);           /* partition 0 idle since 0 */
+    ck_assert_int_eq(wm_observe(&t, 0, 2000, 31000), 9000);  /* back, but no going back */
     ck_assert_int_eq(wm_observe(&t, 1, 20000, 31000), 9000); /* held by partition 0 again */
     ck_assert_int_eq(wm_observe(&t, 0, 15000, 31000), 15000);
     wm_free(&t);
@@ -79,7 +79,7 @@ START_TEST(assigned_partition_holds_back_until_data_idle_or_end)
     wm_partition_assigned(&t, 2, 1000);
     ck_assert_int_eq(wm_observe(&t, 0, 9000, 1000), 3000); /* 2 holds it where it is */
     ck_assert_int_eq(wm_observe(&t, 1, 9000, 1000), 3000);
-    ck_assert_int_eq(wm_partition_gone(&t, 2), 9000);         /* 2 ended empty */
+    ck_assert_int_eq(wm_partition_gone(&t, 2), 9000); /* 2 ended empty */
     wm_partition_assigned(&t, 3, 2000);
     ck_assert_int_eq(wm_refresh(&t, 31999), 9000);
     ck_assert_int_eq(wm_observe(&t, 0, 12000, 31999), 9000);

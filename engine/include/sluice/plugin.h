@@ -87,9 +87,9 @@ typedef enum sluice_status {
 /* ------------------------------------------------------------------------ */
 /* Opaque handles: their layout belongs to the engine and may change.        */
 
-typedef struct sluice_ctx sluice_ctx;       /* one plugin instance's link to the host */
-typedef struct sluice_record sluice_record; /* one event or result                    */
-typedef struct sluice_batch sluice_batch;   /* records handed to process()            */
+typedef struct sluice_ctx sluice_ctx;         /* one plugin instance's link to the host */
+typedef struct sluice_record sluice_record;   /* one event or result                    */
+typedef struct sluice_batch sluice_batch;     /* records handed to process()            */
 typedef struct sluice_options sluice_options; /* the validated options of a step      */
 typedef struct sluice_counter sluice_counter; /* a named counter of this instance     */
 
@@ -118,7 +118,7 @@ typedef enum sluice_opt_type {
  * and renders `sluice plugins` help from it. Terminate the array with an entry
  * whose name is NULL. */
 typedef struct sluice_option_spec {
-    uint32_t struct_size;      /* sizeof(sluice_option_spec)                    */
+    uint32_t struct_size; /* sizeof(sluice_option_spec)                    */
     const char *name;
     sluice_opt_type type;
     const char *default_value; /* as YAML text; NULL means no default           */
@@ -130,7 +130,10 @@ typedef struct sluice_option_spec {
     int secret;                /* never log or print the value (passwords)      */
 } sluice_option_spec;
 
-#define SLUICE_OPTION_END {sizeof(sluice_option_spec), NULL, (sluice_opt_type)0, NULL, 0, NULL, 0, 0, NULL, 0, 0}
+#define SLUICE_OPTION_END                                                                     \
+    {                                                                                         \
+        sizeof(sluice_option_spec), NULL, (sluice_opt_type)0, NULL, 0, NULL, 0, 0, NULL, 0, 0 \
+    }
 
 struct sluice_host_api;
 typedef struct sluice_host_api sluice_host_api;
@@ -141,7 +144,7 @@ typedef struct sluice_host_api sluice_host_api;
 typedef struct sluice_snapshot {
     uint32_t struct_size;
     uint32_t encoding_version;
-    void *data;  /* allocated with api->alloc; owned by the host after return */
+    void *data; /* allocated with api->alloc; owned by the host after return */
     size_t size;
 } sluice_snapshot;
 
@@ -153,21 +156,21 @@ typedef struct sluice_snapshot {
  * table and the instance's ctx; `self` is what create() returned.
  */
 typedef struct sluice_plugin {
-    uint32_t struct_size;      /* sizeof(sluice_plugin) as the plugin was built */
-    uint32_t abi_version;      /* SLUICE_ABI_VERSION as the plugin was built    */
-    const char *name;          /* [a-z0-9_]+, unique within its kind            */
+    uint32_t struct_size; /* sizeof(sluice_plugin) as the plugin was built */
+    uint32_t abi_version; /* SLUICE_ABI_VERSION as the plugin was built    */
+    const char *name;     /* [a-z0-9_]+, unique within its kind            */
     sluice_kind kind;
-    const char *version;       /* the plugin's own version, e.g. "1.2.0"        */
-    const char *description;   /* one line                                      */
+    const char *version;               /* the plugin's own version, e.g. "1.2.0"        */
+    const char *description;           /* one line                                      */
     const sluice_option_spec *options; /* NULL-name terminated; may be NULL      */
-    const char *const *outputs; /* extra named outputs besides "main", NULL
-                                 * terminated (e.g. {"rejected", NULL}); may be NULL */
+    const char *const *outputs;        /* extra named outputs besides "main", NULL
+                                        * terminated (e.g. {"rejected", NULL}); may be NULL */
 
     /* Create an instance. Options were validated against `options`. On failure
      * write a message into errbuf (NUL-terminated, at most errbuf_size bytes)
      * and return NULL. */
-    void *(*create)(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
-                    char *errbuf, size_t errbuf_size);
+    void *(*create)(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts, char *errbuf,
+                    size_t errbuf_size);
 
     /* Release everything the instance owns. Always called once for an instance
      * that create() returned, after flush(). */
@@ -187,8 +190,7 @@ typedef struct sluice_plugin {
      * Each record carries the watermark in force after it
      * (api->record_watermark); an event-time operator treats it as the current
      * watermark when it processes that record. */
-    sluice_status (*process)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                             sluice_batch *batch);
+    sluice_status (*process)(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *batch);
 
     /* OPERATOR / SINK: the watermark advanced to `watermark` between records
      * (an upstream dropped records, time passed while idle, or the input
@@ -199,8 +201,7 @@ typedef struct sluice_plugin {
      * calls the hook again with the same watermark, until it returns
      * SLUICE_OK. Downstream steps have by then been told of the watermark,
      * so later chunks reach them as records at that watermark. */
-    sluice_status (*watermark)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                               int64_t watermark);
+    sluice_status (*watermark)(const sluice_host_api *api, sluice_ctx *ctx, void *self, int64_t watermark);
 
     /* Make everything emitted so far durable or visible (sinks write buffers,
      * may fsync). Called at checkpoints and once before destroy. May be NULL. */
@@ -208,8 +209,7 @@ typedef struct sluice_plugin {
 
     /* Write the instance's state into *out (data from api->alloc). May be NULL
      * for stateless plugins. */
-    sluice_status (*snapshot)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                              sluice_snapshot *out);
+    sluice_status (*snapshot)(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_snapshot *out);
 
     /* Replace the instance's state with a snapshot (borrowed). Return
      * SLUICE_ERR_STATE with a log message for an encoding version it cannot
@@ -245,7 +245,7 @@ typedef enum sluice_type {
     SLUICE_TYPE_NONE = 0, /* field absent                                    */
     SLUICE_TYPE_NULL = 1,
     SLUICE_TYPE_BOOL = 2,
-    SLUICE_TYPE_INT = 3,    /* int64                                          */
+    SLUICE_TYPE_INT = 3, /* int64                                          */
     SLUICE_TYPE_DOUBLE = 4,
     SLUICE_TYPE_STRING = 5, /* UTF-8, not NUL-terminated: use the length      */
     SLUICE_TYPE_JSON = 6    /* nested object/array (or a number beyond int64), as JSON text */
@@ -282,9 +282,9 @@ typedef struct sluice_str {
  * own buffers. */
 typedef struct sluice_message {
     uint32_t struct_size;
-    const void *payload;  /* the raw event bytes (a JSON object for clicks)   */
+    const void *payload; /* the raw event bytes (a JSON object for clicks)   */
     size_t payload_len;
-    const char *origin;   /* "topic/partition@offset" or "path:line"          */
+    const char *origin; /* "topic/partition@offset" or "path:line"          */
     size_t origin_len;
     int32_t partition;    /* the stream it belongs to for watermarks (>= 0)   */
     int64_t timestamp_ms; /* transport timestamp (Kafka), or SLUICE_TIME_MIN  */
@@ -337,8 +337,8 @@ struct sluice_host_api {
     double (*opt_double)(const sluice_options *opts, const char *name);
     int (*opt_bool)(const sluice_options *opts, const char *name);
     int64_t (*opt_duration_ms)(const sluice_options *opts, const char *name); /* -1 = off */
-    int (*opt_is_set)(const sluice_options *opts, const char *name); /* given in the pipeline */
-    size_t (*opt_count)(const sluice_options *opts, const char *name); /* MAP / LIST entries */
+    int (*opt_is_set)(const sluice_options *opts, const char *name);          /* given in the pipeline */
+    size_t (*opt_count)(const sluice_options *opts, const char *name);        /* MAP / LIST entries */
     /* MAP: key and value of entry i; LIST: *key = NULL and *value = item i. */
     int (*opt_entry)(const sluice_options *opts, const char *name, size_t i, const char **key,
                      const char **value);
@@ -372,8 +372,7 @@ struct sluice_host_api {
      * decode, the same for equal bytes, and the same in every process and
      * engine version of ABI major 1, so it may be kept in snapshots).
      * Returns 0 when the role is absent. */
-    int (*record_role)(const sluice_record *rec, sluice_role role, sluice_str *out,
-                       uint64_t *hash);
+    int (*record_role)(const sluice_record *rec, sluice_role role, sluice_str *out, uint64_t *hash);
     /* The record as it arrived: raw message bytes, and origin. Empty for
      * records made by operators. */
     sluice_str (*record_raw)(const sluice_record *rec);
@@ -421,7 +420,7 @@ struct sluice_host_api {
     void (*source_partition_ended)(sluice_ctx *ctx, int32_t partition);
 
     /* --- time ---------------------------------------------------------------- */
-    int64_t (*now_ms)(sluice_ctx *ctx);  /* wall clock, ms since the epoch */
+    int64_t (*now_ms)(sluice_ctx *ctx); /* wall clock, ms since the epoch */
     /* Ask for the timer hook at (or soon after) wall-clock due_ms. One pending
      * timer per instance; a new call replaces it. */
     void (*timer_set)(sluice_ctx *ctx, int64_t due_ms);
@@ -480,9 +479,8 @@ struct sluice_host_api {
 };
 
 /* Is host function `member` present in the engine this plugin runs in? */
-#define SLUICE_HOST_HAS(api, member)                                                             \
-    ((api)->struct_size >= offsetof(sluice_host_api, member) + sizeof((api)->member) &&          \
-     (api)->member != NULL)
+#define SLUICE_HOST_HAS(api, member) \
+    ((api)->struct_size >= offsetof(sluice_host_api, member) + sizeof((api)->member) && (api)->member != NULL)
 
 #ifdef __cplusplus
 }

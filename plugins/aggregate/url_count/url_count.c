@@ -32,7 +32,7 @@ typedef struct url_count {
 
     window_list windows; /* open windows, sorted by start */
 
-    text_buf key, json;       /* scratch for record keys and top_urls */
+    text_buf key, json;        /* scratch for record keys and top_urls */
     uint32_t *order, *scratch; /* scratch for sorting a window's URLs */
     size_t order_cap;
 
@@ -141,8 +141,7 @@ static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, u
 }
 
 /* Every URL of the window in byte order, then the summary. */
-static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
-                          window_counts *w)
+static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, window_counts *w)
 {
     if (w->nurls > uc->order_cap) {
         size_t cap = uc->order_cap ? uc->order_cap : 64;
@@ -173,8 +172,7 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count
 /* Fire the windows due at wm in start order, then free those past lateness.
  * Fired windows are always a prefix: a window due at wm has an end no later
  * than any unfired one's. */
-static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
-                             int64_t wm)
+static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, int64_t wm)
 {
     while (uc->windows.nfired < uc->windows.count && wm >= uc->windows.items[uc->windows.nfired]->end) {
         sluice_status st = fire(api, ctx, uc, uc->windows.items[uc->windows.nfired]);
@@ -186,7 +184,8 @@ static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_co
     while (done < uc->windows.nfired && wm >= saturating_add(uc->windows.items[done]->end, uc->lateness_ms))
         window_counts_free(uc->windows.items[done++]);
     if (done > 0) {
-        memmove(uc->windows.items, uc->windows.items + done, (uc->windows.count - done) * sizeof *uc->windows.items);
+        memmove(uc->windows.items, uc->windows.items + done,
+                (uc->windows.count - done) * sizeof *uc->windows.items);
         uc->windows.count -= done;
         uc->windows.nfired -= done;
     }
@@ -224,7 +223,8 @@ static window_counts *window_for(url_count *uc, int64_t start)
     window_counts *w = window_counts_new(start, saturating_add(start, uc->size_ms), uc->top_n);
     if (w == NULL)
         return NULL;
-    memmove(uc->windows.items + lo + 1, uc->windows.items + lo, (uc->windows.count - lo) * sizeof *uc->windows.items);
+    memmove(uc->windows.items + lo + 1, uc->windows.items + lo,
+            (uc->windows.count - lo) * sizeof *uc->windows.items);
     uc->windows.items[lo] = w;
     uc->windows.count++;
     if (lo < uc->windows.nfired) {
@@ -239,23 +239,23 @@ static sluice_status reject_too_late(const sluice_host_api *api, sluice_ctx *ctx
 {
     char detail[160];
     snprintf(detail, sizeof detail,
-             "ts %" PRId64 " is older than watermark %" PRId64 " minus allowed_lateness %" PRId64
-             " ms",
-             ts, wm, uc->lateness_ms);
+             "ts %" PRId64 " is older than watermark %" PRId64 " minus allowed_lateness %" PRId64 " ms", ts,
+             wm, uc->lateness_ms);
     return api->reject(ctx, r, SLUICE_REASON_TOO_LATE, detail);
 }
 
 /* Count one event at watermark wm (before firing what wm makes due). */
-static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
-                           const sluice_record *r, int64_t wm)
+static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, const sluice_record *r,
+                           int64_t wm)
 {
     int64_t ts = api->record_time(r);
     sluice_str url, user;
     uint64_t url_hash, user_hash;
     if (ts == SLUICE_TIME_MIN || !api->record_role(r, SLUICE_ROLE_URL, &url, &url_hash) ||
         !api->record_role(r, SLUICE_ROLE_USER, &user, &user_hash)) {
-        api->log(ctx, SLUICE_LOG_ERROR, "a record without event time, url or user: is the "
-                                        "source's event decoding off?");
+        api->log(ctx, SLUICE_LOG_ERROR,
+                 "a record without event time, url or user: is the "
+                 "source's event decoding off?");
         return SLUICE_ERR;
     }
     if (ts < saturating_sub(wm, uc->lateness_ms))
@@ -275,8 +275,8 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
 
 static void report_state(const sluice_host_api *api, url_count *uc)
 {
-    size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items +
-                             uc->key.cap + uc->json.cap + 2 * uc->order_cap * sizeof *uc->order;
+    size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items + uc->key.cap +
+                             uc->json.cap + 2 * uc->order_cap * sizeof *uc->order;
     for (size_t k = 0; k < uc->windows.count; k++) {
         keys += window_counts_keys(uc->windows.items[k]);
         bytes += window_counts_bytes(uc->windows.items[k]);
@@ -288,8 +288,8 @@ static void report_state(const sluice_host_api *api, url_count *uc)
 
 /* ---- hooks --------------------------------------------------------------- */
 
-static void *url_count_create(const sluice_host_api *api, sluice_ctx *ctx,
-                              const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *url_count_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                              char *errbuf, size_t errbuf_size)
 {
     url_count *uc = calloc(1, sizeof *uc);
     if (uc == NULL) {
@@ -366,8 +366,7 @@ static sluice_status url_count_restore(const sluice_host_api *api, sluice_ctx *c
     for (size_t k = 0; k < uc->windows.count; k++)
         window_counts_free(uc->windows.items[k]);
     uc->windows.count = uc->windows.nfired = 0;
-    sluice_status st =
-        url_count_snapshot_read(api, ctx, &uc->windows, uc->size_ms, uc->top_n, in);
+    sluice_status st = url_count_snapshot_read(api, ctx, &uc->windows, uc->size_ms, uc->top_n, in);
     report_state(api, uc);
     return st;
 }
@@ -389,7 +388,4 @@ static const sluice_plugin url_count_plugin = {
     .restore = url_count_restore,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &url_count_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &url_count_plugin; }

@@ -34,9 +34,8 @@ static sluice_status refuse(const sluice_host_api *api, sluice_ctx *ctx, window_
     return SLUICE_ERR_STATE;
 }
 
-sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
-                                      window_list *windows, int64_t size_ms, uint32_t top_n,
-                                      const sluice_snapshot *in)
+sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, window_list *windows,
+                                      int64_t size_ms, uint32_t top_n, const sluice_snapshot *in)
 {
     if (in->encoding_version != URL_COUNT_SNAPSHOT_VERSION)
         return refuse(api, ctx, windows, "unknown encoding version");

@@ -26,8 +26,7 @@ sluice_status url_count_snapshot_write(const sluice_host_api *api, const window_
                                        int64_t size_ms, sluice_snapshot *out);
 /* Read windows into an empty list. SLUICE_ERR_STATE (logged) for an unknown
  * version, malformed bytes or another window size. */
-sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
-                                      window_list *windows, int64_t size_ms, uint32_t top_n,
-                                      const sluice_snapshot *in);
+sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, window_list *windows,
+                                      int64_t size_ms, uint32_t top_n, const sluice_snapshot *in);
 
 #endif

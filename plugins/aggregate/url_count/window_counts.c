@@ -74,10 +74,7 @@ static size_t store_bytes(window_counts *w, const void *p, size_t n)
 
 /* ---- URLs ---------------------------------------------------------------- */
 
-static uint64_t index_tag(uint64_t hash)
-{
-    return hash & 0xffffffff00000000ull;
-}
+static uint64_t index_tag(uint64_t hash) { return hash & 0xffffffff00000000ull; }
 
 static void index_put(uint64_t *index, size_t mask, uint64_t hash, uint32_t i)
 {
@@ -152,8 +149,7 @@ static int user_equal(const window_counts *w, const user_slot *s, const char *us
 {
     uint32_t stored_len;
     memcpy(&stored_len, w->bytes + s->off_plus_one - 1, sizeof stored_len);
-    return stored_len == len &&
-           memcmp(w->bytes + s->off_plus_one - 1 + sizeof stored_len, user, len) == 0;
+    return stored_len == len && memcmp(w->bytes + s->off_plus_one - 1 + sizeof stored_len, user, len) == 0;
 }
 
 static int users_grow(window_counts *w)
@@ -376,14 +372,10 @@ window_counts *window_counts_decode(byte_reader *in, uint32_t top_n)
     return w;
 }
 
-size_t window_counts_keys(const window_counts *w)
-{
-    return w->nurls + w->nusers;
-}
+size_t window_counts_keys(const window_counts *w) { return w->nurls + w->nusers; }
 
 size_t window_counts_bytes(const window_counts *w)
 {
-    return sizeof *w + (size_t)w->urls_cap * sizeof(url_entry) +
-           (w->url_index_mask + 1) * sizeof(uint64_t) + (w->users_mask + 1) * sizeof(user_slot) +
-           w->bytes_cap + (size_t)w->top_cap * sizeof(uint32_t);
+    return sizeof *w + (size_t)w->urls_cap * sizeof(url_entry) + (w->url_index_mask + 1) * sizeof(uint64_t) +
+           (w->users_mask + 1) * sizeof(user_slot) + w->bytes_cap + (size_t)w->top_cap * sizeof(uint32_t);
 }

@@ -20,8 +20,8 @@
 #include "byte_codec.h"
 
 typedef struct url_entry {
-    uint64_t hash;   /* the URL role hash */
-    size_t off;      /* bytes in the window's byte store */
+    uint64_t hash; /* the URL role hash */
+    size_t off;    /* bytes in the window's byte store */
     uint32_t len;
     int32_t top_pos; /* position in top[], or -1 */
     int64_t clicks;

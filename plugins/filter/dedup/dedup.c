@@ -33,8 +33,8 @@ static const sluice_option_spec dedup_options[] = {
     {sizeof(sluice_option_spec), "ttl", SLUICE_OPT_DURATION, "1h", 0,
      "how long (event time) a key is remembered after its first event", 1, 1e17, NULL, 0, 0},
     {sizeof(sluice_option_spec), "emit_rejected", SLUICE_OPT_BOOL, "false", 0,
-     "also send duplicates as dead letters to the `rejected` output (they are always counted)",
-     1, 0, NULL, 0, 0},
+     "also send duplicates as dead letters to the `rejected` output (they are always counted)", 1, 0, NULL, 0,
+     0},
     SLUICE_OPTION_END,
 };
 
@@ -84,8 +84,7 @@ static void dedup_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *sel
 
 /* The record's key, or 0 when it has no roles to build one from (a record
  * that was not decoded as a click event): such records pass through. */
-static int key_of(const sluice_host_api *api, const sluice_record *r, dedup_fp *fp,
-                  const char **detail)
+static int key_of(const sluice_host_api *api, const sluice_record *r, dedup_fp *fp, const char **detail)
 {
     sluice_str id, user, url;
     uint64_t id_hash, user_hash, url_hash;
@@ -97,8 +96,7 @@ static int key_of(const sluice_host_api *api, const sluice_record *r, dedup_fp *
     if (!api->record_role(r, SLUICE_ROLE_USER, &user, &user_hash) ||
         !api->record_role(r, SLUICE_ROLE_URL, &url, &url_hash))
         return 0;
-    *fp = dedup_key_triple(user_hash, user.ptr, user.len, url_hash, url.ptr, url.len,
-                           api->record_time(r));
+    *fp = dedup_key_triple(user_hash, user.ptr, user.len, url_hash, url.ptr, url.len, api->record_time(r));
     *detail = "same user, url and ts already seen within ttl";
     return 1;
 }
@@ -160,8 +158,7 @@ static sluice_status dedup_process(const sluice_host_api *api, sluice_ctx *ctx, 
             st = api->emit(ctx, "main", r);
             break;
         case DEDUP_NOMEM:
-            api->log(ctx, SLUICE_LOG_ERROR, "out of memory for %zu dedup keys",
-                     dedup_table_count(&d->table));
+            api->log(ctx, SLUICE_LOG_ERROR, "out of memory for %zu dedup keys", dedup_table_count(&d->table));
             st = SLUICE_ERR_NOMEM;
             break;
         }
@@ -217,7 +214,4 @@ static const sluice_plugin dedup_plugin = {
     .restore = dedup_restore,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &dedup_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &dedup_plugin; }

@@ -14,10 +14,7 @@
 #define SEED_EVENT_ID 0x6576656e745f6964ull
 #define SEED_TRIPLE 0x7472697069657321ull
 
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 static inline uint64_t round_in(uint64_t h, uint64_t word)
 {
@@ -42,8 +39,7 @@ static inline uint64_t load_le64(const char *p)
 {
     const unsigned char *b = (const unsigned char *)p;
     return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
-           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 |
-           (uint64_t)b[7] << 56;
+           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
 }
 
 /* Fold n bytes into h, length included so that consecutive fields cannot be
@@ -64,10 +60,7 @@ static uint64_t fold_bytes(uint64_t h, const char *p, size_t n)
     return h;
 }
 
-static uint64_t nonzero(uint64_t h)
-{
-    return h != 0 ? h : 1; /* 0 marks an empty table slot */
-}
+static uint64_t nonzero(uint64_t h) { return h != 0 ? h : 1; /* 0 marks an empty table slot */ }
 
 dedup_fp dedup_key_event_id(uint64_t id_hash, const char *id, size_t id_len)
 {
@@ -77,8 +70,8 @@ dedup_fp dedup_key_event_id(uint64_t id_hash, const char *id, size_t id_len)
     return fp;
 }
 
-dedup_fp dedup_key_triple(uint64_t user_hash, const char *user, size_t user_len,
-                          uint64_t url_hash, const char *url, size_t url_len, int64_t ts)
+dedup_fp dedup_key_triple(uint64_t user_hash, const char *user, size_t user_len, uint64_t url_hash,
+                          const char *url, size_t url_len, int64_t ts)
 {
     dedup_fp fp;
     /* Combine the role hashes asymmetrically (user and url are not

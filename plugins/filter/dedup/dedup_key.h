@@ -27,7 +27,7 @@ typedef struct dedup_fp {
 dedup_fp dedup_key_event_id(uint64_t id_hash, const char *id, size_t id_len);
 
 /* Key from the triple (user, url, ts): role hashes, bytes and event time. */
-dedup_fp dedup_key_triple(uint64_t user_hash, const char *user, size_t user_len,
-                          uint64_t url_hash, const char *url, size_t url_len, int64_t ts);
+dedup_fp dedup_key_triple(uint64_t user_hash, const char *user, size_t user_len, uint64_t url_hash,
+                          const char *url, size_t url_len, int64_t ts);
 
 #endif

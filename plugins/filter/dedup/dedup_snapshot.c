@@ -18,8 +18,7 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table *t,
-                                   sluice_snapshot *out)
+sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table *t, sluice_snapshot *out)
 {
     size_t n = dedup_table_count(t);
     size_t size = 8 + n * ENTRY_BYTES;

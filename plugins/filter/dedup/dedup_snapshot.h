@@ -15,8 +15,7 @@
 
 #define DEDUP_SNAPSHOT_VERSION 1u
 
-sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table *t,
-                                   sluice_snapshot *out);
+sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table *t, sluice_snapshot *out);
 /* Replace the table's keys with the snapshot's. SLUICE_ERR_STATE for an
  * unknown version or malformed bytes (logged), the table then left empty. */
 sluice_status dedup_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, dedup_table *t,

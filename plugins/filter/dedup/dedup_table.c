@@ -5,17 +5,11 @@
 
 #define MIN_CAPACITY ((size_t)16)
 
-static size_t capacity(const dedup_table *t)
-{
-    return t->mask + 1;
-}
+static size_t capacity(const dedup_table *t) { return t->mask + 1; }
 
 /* Sweep when an insert would pass 7/8 full: Robin Hood probing keeps probe
  * lengths short at that load. */
-static int over_sweep_limit(size_t count, size_t cap)
-{
-    return count > cap - cap / 8;
-}
+static int over_sweep_limit(size_t count, size_t cap) { return count > cap - cap / 8; }
 
 /* How far slot i's entry sits from its home slot. */
 static size_t distance(const dedup_table *t, size_t i)
@@ -193,17 +187,8 @@ dedup_verdict dedup_table_check(dedup_table *t, dedup_fp fp, int64_t expires_at,
     return DEDUP_NEW;
 }
 
-size_t dedup_table_count(const dedup_table *t)
-{
-    return t->count;
-}
+size_t dedup_table_count(const dedup_table *t) { return t->count; }
 
-size_t dedup_table_capacity(const dedup_table *t)
-{
-    return capacity(t);
-}
+size_t dedup_table_capacity(const dedup_table *t) { return capacity(t); }
 
-size_t dedup_table_bytes(const dedup_table *t)
-{
-    return capacity(t) * sizeof(dedup_slot);
-}
+size_t dedup_table_bytes(const dedup_table *t) { return capacity(t) * sizeof(dedup_slot); }

@@ -19,8 +19,8 @@ static const sluice_option_spec kind_filter_options[] = {
     SLUICE_OPTION_END,
 };
 
-static void *kind_filter_create(const sluice_host_api *api, sluice_ctx *ctx,
-                                const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *kind_filter_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                                char *errbuf, size_t errbuf_size)
 {
     (void)ctx;
     size_t n = api->opt_count(opts, "kinds");
@@ -89,7 +89,4 @@ static const sluice_plugin kind_filter_plugin = {
     .process = kind_filter_process,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &kind_filter_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kind_filter_plugin; }

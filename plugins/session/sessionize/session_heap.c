@@ -3,10 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void session_heap_init(session_heap *h)
-{
-    memset(h, 0, sizeof *h);
-}
+void session_heap_init(session_heap *h) { memset(h, 0, sizeof *h); }
 
 void session_heap_free(session_heap *h)
 {

@@ -31,14 +31,8 @@ int session_heap_push(session_heap *h, uint32_t id, int64_t end);
 void session_heap_update(session_heap *h, uint32_t id, int64_t end);
 void session_heap_remove(session_heap *h, uint32_t id);
 
-static inline int session_heap_empty(const session_heap *h)
-{
-    return h->count == 0;
-}
-static inline const session_heap_node *session_heap_top(const session_heap *h)
-{
-    return &h->nodes[0];
-}
+static inline int session_heap_empty(const session_heap *h) { return h->count == 0; }
+static inline const session_heap_node *session_heap_top(const session_heap *h) { return &h->nodes[0]; }
 
 size_t session_heap_memory(const session_heap *h);
 

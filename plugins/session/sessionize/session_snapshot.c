@@ -122,8 +122,7 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
     uint32_t user_index = 0;
     for (uint32_t ref = user_table_next(users, 0); ref != 0; ref = user_table_next(users, ref)) {
         user_index++;
-        for (uint32_t sid = user_table_at(users, ref)->open_head; sid != 0;
-             sid = st->pool[sid].next) {
+        for (uint32_t sid = user_table_at(users, ref)->open_head; sid != 0; sid = st->pool[sid].next) {
             const session *s = &st->pool[sid];
             put_u32(&w, user_index);
             put_u64(&w, (uint64_t)s->start);
@@ -225,15 +224,15 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
             break;
         if (uid == 0 || uid > nusers || uid < last_user)
             return "sessions not grouped by user";
-        if (entry >= nurls || exit >= nurls || start > end || start < 0 || clicks == 0 ||
-            count == 0 || count > clicks)
+        if (entry >= nurls || exit >= nurls || start > end || start < 0 || clicks == 0 || count == 0 ||
+            count > clicks)
             return "malformed session";
         /* Newest first, each more than gap before the previous (newer) one. */
         if (uid == last_user &&
             !(end < st->pool[last_session].start && st->pool[last_session].start - end > st->gap))
             return "sessions out of order";
-        uint32_t sid = session_store_restore_session(st, m->user_refs[uid], start, end, clicks,
-                                                     ids[entry], ids[exit]);
+        uint32_t sid =
+            session_store_restore_session(st, m->user_refs[uid], start, end, clicks, ids[entry], ids[exit]);
         if (sid == 0)
             return "out of memory";
         for (uint32_t k = 0; k < count; k++) {
@@ -261,8 +260,8 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
     return NULL;
 }
 
-sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
-                                       session_store *st, const sluice_snapshot *in)
+sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, session_store *st,
+                                       const sluice_snapshot *in)
 {
     if (in->encoding_version != SESSIONIZE_SNAPSHOT_VERSION) {
         api->log(ctx, SLUICE_LOG_ERROR,

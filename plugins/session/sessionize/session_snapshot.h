@@ -23,7 +23,7 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
 /* Read into an empty store initialised with the instance's gap. On
  * SLUICE_ERR_STATE (logged: an unknown version, another gap, malformed
  * bytes) or SLUICE_ERR_NOMEM the store is left empty. */
-sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx,
-                                       session_store *st, const sluice_snapshot *in);
+sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, session_store *st,
+                                       const sluice_snapshot *in);
 
 #endif

@@ -196,8 +196,7 @@ int session_store_take_due(session_store *st, int64_t end_limit, int all)
     return 0;
 }
 
-void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions,
-                         int64_t *user_duration_sum)
+void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions, int64_t *user_duration_sum)
 {
     session *s = &st->pool[id];
     user_entry *u = user_table_at(&st->users, s->user);

@@ -65,8 +65,7 @@ int session_store_take_due(session_store *st, int64_t end_limit, int all);
 /* Count session `id` (taken as due) in its user's running totals and free it.
  * Returns the user's session count and their total duration, this one
  * included. */
-void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions,
-                         int64_t *user_duration_sum);
+void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions, int64_t *user_duration_sum);
 
 /* Restoring a snapshot: append an open session as the user's oldest so far
  * (sessions come newest first), with its entry and exit URLs (ids held by

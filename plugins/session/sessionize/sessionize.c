@@ -55,8 +55,8 @@ static const sluice_option_spec sessionize_options[] = {
 
 static const char *const sessionize_outputs[] = {"rejected", NULL};
 
-static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx,
-                               const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                               char *errbuf, size_t errbuf_size)
 {
     sessionize *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -108,8 +108,7 @@ static int due_key_cmp(const void *a, const void *b)
     return 0;
 }
 
-static sluice_status emit_session(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s,
-                                  uint32_t id)
+static sluice_status emit_session(const sluice_host_api *api, sluice_ctx *ctx, sessionize *s, uint32_t id)
 {
     session_store *st = &s->store;
     const session *ses = &st->pool[id];
@@ -170,11 +169,8 @@ static sluice_status collect_due(sessionize *s, int64_t wm)
     for (uint32_t i = 0; i < st->due_count; i++) {
         const session *ses = &st->pool[st->due[i]];
         const user_entry *u = user_table_at(&st->users, ses->user);
-        s->keys[i] = (due_key){.end = ses->end,
-                               .start = ses->start,
-                               .user = u->bytes,
-                               .user_len = u->len,
-                               .id = st->due[i]};
+        s->keys[i] = (due_key){
+            .end = ses->end, .start = ses->start, .user = u->bytes, .user_len = u->len, .id = st->due[i]};
     }
     qsort(s->keys, st->due_count, sizeof *s->keys, due_key_cmp);
     s->keys_count = st->due_count;
@@ -224,13 +220,11 @@ static sluice_status accept_event(const sluice_host_api *api, sluice_ctx *ctx, s
         return api->reject(ctx, r, SLUICE_REASON_BAD_URL, "record has no url");
     if (ts < sub_saturating(wm, s->allowed_lateness)) {
         char detail[160];
-        snprintf(detail, sizeof detail,
-                 "ts %lld is older than watermark %lld minus allowed_lateness %lld ms",
+        snprintf(detail, sizeof detail, "ts %lld is older than watermark %lld minus allowed_lateness %lld ms",
                  (long long)ts, (long long)wm, (long long)s->allowed_lateness);
         return api->reject(ctx, r, SLUICE_REASON_TOO_LATE, detail);
     }
-    if (session_store_add(&s->store, user.ptr, user.len, user_hash, url.ptr, url.len, url_hash,
-                          ts) != 0)
+    if (session_store_add(&s->store, user.ptr, user.len, user_hash, url.ptr, url.len, url_hash, ts) != 0)
         return SLUICE_ERR_NOMEM;
     return SLUICE_OK;
 }
@@ -246,9 +240,11 @@ static sluice_status sessionize_process(const sluice_host_api *api, sluice_ctx *
          * misses of a large user table overlap. */
         const sluice_record *ahead;
         uint64_t h;
-        if ((ahead = api->batch_peek(batch, 8)) != NULL && api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
+        if ((ahead = api->batch_peek(batch, 8)) != NULL &&
+            api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
             user_table_prefetch_slot(&s->store.users, h);
-        if ((ahead = api->batch_peek(batch, 4)) != NULL && api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
+        if ((ahead = api->batch_peek(batch, 4)) != NULL &&
+            api->record_role(ahead, SLUICE_ROLE_USER, NULL, &h))
             user_table_prefetch_user(&s->store.users, h);
         int64_t wm = api->record_watermark(r);
         rc = accept_event(api, ctx, s, r, wm);
@@ -315,7 +311,4 @@ static const sluice_plugin sessionize_plugin = {
     .restore = sessionize_restore,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &sessionize_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &sessionize_plugin; }

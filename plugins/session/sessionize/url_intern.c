@@ -5,10 +5,7 @@
 
 #define URL_INTERN_MIN_SLOTS 64u
 
-void url_intern_init(url_intern *t)
-{
-    memset(t, 0, sizeof *t);
-}
+void url_intern_init(url_intern *t) { memset(t, 0, sizeof *t); }
 
 void url_intern_free(url_intern *t)
 {
@@ -99,8 +96,7 @@ uint32_t url_intern_acquire(url_intern *t, const char *bytes, size_t len, uint64
         return 0;
     }
     memcpy(copy, bytes, len);
-    t->entries[id] =
-        (url_intern_entry){.hash = hash, .bytes = copy, .len = (uint32_t)len, .refs = 1};
+    t->entries[id] = (url_intern_entry){.hash = hash, .bytes = copy, .len = (uint32_t)len, .refs = 1};
     uint32_t s = intern_slot_of(hash, t->slot_mask);
     while (t->slots[s] != 0)
         s = (s + 1) & t->slot_mask;

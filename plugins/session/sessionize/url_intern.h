@@ -34,10 +34,7 @@ void url_intern_free(url_intern *t);
  * for the caller. Returns 0 when out of memory. */
 uint32_t url_intern_acquire(url_intern *t, const char *bytes, size_t len, uint64_t hash);
 /* One more reference to an id already held. */
-static inline void url_intern_ref(url_intern *t, uint32_t id)
-{
-    t->entries[id].refs++;
-}
+static inline void url_intern_ref(url_intern *t, uint32_t id) { t->entries[id].refs++; }
 /* Drop one reference; the URL is freed with its last one. */
 void url_intern_release(url_intern *t, uint32_t id);
 

@@ -30,19 +30,13 @@ void url_set_free(url_set *s);
 int url_set_contains(const url_set *s, uint32_t id);
 
 /* The ids: iterate i over [0, url_set_span(s)) and skip zeros. */
-static inline uint32_t url_set_span(const url_set *s)
-{
-    return s->cap == 0 ? s->count : s->cap;
-}
+static inline uint32_t url_set_span(const url_set *s) { return s->cap == 0 ? s->count : s->cap; }
 static inline uint32_t url_set_at(const url_set *s, uint32_t i)
 {
     return s->cap == 0 ? s->u.inl[i] : s->u.tab[i];
 }
 
 /* Heap bytes beyond the struct itself. */
-static inline size_t url_set_memory(const url_set *s)
-{
-    return (size_t)s->cap * sizeof(uint32_t);
-}
+static inline size_t url_set_memory(const url_set *s) { return (size_t)s->cap * sizeof(uint32_t); }
 
 #endif

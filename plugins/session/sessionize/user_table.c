@@ -5,10 +5,7 @@
 
 #define USER_REGION_MIN 65536u
 
-void user_table_init(user_table *t)
-{
-    memset(t, 0, sizeof *t);
-}
+void user_table_init(user_table *t) { memset(t, 0, sizeof *t); }
 
 void user_table_free(user_table *t)
 {
@@ -17,10 +14,7 @@ void user_table_free(user_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static uint32_t user_slot_of(uint64_t hash, uint32_t mask)
-{
-    return (uint32_t)(hash ^ (hash >> 32)) & mask;
-}
+static uint32_t user_slot_of(uint64_t hash, uint32_t mask) { return (uint32_t)(hash ^ (hash >> 32)) & mask; }
 
 void user_table_prefetch_slot(const user_table *t, uint64_t hash)
 {

@@ -45,17 +45,12 @@ static inline user_entry *user_table_at(const user_table *t, uint32_t ref)
 /* Users in the order they were added: first ref, then next, 0 at the end. */
 static inline uint32_t user_table_next(const user_table *t, uint32_t ref)
 {
-    size_t offset = ref == 0
-                        ? 8
-                        : (size_t)ref * 8 +
-                              ((sizeof(user_entry) + user_table_at(t, ref)->len + 7) & ~(size_t)7);
+    size_t offset =
+        ref == 0 ? 8 : (size_t)ref * 8 + ((sizeof(user_entry) + user_table_at(t, ref)->len + 7) & ~(size_t)7);
     return offset < t->used ? (uint32_t)(offset / 8) : 0;
 }
 
-static inline uint32_t user_table_size(const user_table *t)
-{
-    return t->count;
-}
+static inline uint32_t user_table_size(const user_table *t) { return t->count; }
 
 /* Prefetch hints for a lookup of `hash` coming soon: its home slot, and
  * (once the slot is likely cached) the user record it points to. */

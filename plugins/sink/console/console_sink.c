@@ -34,8 +34,8 @@ typedef struct console {
 static const sluice_option_spec options[] = {
     {sizeof(sluice_option_spec), "every", SLUICE_OPT_DURATION, "2s", 0,
      "how often sessions and rejections are summed up", 100, 3600000, NULL, 0, 0},
-    {sizeof(sluice_option_spec), "color", SLUICE_OPT_ENUM, "auto", 0, "ANSI colours: auto (when a terminal), on, off",
-     0, 0, "auto|on|off", 0, 0},
+    {sizeof(sluice_option_spec), "color", SLUICE_OPT_ENUM, "auto", 0,
+     "ANSI colours: auto (when a terminal), on, off", 0, 0, "auto|on|off", 0, 0},
     SLUICE_OPTION_END,
 };
 
@@ -65,8 +65,8 @@ static const char *bold(const console *c) { return c->color ? "\033[1m" : ""; }
 static const char *dim(const console *c) { return c->color ? "\033[2m" : ""; }
 static const char *reset(const console *c) { return c->color ? "\033[0m" : ""; }
 
-static void *console_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts, char *errbuf,
-                            size_t errbuf_size)
+static void *console_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                            char *errbuf, size_t errbuf_size)
 {
     (void)errbuf, (void)errbuf_size;
     console *c = calloc(1, sizeof *c);
@@ -75,8 +75,8 @@ static void *console_create(const sluice_host_api *api, sluice_ctx *ctx, const s
     c->out = stdout;
     c->every_ms = api->opt_duration_ms(opts, "every");
     const char *color = api->opt_string(opts, "color");
-    c->color = strcmp(color, "on") == 0 || (strcmp(color, "auto") == 0 && getenv("NO_COLOR") == NULL &&
-                                             isatty_stdout());
+    c->color = strcmp(color, "on") == 0 ||
+               (strcmp(color, "auto") == 0 && getenv("NO_COLOR") == NULL && isatty_stdout());
     api->timer_set(ctx, api->now_ms(ctx) + c->every_ms);
     return c;
 }
@@ -142,7 +142,8 @@ static void note_session(console *c, const sluice_host_api *api, const sluice_re
         sluice_str user;
         c->longest_ms = duration;
         if (api->field_string(r, "user_id", &user))
-            snprintf(c->longest_user, sizeof c->longest_user, "%.*s", (int)(user.len > 60 ? 60 : user.len), user.ptr);
+            snprintf(c->longest_user, sizeof c->longest_user, "%.*s", (int)(user.len > 60 ? 60 : user.len),
+                     user.ptr);
     }
 }
 
@@ -151,7 +152,8 @@ static void note_rejection(console *c, sluice_str reason)
     c->rejected_since_summary++;
     for (int i = 0; i < MAX_REASONS; i++) {
         if (c->reasons[i][0] == '\0') {
-            snprintf(c->reasons[i], sizeof c->reasons[i], "%.*s", (int)(reason.len > 30 ? 30 : reason.len), reason.ptr);
+            snprintf(c->reasons[i], sizeof c->reasons[i], "%.*s", (int)(reason.len > 30 ? 30 : reason.len),
+                     reason.ptr);
             c->reason_counts[i] = 1;
             return;
         }
@@ -168,7 +170,8 @@ static void print_summary(console *c)
         char avg[32], longest[32];
         fmt_duration(c->session_ms_total / c->sessions, avg, sizeof avg);
         fmt_duration(c->longest_ms, longest, sizeof longest);
-        fprintf(c->out, "%ssessions%s  %lld closed (%lld in all), avg %s, %.1f clicks each; longest %s by %s\n",
+        fprintf(c->out,
+                "%ssessions%s  %lld closed (%lld in all), avg %s, %.1f clicks each; longest %s by %s\n",
                 bold(c), reset(c), (long long)c->sessions, (long long)c->sessions_total, avg,
                 (double)c->session_clicks / (double)c->sessions, longest, c->longest_user);
         c->sessions = c->session_ms_total = c->session_clicks = c->longest_ms = 0;
@@ -183,7 +186,8 @@ static void print_summary(console *c)
     fflush(c->out);
 }
 
-static sluice_status console_process(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *batch)
+static sluice_status console_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                     sluice_batch *batch)
 {
     (void)ctx;
     console *c = self;

@@ -22,7 +22,7 @@ typedef struct file_sink {
     const char *path;
     int fd;
     int fsync_on_flush;
-    int with_key; /* lines are "key<TAB>json", as kcat -K'\t' writes them */
+    int with_key;              /* lines are "key<TAB>json", as kcat -K'\t' writes them */
     int64_t flush_interval_ms; /* -1: only when full and on flush() */
     int timer_armed;
     char *buf;
@@ -33,8 +33,8 @@ typedef struct file_sink {
 static const sluice_option_spec file_sink_options[] = {
     {sizeof(sluice_option_spec), "path", SLUICE_OPT_STRING, NULL, 1,
      "file the JSON lines are appended to; missing parent folders are created", 0, 0, NULL, 0, 0},
-    {sizeof(sluice_option_spec), "buffer_size", SLUICE_OPT_INT, "1048576", 0,
-     "bytes gathered before a write", 1, (double)(1LL << 32), NULL, 0, 0},
+    {sizeof(sluice_option_spec), "buffer_size", SLUICE_OPT_INT, "1048576", 0, "bytes gathered before a write",
+     1, (double)(1LL << 32), NULL, 0, 0},
     {sizeof(sluice_option_spec), "flush_interval", SLUICE_OPT_DURATION, "1s", 0,
      "longest time a line waits in the buffer (wall clock); 0 writes every batch; off: only "
      "when full and at checkpoints",
@@ -87,8 +87,8 @@ static int make_parents(const char *path, char *failed, size_t failed_size)
     return rc;
 }
 
-static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx,
-                              const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                              char *errbuf, size_t errbuf_size)
 {
     file_sink *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -113,8 +113,7 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx,
         flags |= O_TRUNC;
     s->fd = open(s->path, flags, 0666);
     if (s->fd < 0) {
-        snprintf(errbuf, errbuf_size, "cannot open '%s' for writing: %s", s->path,
-                 strerror(errno));
+        snprintf(errbuf, errbuf_size, "cannot open '%s' for writing: %s", s->path, strerror(errno));
         free(s);
         return NULL;
     }
@@ -141,8 +140,8 @@ static void file_sink_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
 }
 
 /* Write all of iov, looping over short writes and EINTR. */
-static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s,
-                               struct iovec *iov, int iovcnt)
+static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s, struct iovec *iov,
+                               int iovcnt)
 {
     size_t total = 0;
     while (iovcnt > 0) {
@@ -198,8 +197,8 @@ static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *c
                 return st;
         }
         if (prefix + js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
-            struct iovec iov[4] = {{(void *)key.ptr, key.len}, {"\t", prefix ? 1 : 0}, {(void *)js.ptr, js.len},
-                                   {"\n", 1}};
+            struct iovec iov[4] = {
+                {(void *)key.ptr, key.len}, {"\t", prefix ? 1 : 0}, {(void *)js.ptr, js.len}, {"\n", 1}};
             sluice_status st = write_all(api, ctx, s, iov, 4);
             if (st != SLUICE_OK)
                 return st;
@@ -237,8 +236,7 @@ static sluice_status file_sink_flush(const sluice_host_api *api, sluice_ctx *ctx
     return SLUICE_OK;
 }
 
-static sluice_status file_sink_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                                     int64_t now_ms)
+static sluice_status file_sink_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self, int64_t now_ms)
 {
     (void)now_ms;
     file_sink *s = self;
@@ -261,7 +259,4 @@ static const sluice_plugin file_sink_plugin = {
     .timer = file_sink_timer,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &file_sink_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &file_sink_plugin; }

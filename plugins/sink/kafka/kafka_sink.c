@@ -43,8 +43,8 @@ typedef struct kafka_sink {
     const char *topic;
     const char *key_field; /* NULL: the record's own key */
     int64_t flush_timeout_ms;
-    int failed;  /* a delivery failed for good: the pipeline is stopping */
-    int closing; /* in destroy: purged messages are not failures */
+    int failed;               /* a delivery failed for good: the pipeline is stopping */
+    int closing;              /* in destroy: purged messages are not failures */
     partition_volume *volume; /* per partition, for the embedded broker's limits */
     size_t nvolume;
     sluice_counter *c_delivered, *c_queue_full;
@@ -53,17 +53,14 @@ typedef struct kafka_sink {
 
 static const sluice_option_spec kafka_sink_options[] = {
     {sizeof(sluice_option_spec), "brokers", SLUICE_OPT_STRING, "embedded", 0,
-     "bootstrap servers (host:port,...); embedded: the in-process development broker", 0, 0,
-     NULL, 0, 0},
-    {sizeof(sluice_option_spec), "topic", SLUICE_OPT_STRING, NULL, 1, "topic to write to", 0, 0,
-     NULL, 0, 0},
+     "bootstrap servers (host:port,...); embedded: the in-process development broker", 0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "topic", SLUICE_OPT_STRING, NULL, 1, "topic to write to", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "key_field", SLUICE_OPT_STRING, NULL, 0,
      "message key from this top-level field of each record (a string, or a number as written), "
      "e.g. user_id; default: the key set by the operator, if any",
      0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "acks", SLUICE_OPT_ENUM, "all", 0,
-     "acknowledgements awaited per message; all makes the producer idempotent too", 0, 0,
-     "all|1|0", 0, 0},
+     "acknowledgements awaited per message; all makes the producer idempotent too", 0, 0, "all|1|0", 0, 0},
     {sizeof(sluice_option_spec), "linger", SLUICE_OPT_DURATION, "5ms", 0,
      "how long messages wait to be sent in batches (linger.ms)", 0, 900000, NULL, 0, 0},
     {sizeof(sluice_option_spec), "batch_size", SLUICE_OPT_INT, "10000", 0,
@@ -81,12 +78,18 @@ static const sluice_option_spec kafka_sink_options[] = {
 };
 
 static const char *const reserved_properties[] = {
-    "bootstrap.servers", "use the `brokers` option",
-    "acks", "use the `acks` option",
-    "request.required.acks", "use the `acks` option",
-    "linger.ms", "use the `linger` option",
-    "queue.buffering.max.ms", "use the `linger` option",
-    "batch.num.messages", "use the `batch_size` option",
+    "bootstrap.servers",
+    "use the `brokers` option",
+    "acks",
+    "use the `acks` option",
+    "request.required.acks",
+    "use the `acks` option",
+    "linger.ms",
+    "use the `linger` option",
+    "queue.buffering.max.ms",
+    "use the `linger` option",
+    "batch.num.messages",
+    "use the `batch_size` option",
     NULL,
 };
 
@@ -139,7 +142,8 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 static void kafka_sink_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self);
 
-static int build_conf(kafka_sink *s, const sluice_options *opts, rd_kafka_conf_t *conf, char *err, size_t errsz)
+static int build_conf(kafka_sink *s, const sluice_options *opts, rd_kafka_conf_t *conf, char *err,
+                      size_t errsz)
 {
     const sluice_host_api *api = s->host.api;
     const char *bootstrap = kc_bootstrap(&s->host, api->opt_string(opts, "brokers"), err, errsz);
@@ -316,7 +320,9 @@ static sluice_status kafka_sink_flush(const sluice_host_api *api, sluice_ctx *ct
     int64_t deadline = api->now_ms(ctx) + s->flush_timeout_ms;
     while (!s->failed) {
         int64_t left = deadline - api->now_ms(ctx);
-        if (rd_kafka_flush(s->rk, (int)(left > 1000 ? 1000 : left > 0 ? left : 0)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_flush(s->rk, (int)(left > 1000 ? 1000
+                                        : left > 0  ? left
+                                                    : 0)) == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (check_fatal(s) != SLUICE_OK)
             break;
@@ -345,7 +351,4 @@ static const sluice_plugin kafka_sink_plugin = {
     .flush = kafka_sink_flush,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &kafka_sink_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kafka_sink_plugin; }

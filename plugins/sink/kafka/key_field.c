@@ -75,12 +75,26 @@ static long read_string(scan *s, char *buf, size_t cap)
                 return -1;
             char e = *s->p++;
             switch (e) {
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
-            case '"': case '\\': case '/': tmp[0] = e; break;
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
+            case '"':
+            case '\\':
+            case '/':
+                tmp[0] = e;
+                break;
             case 'u': {
                 unsigned cp;
                 if (s->end - s->p < 4 || hex4(s->p, &cp) != 0)
@@ -135,8 +149,8 @@ static int skip_value(scan *s)
         }
         return -1;
     }
-    while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != ' ' &&
-           *s->p != '\t' && *s->p != '\n' && *s->p != '\r')
+    while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != ' ' && *s->p != '\t' &&
+           *s->p != '\n' && *s->p != '\r')
         s->p++;
     return 0;
 }
@@ -171,8 +185,8 @@ long key_field_from_json(const char *json, size_t len, const char *name, char *b
             if (s.p < s.end && *s.p == '"')
                 return read_string(&s, buf, cap);
             const char *start = s.p;
-            while (s.p < s.end && (*s.p == '-' || *s.p == '+' || *s.p == '.' || *s.p == 'e' ||
-                                   *s.p == 'E' || (*s.p >= '0' && *s.p <= '9')))
+            while (s.p < s.end && (*s.p == '-' || *s.p == '+' || *s.p == '.' || *s.p == 'e' || *s.p == 'E' ||
+                                   (*s.p >= '0' && *s.p <= '9')))
                 s.p++;
             size_t n = (size_t)(s.p - start);
             if (n == 0 || n > cap)

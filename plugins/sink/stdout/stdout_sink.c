@@ -62,8 +62,8 @@ static void stdout_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *se
 
 /* Write all of iov to fd 1, looping over short writes and EINTR. A failure
  * (most often EPIPE: the reader went away) stops the pipeline. */
-static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, stdout_sink *s,
-                               struct iovec *iov, int iovcnt)
+static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, stdout_sink *s, struct iovec *iov,
+                               int iovcnt)
 {
     if (s->broken)
         return SLUICE_ERR_IO;
@@ -142,8 +142,7 @@ static sluice_status stdout_flush(const sluice_host_api *api, sluice_ctx *ctx, v
     return write_buffer(api, ctx, self);
 }
 
-static sluice_status stdout_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                                  int64_t now_ms)
+static sluice_status stdout_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self, int64_t now_ms)
 {
     (void)now_ms;
     stdout_sink *s = self;
@@ -166,7 +165,4 @@ static const sluice_plugin stdout_plugin = {
     .timer = stdout_timer,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &stdout_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &stdout_plugin; }

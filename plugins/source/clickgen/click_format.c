@@ -12,10 +12,7 @@ static const char *const user_agents[] = {
 #define USER_AGENT_COUNT (sizeof user_agents / sizeof user_agents[0])
 
 static const char *const external_referrers[] = {
-    "https://www.google.com/",
-    "https://www.bing.com/",
-    "https://t.co/",
-    "", /* typed in or bookmarked */
+    "https://www.google.com/", "https://www.bing.com/", "https://t.co/", "", /* typed in or bookmarked */
 };
 #define EXTERNAL_REFERRER_COUNT (sizeof external_referrers / sizeof external_referrers[0])
 
@@ -87,8 +84,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 }
 
 /* Splits epoch ms (>= 0) into date and time of day. */
-static void split_time(int64_t ms, int64_t *y, unsigned *mo, unsigned *d, unsigned *h,
-                       unsigned *mi, unsigned *s, unsigned *milli)
+static void split_time(int64_t ms, int64_t *y, unsigned *mo, unsigned *d, unsigned *h, unsigned *mi,
+                       unsigned *s, unsigned *milli)
 {
     int64_t days = ms / 86400000;
     int64_t rest = ms % 86400000;

@@ -14,16 +14,16 @@
 #define CLICK_FORMAT_MAX 8192
 
 typedef struct click_event {
-    uint64_t seed;     /* part of the event id: e-<seed>-<id> */
-    uint64_t id;       /* message number the event was first sent as */
-    int64_t ts;        /* event time, epoch ms */
-    uint32_t user;     /* 1-based */
-    uint32_t url;      /* 1-based */
-    uint32_t referrer; /* URL of the previous click of the session; 0: external */
+    uint64_t seed;      /* part of the event id: e-<seed>-<id> */
+    uint64_t id;        /* message number the event was first sent as */
+    int64_t ts;         /* event time, epoch ms */
+    uint32_t user;      /* 1-based */
+    uint32_t url;       /* 1-based */
+    uint32_t referrer;  /* URL of the previous click of the session; 0: external */
     uint8_t ts_rfc3339; /* ts as an RFC 3339 string instead of an integer */
-    uint8_t user_int;  /* user_id as a JSON integer instead of "u-<n>" */
-    uint8_t ua;        /* index into the user-agent table */
-    uint8_t external;  /* which external referrer when referrer == 0 */
+    uint8_t user_int;   /* user_id as a JSON integer instead of "u-<n>" */
+    uint8_t ua;         /* index into the user-agent table */
+    uint8_t external;   /* which external referrer when referrer == 0 */
 } click_event;
 
 /* The ways an event can be invalid, each mapped to the reason the engine

@@ -19,10 +19,7 @@ void click_rng_seed(click_rng *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t click_rng_next(click_rng *r)
 {
@@ -38,10 +35,7 @@ uint64_t click_rng_next(click_rng *r)
     return result;
 }
 
-double click_rng_uniform(click_rng *r)
-{
-    return (double)(click_rng_next(r) >> 11) * 0x1.0p-53;
-}
+double click_rng_uniform(click_rng *r) { return (double)(click_rng_next(r) >> 11) * 0x1.0p-53; }
 
 uint64_t click_rng_below(click_rng *r, uint64_t n)
 {
@@ -49,10 +43,7 @@ uint64_t click_rng_below(click_rng *r, uint64_t n)
     return (uint64_t)(((unsigned __int128)click_rng_next(r) * n) >> 64);
 }
 
-double click_rng_exp(click_rng *r, double mean)
-{
-    return -mean * log1p(-click_rng_uniform(r));
-}
+double click_rng_exp(click_rng *r, double mean) { return -mean * log1p(-click_rng_uniform(r)); }
 
 /* ---- the model ------------------------------------------------------------ */
 
@@ -91,8 +82,7 @@ double click_model_interval_ms(const click_params *p)
 double click_model_away_for_interval(const click_params *p, double interval_ms)
 {
     double k = p->session_clicks < 1 ? 1 : p->session_clicks;
-    return interval_ms * (double)p->users * k - (k - 1) * p->think_ms - p->gap_ms -
-           p->disorder_ms - 1.0;
+    return interval_ms * (double)p->users * k - (k - 1) * p->think_ms - p->gap_ms - p->disorder_ms - 1.0;
 }
 
 static void sift_down(click_user *h, size_t n, size_t i)

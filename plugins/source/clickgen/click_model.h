@@ -24,9 +24,9 @@ typedef struct click_rng {
 
 void click_rng_seed(click_rng *r, uint64_t seed);
 uint64_t click_rng_next(click_rng *r);
-double click_rng_uniform(click_rng *r);               /* [0, 1) */
-uint64_t click_rng_below(click_rng *r, uint64_t n);   /* [0, n), n > 0 */
-double click_rng_exp(click_rng *r, double mean);      /* exponential */
+double click_rng_uniform(click_rng *r);             /* [0, 1) */
+uint64_t click_rng_below(click_rng *r, uint64_t n); /* [0, n), n > 0 */
+double click_rng_exp(click_rng *r, double mean);    /* exponential */
 
 /* A user's place in the heap: when their next click happens. */
 typedef struct click_user {
@@ -39,18 +39,18 @@ typedef struct click_user {
 
 typedef struct click_params {
     uint32_t users, urls;
-    double zipf;          /* exponent; 0 = uniform */
-    double think_ms;      /* mean pause between clicks of a session */
+    double zipf;           /* exponent; 0 = uniform */
+    double think_ms;       /* mean pause between clicks of a session */
     double session_clicks; /* mean clicks per session (>= 1) */
-    double gap_ms;        /* a pause longer than this separates sessions */
-    double disorder_ms;   /* how far clickgen may move a click back in time */
-    double away_ms;       /* mean absence between sessions beyond the gap */
+    double gap_ms;         /* a pause longer than this separates sessions */
+    double disorder_ms;    /* how far clickgen may move a click back in time */
+    double away_ms;        /* mean absence between sessions beyond the gap */
 } click_params;
 
 typedef struct click_model {
     click_params p;
     click_rng rng;
-    double *url_cdf; /* cumulative Zipf weights, url_cdf[urls-1] == 1 */
+    double *url_cdf;  /* cumulative Zipf weights, url_cdf[urls-1] == 1 */
     click_user *heap; /* p.users entries, min-heap on next_ms */
 } click_model;
 

@@ -32,7 +32,7 @@ typedef struct clickgen {
     uint64_t seed;
     uint64_t count; /* 0: unlimited */
     uint64_t sent;
-    double rate; /* events per second, 0: unlimited */
+    double rate;    /* events per second, 0: unlimited */
     int live_clock; /* event time is the wall clock at emission */
     int64_t start_ms;
     int64_t disorder_ms;
@@ -46,29 +46,28 @@ typedef struct clickgen {
     char buf[CLICK_FORMAT_MAX];
 } clickgen;
 
-#define OPT(name, type, def, doc, min, max)                                                      \
-    {sizeof(sluice_option_spec), name, type, def, 0, doc, min, max, NULL, 0, 0}
+#define OPT(name, type, def, doc, min, max)                                       \
+    {                                                                             \
+        sizeof(sluice_option_spec), name, type, def, 0, doc, min, max, NULL, 0, 0 \
+    }
 
 static const sluice_option_spec clickgen_options[] = {
     OPT("seed", SLUICE_OPT_INT, "1", "same seed and options, same events", -9e18, 9e18),
     OPT("count", SLUICE_OPT_INT, "100000", "events to send, then end; 0: never end", 0, 9e18),
-    OPT("rate", SLUICE_OPT_DOUBLE, "0", "events per second of wall clock; 0: as fast as possible",
-        0, 1e9),
+    OPT("rate", SLUICE_OPT_DOUBLE, "0", "events per second of wall clock; 0: as fast as possible", 0, 1e9),
     OPT("users", SLUICE_OPT_INT, "10000", "distinct users", 1, 1e8),
     OPT("urls", SLUICE_OPT_INT, "1000", "distinct URLs", 1, 1e8),
-    OPT("zipf", SLUICE_OPT_DOUBLE, "1.1", "exponent of URL popularity (0: all equally popular)",
-        0, 10),
+    OPT("zipf", SLUICE_OPT_DOUBLE, "1.1", "exponent of URL popularity (0: all equally popular)", 0, 10),
     OPT("start", SLUICE_OPT_INT, "0",
         "epoch ms where event time begins (events may be up to `disorder` earlier); 0: with a "
         "rate, event time follows the wall clock; without, it is set so the events end about now",
         0, 9007199254740991.0),
     OPT("session_gap", SLUICE_OPT_DURATION, "30m",
         "users pause longer than this between sessions, never within one", 1, 1e12),
-    OPT("think_time", SLUICE_OPT_DURATION, "30s", "mean pause between clicks of a session", 0,
-        1e12),
+    OPT("think_time", SLUICE_OPT_DURATION, "30s", "mean pause between clicks of a session", 0, 1e12),
     OPT("session_clicks", SLUICE_OPT_DOUBLE, "8", "mean clicks per session", 1, 1e6),
-    OPT("away_time", SLUICE_OPT_DURATION, "2h",
-        "mean absence between a user's sessions, beyond session_gap", 0, 1e12),
+    OPT("away_time", SLUICE_OPT_DURATION, "2h", "mean absence between a user's sessions, beyond session_gap",
+        0, 1e12),
     OPT("event_interval", SLUICE_OPT_DURATION, "0",
         "mean event time between events; 0: what users, think_time, session_clicks, session_gap "
         "and away_time give (set, it overrides away_time)",
@@ -105,8 +104,8 @@ static void sleep_ms(int64_t ms)
     }
 }
 
-static void *clickgen_create(const sluice_host_api *api, sluice_ctx *ctx,
-                             const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *clickgen_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                             char *errbuf, size_t errbuf_size)
 {
     clickgen *g = calloc(1, sizeof *g);
     if (g == NULL) {
@@ -193,10 +192,7 @@ static size_t format_u64(char *p, uint64_t v)
     return n;
 }
 
-static int64_t clamp_ts(int64_t ts)
-{
-    return ts < 0 ? 0 : ts;
-}
+static int64_t clamp_ts(int64_t ts) { return ts < 0 ? 0 : ts; }
 
 /* Renders message number g->sent into g->buf; returns its length and the user. */
 static size_t next_event(clickgen *g, int64_t now_ms, uint32_t *user)
@@ -243,8 +239,8 @@ static size_t next_event(clickgen *g, int64_t now_ms, uint32_t *user)
 
 /* How many events are due now under `rate`, sleeping (at most timeout_ms)
  * when none is. */
-static uint64_t paced_allowance(const sluice_host_api *api, sluice_ctx *ctx, clickgen *g,
-                                int timeout_ms, int64_t *now_ms)
+static uint64_t paced_allowance(const sluice_host_api *api, sluice_ctx *ctx, clickgen *g, int timeout_ms,
+                                int64_t *now_ms)
 {
     int64_t now = api->now_ms(ctx);
     if (g->pace_start_ms < 0) {
@@ -268,8 +264,8 @@ static uint64_t paced_allowance(const sluice_host_api *api, sluice_ctx *ctx, cli
     return owed < 1.0 ? 0 : (uint64_t)owed;
 }
 
-static sluice_status clickgen_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                                   size_t budget, int timeout_ms)
+static sluice_status clickgen_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,
+                                   int timeout_ms)
 {
     clickgen *g = self;
     if (g->count > 0 && g->sent >= g->count)
@@ -331,8 +327,7 @@ static const unsigned char *get_u64le(const unsigned char *p, uint64_t *v)
 
 static size_t snapshot_size(uint64_t users)
 {
-    return 8 * (SNAPSHOT_HEADER_WORDS + RECENT_EVENTS * SNAPSHOT_EVENT_WORDS +
-                users * SNAPSHOT_USER_WORDS);
+    return 8 * (SNAPSHOT_HEADER_WORDS + RECENT_EVENTS * SNAPSHOT_EVENT_WORDS + users * SNAPSHOT_USER_WORDS);
 }
 
 static sluice_status clickgen_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
@@ -361,8 +356,8 @@ static sluice_status clickgen_snapshot(const sluice_host_api *api, sluice_ctx *c
         p = put_u64le(p, ev->user);
         p = put_u64le(p, ev->url);
         p = put_u64le(p, ev->referrer);
-        p = put_u64le(p, (uint64_t)ev->ts_rfc3339 | (uint64_t)ev->user_int << 8 |
-                             (uint64_t)ev->ua << 16 | (uint64_t)ev->external << 24);
+        p = put_u64le(p, (uint64_t)ev->ts_rfc3339 | (uint64_t)ev->user_int << 8 | (uint64_t)ev->ua << 16 |
+                             (uint64_t)ev->external << 24);
     }
     for (uint32_t i = 0; i < m->p.users; i++) {
         const click_user *u = &m->heap[i];
@@ -386,8 +381,8 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
     click_model *m = &g->model;
     if (in->encoding_version != SNAPSHOT_VERSION) {
         api->log(ctx, SLUICE_LOG_ERROR,
-                 "cannot read a clickgen snapshot of encoding %u; this build writes %u",
-                 in->encoding_version, SNAPSHOT_VERSION);
+                 "cannot read a clickgen snapshot of encoding %u; this build writes %u", in->encoding_version,
+                 SNAPSHOT_VERSION);
         return SLUICE_ERR_STATE;
     }
     const unsigned char *p = in->data;
@@ -404,8 +399,8 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
                  "the checkpoint was taken with seed %lld, %llu users and %llu urls, not "
                  "seed %lld, %u users and %u urls: restore with the same options or start "
                  "afresh",
-                 (long long)seed, (unsigned long long)users, (unsigned long long)urls,
-                 (long long)g->seed, m->p.users, m->p.urls);
+                 (long long)seed, (unsigned long long)users, (unsigned long long)urls, (long long)g->seed,
+                 m->p.users, m->p.urls);
         return SLUICE_ERR_STATE;
     }
     if (in->size != snapshot_size(users)) {
@@ -471,7 +466,4 @@ static const sluice_plugin clickgen_plugin = {
     .restore = clickgen_restore,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &clickgen_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &clickgen_plugin; }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK ((size_t)1 << 20) /* bytes asked of read(2) at a time */
-#define FOLLOW_PAUSE_MS 200           /* longest nap at the end of a followed file */
+#define FOLLOW_PAUSE_MS 200          /* longest nap at the end of a followed file */
 #define SNAPSHOT_VERSION 1u
 #define SNAPSHOT_SIZE 17u /* offset u64, line u64, discarding u8, little-endian */
 
@@ -34,7 +34,7 @@ typedef struct file_source {
     int pollable; /* a pipe or terminal: wait for data with poll(2) */
     int seekable;
     int follow;
-    int at_end;   /* SLUICE_END returned */
+    int at_end;     /* SLUICE_END returned */
     int discarding; /* skipping the rest of an over-long line */
     size_t max_line;
     /* buf[start, end) is read but not yet pushed; newline search resumes at
@@ -56,8 +56,7 @@ static const sluice_option_spec file_options[] = {
      "too_large)",
      1, (double)(1LL << 40), NULL, 0, 0},
     {sizeof(sluice_option_spec), "follow", SLUICE_OPT_BOOL, "false", 0,
-     "keep reading data appended to a regular file, like tail -f (never ends)", 0, 0, NULL, 0,
-     0},
+     "keep reading data appended to a regular file, like tail -f (never ends)", 0, 0, NULL, 0, 0},
     SLUICE_OPTION_END,
 };
 
@@ -106,8 +105,7 @@ static void *file_create(const sluice_host_api *api, sluice_ctx *ctx, const slui
     s->seekable = S_ISREG(st.st_mode);
     s->pollable = !s->seekable;
     if (s->follow && !s->seekable) {
-        api->log(ctx, SLUICE_LOG_WARN,
-                 "follow applies to regular files only; '%s' is read to its end",
+        api->log(ctx, SLUICE_LOG_WARN, "follow applies to regular files only; '%s' is read to its end",
                  s->path);
         s->follow = 0;
     }
@@ -159,8 +157,8 @@ static size_t format_u64(char *p, uint64_t v)
     return n;
 }
 
-static sluice_status push_line(const sluice_host_api *api, sluice_ctx *ctx, file_source *s,
-                               const char *p, size_t n)
+static sluice_status push_line(const sluice_host_api *api, sluice_ctx *ctx, file_source *s, const char *p,
+                               size_t n)
 {
     s->line++;
     size_t origin_len = s->origin_prefix + format_u64(s->origin + s->origin_prefix, s->line);
@@ -234,8 +232,8 @@ static ssize_t fill(const sluice_host_api *api, sluice_ctx *ctx, file_source *s,
     }
 }
 
-static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                               size_t budget, int timeout_ms)
+static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,
+                               int timeout_ms)
 {
     file_source *s = self;
     if (s->at_end)
@@ -266,8 +264,8 @@ static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void
             sluice_status st = push_line(api, ctx, s, base, s->max_line);
             if (st < 0)
                 return st;
-            api->log(ctx, SLUICE_LOG_WARN, "%s:%llu: line longer than max_line_bytes (%zu): cut",
-                     s->path, (unsigned long long)s->line, s->max_line);
+            api->log(ctx, SLUICE_LOG_WARN, "%s:%llu: line longer than max_line_bytes (%zu): cut", s->path,
+                     (unsigned long long)s->line, s->max_line);
             pushed++;
             s->start += s->max_line;
             s->discarding = 1;
@@ -284,8 +282,7 @@ static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void
         /* End of file. A followed file may still grow: keep its partial line. */
         if (s->follow) {
             if (pushed == 0) /* a negative timeout means no limit */
-                sleep_ms(timeout_ms >= 0 && timeout_ms < FOLLOW_PAUSE_MS ? timeout_ms
-                                                                          : FOLLOW_PAUSE_MS);
+                sleep_ms(timeout_ms >= 0 && timeout_ms < FOLLOW_PAUSE_MS ? timeout_ms : FOLLOW_PAUSE_MS);
             return SLUICE_OK;
         }
         if (s->end > s->start && !s->discarding) {
@@ -342,16 +339,16 @@ static sluice_status file_restore(const sluice_host_api *api, sluice_ctx *ctx, v
     file_source *s = self;
     if (in->encoding_version != SNAPSHOT_VERSION || in->size != SNAPSHOT_SIZE) {
         api->log(ctx, SLUICE_LOG_ERROR,
-                 "'%s': cannot read a snapshot of encoding %u (%zu bytes); this build writes %u",
-                 s->path, in->encoding_version, in->size, SNAPSHOT_VERSION);
+                 "'%s': cannot read a snapshot of encoding %u (%zu bytes); this build writes %u", s->path,
+                 in->encoding_version, in->size, SNAPSHOT_VERSION);
         return SLUICE_ERR_STATE;
     }
     const unsigned char *p = in->data;
     uint64_t offset = get_u64(p);
     if (!s->seekable) {
         api->log(ctx, SLUICE_LOG_ERROR,
-                 "'%s' cannot be repositioned (not a regular file): cannot resume at byte %llu",
-                 s->path, (unsigned long long)offset);
+                 "'%s' cannot be repositioned (not a regular file): cannot resume at byte %llu", s->path,
+                 (unsigned long long)offset);
         return SLUICE_ERR_STATE;
     }
     struct stat st;
@@ -388,7 +385,4 @@ static const sluice_plugin file_plugin = {
     .restore = file_restore,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &file_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &file_plugin; }

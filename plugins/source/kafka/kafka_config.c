@@ -41,8 +41,8 @@ int kc_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err
     return -1;
 }
 
-int kc_apply_map(kc_host *h, const sluice_options *opts, rd_kafka_conf_t *conf,
-                 const char *const *reserved, char *err, size_t errsz)
+int kc_apply_map(kc_host *h, const sluice_options *opts, rd_kafka_conf_t *conf, const char *const *reserved,
+                 char *err, size_t errsz)
 {
     size_t n = h->api->opt_count(opts, "config");
     for (size_t i = 0; i < n; i++) {

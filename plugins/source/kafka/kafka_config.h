@@ -22,11 +22,11 @@
 typedef struct kc_host {
     const sluice_host_api *api;
     sluice_ctx *ctx;
-    const char *what;       /* "consumer" or "producer", for messages */
-    int embedded;           /* brokers: embedded */
-    int64_t window_start;   /* rate limit of warnings: start of the window (ms) */
-    int window_count;       /* warnings logged in the window */
-    int suppressed;         /* warnings dropped in the window */
+    const char *what;          /* "consumer" or "producer", for messages */
+    int embedded;              /* brokers: embedded */
+    int64_t window_start;      /* rate limit of warnings: start of the window (ms) */
+    int window_count;          /* warnings logged in the window */
+    int suppressed;            /* warnings dropped in the window */
     rd_kafka_resp_err_t fatal; /* a fatal client error seen, or 0 */
     char fatal_text[256];
 } kc_host;
@@ -45,8 +45,8 @@ int kc_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err
 /* Apply the `config` map option over conf. Keys listed in `reserved` (NULL
  * terminated; the plugin sets them from its own options or needs them for
  * its guarantees) are refused with a message naming the option to use. */
-int kc_apply_map(kc_host *h, const sluice_options *opts, rd_kafka_conf_t *conf,
-                 const char *const *reserved, char *err, size_t errsz);
+int kc_apply_map(kc_host *h, const sluice_options *opts, rd_kafka_conf_t *conf, const char *const *reserved,
+                 char *err, size_t errsz);
 
 /* Route librdkafka's logs and client errors through h (callbacks on conf;
  * set the opaque to the instance). Call before rd_kafka_new. */

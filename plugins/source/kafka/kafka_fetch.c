@@ -58,7 +58,8 @@ static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
             target = m->offset;
         } else if (m->offset < low) {
             api->log(s->host.ctx, SLUICE_LOG_ERROR,
-                     "DATA LOSS: %s/%d: offsets [%" PRId64 ", %" PRId64 ") were deleted by the broker (retention) "
+                     "DATA LOSS: %s/%d: offsets [%" PRId64 ", %" PRId64
+                     ") were deleted by the broker (retention) "
                      "before they were read: %" PRId64 " message(s) lost; continuing from offset %" PRId64,
                      topic, (int)partition, m->offset, low, low - m->offset, low);
             api->counter_add(s->c_loss_messages, low - m->offset);
@@ -66,7 +67,8 @@ static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
             target = low;
         } else if (m->offset > high) {
             api->log(s->host.ctx, SLUICE_LOG_ERROR,
-                     "DATA LOSS: %s/%d: position %" PRId64 " is past the end of the log (%" PRId64 "): the topic "
+                     "DATA LOSS: %s/%d: position %" PRId64 " is past the end of the log (%" PRId64
+                     "): the topic "
                      "was recreated or truncated; reading it again from offset %" PRId64,
                      topic, (int)partition, m->offset, high, low);
             api->counter_add(s->c_loss_events, 1);
@@ -132,8 +134,8 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
                          topic ? topic : "", rd_kafka_message_errstr(m));
         st = SLUICE_ERR_IO;
     } else {
-        kc_warn_limited(&s->host, "kafka consumer%s%s: %s (retrying)", topic ? " on " : "", topic ? topic : "",
-                        rd_kafka_message_errstr(m));
+        kc_warn_limited(&s->host, "kafka consumer%s%s: %s (retrying)", topic ? " on " : "",
+                        topic ? topic : "", rd_kafka_message_errstr(m));
     }
     rd_kafka_message_destroy(m);
     return st;
@@ -144,7 +146,9 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
  * partition holds the others back). */
 static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
 {
-    int wait = s->pending_total == 0 ? timeout_ms : s->lagging_since ? (timeout_ms < 10 ? timeout_ms : 10) : 0;
+    int wait = s->pending_total == 0 ? timeout_ms
+               : s->lagging_since    ? (timeout_ms < 10 ? timeout_ms : 10)
+                                     : 0;
     while (s->pending_total < s->pending_cap) {
         size_t room = s->pending_cap - s->pending_total;
         size_t want = room < chunk ? room : chunk;
@@ -241,8 +245,8 @@ static int hold_back(kafka_source *s)
     }
     if (now - s->lagging_since < s->align_wait_ms)
         return 1;
-    s->host.api->log(s->host.ctx, SLUICE_LOG_DEBUG, "align_wait passed: reading on without %s/%d", lagging->topic,
-                     (int)lagging->partition);
+    s->host.api->log(s->host.ctx, SLUICE_LOG_DEBUG, "align_wait passed: reading on without %s/%d",
+                     lagging->topic, (int)lagging->partition);
     return 0;
 }
 
@@ -280,8 +284,8 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
     if (st < 0)
         return st;
     if (s->host.fatal) {
-        api->log(s->host.ctx, SLUICE_LOG_ERROR, "kafka consumer failed: %s: %s", rd_kafka_err2name(s->host.fatal),
-                 s->host.fatal_text);
+        api->log(s->host.ctx, SLUICE_LOG_ERROR, "kafka consumer failed: %s: %s",
+                 rd_kafka_err2name(s->host.fatal), s->host.fatal_text);
         return SLUICE_ERR_IO;
     }
     if (s->reassign)
@@ -312,7 +316,8 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
                 api->source_partition_ended(s->host.ctx, s->pos.parts[i]->id);
         int64_t ms = s->first_push_ms ? api->now_ms(s->host.ctx) - s->first_push_ms : 0;
         api->log(s->host.ctx, SLUICE_LOG_INFO,
-                 "every assigned partition read to its end (stop_at_end): %llu message(s) in %lld ms from the first",
+                 "every assigned partition read to its end (stop_at_end): %llu message(s) in %lld ms from "
+                 "the first",
                  (unsigned long long)s->pushed, (long long)ms);
         s->ended = 1;
         return SLUICE_END;

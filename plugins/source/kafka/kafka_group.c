@@ -145,11 +145,13 @@ void kgroup_reassign(kafka_source *s)
         if (!p->assigned)
             continue;
         kgroup_drop_pending(s, p);
-        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->next >= 0 ? p->next : p->start;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset =
+            p->next >= 0 ? p->next : p->start;
     }
     rd_kafka_resp_err_t err = rd_kafka_assign(s->rk, list);
     if (err)
-        s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "cannot restart the partitions: %s", rd_kafka_err2str(err));
+        s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "cannot restart the partitions: %s",
+                         rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -187,8 +189,8 @@ void kgroup_commit(kafka_source *s, uint64_t id)
     }
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)valid);
     for (size_t i = 0; i < valid; i++)
-        rd_kafka_topic_partition_list_add(list, cp->entries[i].part->topic, cp->entries[i].part->partition)->offset =
-            cp->entries[i].offset;
+        rd_kafka_topic_partition_list_add(list, cp->entries[i].part->topic, cp->entries[i].part->partition)
+            ->offset = cp->entries[i].offset;
     kpos_checkpoint_done(&s->pos, id);
     /* Outcomes of earlier commits that took long, then this one: waited for,
      * but not forever (a coordinator may be away; the next checkpoint
@@ -198,10 +200,11 @@ void kgroup_commit(kafka_source *s, uint64_t id)
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
         api->counter_add(s->c_commit_failures, 1);
-        kc_warn_limited(&s->host,
-                        "offset commit not sent (%s): messages since the last commit will be read again after a "
-                        "restart (at-least-once)",
-                        rd_kafka_err2str(err));
+        kc_warn_limited(
+            &s->host,
+            "offset commit not sent (%s): messages since the last commit will be read again after a "
+            "restart (at-least-once)",
+            rd_kafka_err2str(err));
         return;
     }
     s->commits_in_flight++;

@@ -27,9 +27,9 @@ typedef struct kpending {
 } kpending;
 
 typedef struct kpart {
-    const char *topic;   /* owned by the table */
+    const char *topic; /* owned by the table */
     int32_t partition;
-    int32_t id;          /* sluice partition id */
+    int32_t id; /* sluice partition id */
     int assigned;
     uint32_t generation; /* bumped at each assignment, so a checkpoint taken
                           * before a revoke never commits for a later owner */
@@ -69,7 +69,7 @@ typedef struct kpos_table {
     size_t count, cap;
     char **topics; /* by topic index */
     size_t ntopics;
-    kpart *last;   /* lookup cache: messages come in runs per partition */
+    kpart *last;                  /* lookup cache: messages come in runs per partition */
     kpos_checkpoint *checkpoints; /* begun, not yet completed */
     size_t ncheckpoints;
     kpos_restored *restored; /* from a snapshot, applied at first assignment */

@@ -29,22 +29,17 @@
 
 static const sluice_option_spec kafka_source_options[] = {
     {sizeof(sluice_option_spec), "brokers", SLUICE_OPT_STRING, "embedded", 0,
-     "bootstrap servers (host:port,...); embedded: the in-process development broker", 0, 0,
-     NULL, 0, 0},
+     "bootstrap servers (host:port,...); embedded: the in-process development broker", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "topics", SLUICE_OPT_LIST, NULL, 1,
-     "topics to subscribe to (a name starting with ^ is a regular expression)", 0, 0, NULL, 0,
-     0},
+     "topics to subscribe to (a name starting with ^ is a regular expression)", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "group", SLUICE_OPT_STRING, NULL, 1,
-     "consumer group id: the group's committed offsets are where a run resumes", 0, 0, NULL, 0,
-     0},
+     "consumer group id: the group's committed offsets are where a run resumes", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "start", SLUICE_OPT_ENUM, "earliest", 0,
      "where a partition without a committed offset starts", 0, 0, "earliest|latest", 0, 0},
     {sizeof(sluice_option_spec), "stop_at_end", SLUICE_OPT_BOOL, "false", 0,
-     "end once every assigned partition has been read to its end (bounded runs, tests)", 0, 0,
-     NULL, 0, 0},
+     "end once every assigned partition has been read to its end (bounded runs, tests)", 0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "session_timeout", SLUICE_OPT_DURATION, "10s", 0,
-     "group session timeout: how long a silent consumer keeps its partitions", 1000, 3600000,
-     NULL, 0, 0},
+     "group session timeout: how long a silent consumer keeps its partitions", 1000, 3600000, NULL, 0, 0},
     {sizeof(sluice_option_spec), "align_wait", SLUICE_OPT_DURATION, "2s", 0,
      "partitions are read oldest message first; while one has nothing fetched and is not read "
      "to its end, the others wait up to this long for it (0: never wait)",
@@ -63,13 +58,20 @@ static const sluice_option_spec kafka_source_options[] = {
 /* Properties the source owns: its guarantees depend on them. Pairs of
  * (name, why), NULL terminated. */
 static const char *const reserved_properties[] = {
-    "enable.auto.commit", "offsets are committed at checkpoints only",
-    "enable.auto.offset.store", "offsets are committed at checkpoints only",
-    "auto.offset.reset", "use the `start` option; lost data is reported, never skipped silently",
-    "group.id", "use the `group` option",
-    "bootstrap.servers", "use the `brokers` option",
-    "enable.partition.eof", "the source needs it; see the `stop_at_end` option",
-    "session.timeout.ms", "use the `session_timeout` option",
+    "enable.auto.commit",
+    "offsets are committed at checkpoints only",
+    "enable.auto.offset.store",
+    "offsets are committed at checkpoints only",
+    "auto.offset.reset",
+    "use the `start` option; lost data is reported, never skipped silently",
+    "group.id",
+    "use the `group` option",
+    "bootstrap.servers",
+    "use the `brokers` option",
+    "enable.partition.eof",
+    "the source needs it; see the `stop_at_end` option",
+    "session.timeout.ms",
+    "use the `session_timeout` option",
     NULL,
 };
 
@@ -130,8 +132,8 @@ static int build_conf(kafka_source *s, const sluice_options *opts, rd_kafka_conf
     return 0;
 }
 
-static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx,
-                                 const sluice_options *opts, char *errbuf, size_t errbuf_size)
+static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                                 char *errbuf, size_t errbuf_size)
 {
     kafka_source *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -236,8 +238,8 @@ static void kafka_source_destroy(const sluice_host_api *api, sluice_ctx *ctx, vo
     free(s);
 }
 
-static sluice_status kafka_source_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self,
-                                       size_t budget, int timeout_ms)
+static sluice_status kafka_source_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,
+                                       int timeout_ms)
 {
     (void)api;
     (void)ctx;
@@ -246,8 +248,8 @@ static sluice_status kafka_source_poll(const sluice_host_api *api, sluice_ctx *c
 
 /* ---- checkpoints and state ------------------------------------------------ */
 
-static sluice_status kafka_source_checkpoint_begin(const sluice_host_api *api, sluice_ctx *ctx,
-                                                   void *self, uint64_t checkpoint_id)
+static sluice_status kafka_source_checkpoint_begin(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                                   uint64_t checkpoint_id)
 {
     (void)api;
     (void)ctx;
@@ -255,8 +257,8 @@ static sluice_status kafka_source_checkpoint_begin(const sluice_host_api *api, s
     return kpos_checkpoint_begin(&s->pos, checkpoint_id) == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
 }
 
-static sluice_status kafka_source_checkpoint_complete(const sluice_host_api *api, sluice_ctx *ctx,
-                                                      void *self, uint64_t checkpoint_id)
+static sluice_status kafka_source_checkpoint_complete(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                                      uint64_t checkpoint_id)
 {
     (void)api;
     (void)ctx;
@@ -289,7 +291,8 @@ static sluice_status kafka_source_restore(const sluice_host_api *api, sluice_ctx
         return SLUICE_ERR_STATE;
     }
     if (kpos_decode(&s->pos, in->data, in->size) != 0) {
-        api->log(ctx, SLUICE_LOG_ERROR, "the kafka positions in the snapshot are malformed (%zu bytes)", in->size);
+        api->log(ctx, SLUICE_LOG_ERROR, "the kafka positions in the snapshot are malformed (%zu bytes)",
+                 in->size);
         return SLUICE_ERR_STATE;
     }
     api->log(ctx, SLUICE_LOG_INFO, "restored positions of %zu partition(s): they start there when assigned",
@@ -315,7 +318,4 @@ static const sluice_plugin kafka_source_plugin = {
     .checkpoint_complete = kafka_source_checkpoint_complete,
 };
 
-SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void)
-{
-    return &kafka_source_plugin;
-}
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kafka_source_plugin; }

@@ -28,13 +28,13 @@ typedef struct kafka_source {
     int stop_at_end;
     int assignment_seen; /* a first assignment happened (stop_at_end waits for it) */
     int ended;
-    int closing;  /* in destroy: the host no longer hears of partitions */
-    int reassign; /* a partition must restart at a new offset: assign again */
+    int closing;          /* in destroy: the host no longer hears of partitions */
+    int reassign;         /* a partition must restart at a new offset: assign again */
     size_t pending_total; /* messages fetched, not yet pushed, over all partitions */
     size_t pending_cap;
-    korder order;         /* partitions with pending messages, oldest first */
-    int64_t align_wait_ms;  /* longest a lagging partition holds the others back */
-    int64_t lagging_since;  /* wall clock when one began to, or 0 */
+    korder order;          /* partitions with pending messages, oldest first */
+    int64_t align_wait_ms; /* longest a lagging partition holds the others back */
+    int64_t lagging_since; /* wall clock when one began to, or 0 */
     uint64_t pushed;       /* messages handed to the host */
     int64_t first_push_ms; /* wall clock of the first */
     rd_kafka_message_t **batch;
