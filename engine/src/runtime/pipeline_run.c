@@ -1,12 +1,17 @@
-/* The run loop: ticks, watermark markers, fan-in, timers and checkpoints. */
+/* The run loop: ticks, watermark markers, fan-in, the keyed stages' tasks
+ * on worker threads, and timers. Checkpoints are in checkpoint.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include "checkpoint.h"
 #include "log.h"
 #include "pipeline.h"
+#include "workers.h"
 
 static int64_t wall_ms(void)
 {
@@ -29,19 +34,22 @@ void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq)
 /* After a step finished with an input item at watermark wm: any output that
  * has not yet carried wm gets a marker, so consumers see the watermark move
  * at exactly this point of the stream. Consecutive markers collapse. */
+void port_advance(port *pt, int64_t wm, uint64_t seq)
+{
+    if (pt->last_wm >= wm || !pt->needs_markers)
+        return;
+    pt->last_wm = wm;
+    item_vec *q = &pt->queue;
+    if (q->n > 0 && q->v[q->n - 1].rec == NULL && !pt->keep_markers)
+        q->v[q->n - 1] = (item){NULL, wm, seq};
+    else
+        items_push(q, NULL, wm, seq);
+}
+
 void step_advance_ports(step *s, int64_t wm, uint64_t seq)
 {
-    for (size_t k = 0; k < s->nports; k++) {
-        port *pt = &s->ports[k];
-        if (pt->last_wm >= wm || !pt->needs_markers)
-            continue;
-        pt->last_wm = wm;
-        item_vec *q = &pt->queue;
-        if (q->n > 0 && q->v[q->n - 1].rec == NULL)
-            q->v[q->n - 1] = (item){NULL, wm, seq};
-        else
-            items_push(q, NULL, wm, seq);
-    }
+    for (size_t k = 0; k < s->nports; k++)
+        port_advance(&s->ports[k], wm, seq);
 }
 
 struct sluice_counter *step_counter(step *s, const char *name)
@@ -74,77 +82,72 @@ void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_msg(SLUICE_LOG_ERROR, scope, "%s", msg);
+    pthread_mutex_lock(&p->fail_lock); /* workers may fail at once */
     if (!p->failed) {
-        p->failed = 1;
         snprintf(p->failure, sizeof p->failure, "%s: %s", scope ? scope : p->def->name, msg);
+        p->failed = 1;
     }
+    pthread_mutex_unlock(&p->fail_lock);
 }
 
-/* Bring every step back to the last state checkpoint, if there is one. */
-static int restore_state(pipeline *p)
+static int create_instance(pipeline *p, step *s)
 {
-    state_image img;
-    char err[512];
-    int rc = state_read(p->def->state_dir, p->def->name, &img, err, sizeof err);
-    if (rc < 0) {
-        pipeline_fail(p, p->def->name, "cannot restore state: %s", err);
+    char err[1024] = "";
+    s->self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, err, sizeof err);
+    if (s->self == NULL) {
+        err[sizeof err - 1] = '\0';
+        pipeline_fail(p, s->scope, "cannot start %s plugin '%s': %s", plugin_kind_name(s->plugin->desc.kind),
+                      s->plugin->desc.name, err[0] ? err : "create failed (no reason given)");
         return -1;
     }
-    if (rc == 0) {
-        log_msg(SLUICE_LOG_INFO, p->def->name, "no state in %s yet: starting fresh", p->def->state_dir);
-        return 0;
+    s->created = 1;
+    return 0;
+}
+
+static void worker_round(void *arg, size_t worker);
+
+/* Threads for the stages' tasks: as asked, else one per core; never more
+ * than there are tasks. */
+static size_t choose_threads(const pipeline *p)
+{
+    if (p->ntasks == 0)
+        return 1;
+    size_t n = p->def->threads > 0 ? (size_t)p->def->threads : 0;
+    if (n == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (size_t)cores : 1;
     }
-    for (size_t i = 0; i < img.count && !p->failed; i++) {
-        const state_entry *e = &img.entries[i];
-        step *s = NULL;
-        for (size_t k = 0; k < p->nsteps; k++)
-            if (strcmp(p->steps[k].def->name, e->step) == 0)
-                s = &p->steps[k];
-        if (s == NULL) {
-            log_msg(SLUICE_LOG_WARN, p->def->name,
-                    "state of step '%s' ignored: the pipeline has no such step", e->step);
-            continue;
-        }
-        if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
-            pipeline_fail(p, s->scope,
-                          "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
-                          e->plugin, e->version, s->plugin->desc.name,
-                          s->plugin->desc.restore ? "" : ", which cannot restore state");
-            break;
-        }
-        sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, s->self, &e->snap);
-        if (st != SLUICE_OK)
-            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d",
-                          e->plugin, e->version, e->snap.encoding_version, (int)st);
-    }
-    if (!p->failed)
-        log_msg(SLUICE_LOG_INFO, p->def->name, "restored checkpoint %llu from %s",
-                (unsigned long long)img.checkpoint_id, p->def->state_dir);
-    p->checkpoint_id = img.checkpoint_id;
-    state_image_free(&img);
-    return p->failed ? -1 : 0;
+    return n < p->ntasks ? n : p->ntasks;
 }
 
 int pipeline_start(pipeline *p)
 {
     /* Sinks first, the source last: nothing is read before it can be written. */
     for (size_t k = p->nsteps; k-- > 0;) {
-        step *s = &p->steps[p->order[k]];
-        char err[1024] = "";
-        s->self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, err, sizeof err);
-        if (s->self == NULL) {
-            err[sizeof err - 1] = '\0';
-            pipeline_fail(p, s->scope, "cannot start %s plugin '%s': %s",
-                          plugin_kind_name(s->plugin->desc.kind), s->plugin->desc.name,
-                          err[0] ? err : "create failed (no reason given)");
-            return -1;
-        }
-        s->created = 1;
-        if (s->plugin->desc.kind == SLUICE_KIND_OPERATOR && s->plugin->desc.snapshot)
+        size_t i = p->order[k];
+        for (size_t n = 0; n < step_instances(p, i); n++)
+            if (create_instance(p, step_instance(p, i, n)) != 0)
+                return -1;
+        if (p->steps[i].plugin->desc.kind == SLUICE_KIND_OPERATOR && p->steps[i].plugin->desc.snapshot)
             p->stateful = 1;
     }
+    p->threads = choose_threads(p);
+    p->worker_records = calloc(p->threads, sizeof *p->worker_records);
+    if (p->worker_records == NULL) {
+        pipeline_fail(p, p->def->name, "out of memory");
+        return -1;
+    }
+    if (p->threads > 1 && (p->workers = workers_start(p->threads, worker_round, p)) == NULL) {
+        pipeline_fail(p, p->def->name, "cannot start %zu worker threads", p->threads);
+        return -1;
+    }
+    for (size_t k = 0; k < p->nstages; k++)
+        log_msg(SLUICE_LOG_DEBUG, p->def->name,
+                "stage %zu (keyed by %s): %zu step%s in %zu tasks on %zu thread%s", k + 1,
+                p->stages[k].key == SLUICE_STATE_KEY_USER ? "user" : "event", p->stages[k].n,
+                p->stages[k].n == 1 ? "" : "s", p->ntasks, p->threads, p->threads == 1 ? "" : "s");
     if (p->def->state_dir)
-        return restore_state(p);
+        return checkpoint_restore(p);
     if (p->stateful && p->steps[p->source].plugin->desc.checkpoint_complete)
         log_msg(SLUICE_LOG_INFO, p->def->name,
                 "no state_dir: source positions are committed only once a bounded input has ended "
@@ -152,32 +155,93 @@ int pipeline_start(pipeline *p)
     return 0;
 }
 
-/* The items a step reads this tick: its one input's queue, or its inputs
- * merged by source sequence (stable: ties keep input order). */
-static const item_vec *gather(pipeline *p, step *s)
+/* Who runs a list of steps: a task of a stage (its instances of the
+ * stage's steps) or the pipeline's thread (every step outside the stages
+ * but the source). */
+typedef struct runner {
+    pipeline *p;
+    stage *st; /* NULL outside the stages */
+    task *t;
+    const size_t *order;
+    size_t n;
+} runner;
+
+static const item_vec no_items;
+
+void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
 {
-    if (s->ninputs == 1)
-        return &p->steps[s->inputs[0].step].ports[s->inputs[0].port].queue;
-    s->merged.n = 0;
-    size_t pos[s->ninputs];
-    memset(pos, 0, sizeof pos);
+    memset(pos, 0, nq * sizeof *pos);
     for (;;) {
         const item *best = NULL;
         size_t best_k = 0;
-        for (size_t k = 0; k < s->ninputs; k++) {
-            const item_vec *q = &p->steps[s->inputs[k].step].ports[s->inputs[k].port].queue;
+        for (size_t k = 0; k < nq; k++) {
+            const item_vec *q = queues[k];
             if (pos[k] < q->n && (best == NULL || q->v[pos[k]].seq < best->seq)) {
                 best = &q->v[pos[k]];
                 best_k = k;
             }
         }
         if (best == NULL)
-            break;
+            return;
         /* Markers from several inputs: the watermark is the least of them,
          * which, with one source, is the one with the smaller sequence. */
-        items_push(&s->merged, best->rec, best->wm, best->seq);
+        items_push(out, best->rec, best->wm, best->seq);
         pos[best_k]++;
     }
+}
+
+static void gather_add(step *s, size_t *nq, const item_vec *q)
+{
+    if (q->n > 0)
+        s->gather_q[(*nq)++] = q;
+}
+
+/* The exchange of stage st that carries (step j, port pt). */
+static size_t exchange_of(const stage *st, size_t j, size_t pt)
+{
+    size_t x = 0;
+    while (x + 1 < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
+        x++;
+    return x;
+}
+
+/* The items a step reads this tick: its one input's queue, or the queues of
+ * its inputs (of every task, for a stage's step read from outside it)
+ * merged by source sequence; ties keep input order, then task order. */
+static const item_vec *gather(const runner *r, step *s)
+{
+    pipeline *p = r->p;
+    size_t need = s->ninputs * (p->ntasks ? p->ntasks : 1);
+    if (need > s->gather_cap) {
+        free(s->gather_q);
+        free(s->gather_pos);
+        s->gather_q = malloc(need * sizeof *s->gather_q);
+        s->gather_pos = malloc(need * sizeof *s->gather_pos);
+        if (s->gather_q == NULL || s->gather_pos == NULL) {
+            s->gather_cap = 0;
+            pipeline_fail(p, s->scope, "out of memory");
+            return &no_items;
+        }
+        s->gather_cap = need;
+    }
+    size_t nq = 0;
+    for (size_t k = 0; k < s->ninputs; k++) {
+        size_t j = s->inputs[k].step, pt = s->inputs[k].port;
+        size_t from = p->steps[j].stage;
+        if (r->st != NULL && from == s->stage)
+            gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
+        else if (r->st != NULL)
+            gather_add(s, &nq, &r->t->in[exchange_of(r->st, j, pt)].queue);
+        else if (from)
+            for (size_t u = 0; u < p->ntasks; u++)
+                gather_add(s, &nq, &p->stages[from - 1].tasks[u].steps[j].ports[pt].queue);
+        else
+            gather_add(s, &nq, &p->steps[j].ports[pt].queue);
+    }
+    if (nq <= 1)
+        return nq ? s->gather_q[0] : &no_items;
+    s->merged.n = 0;
+    items_merge(s->gather_q, s->gather_pos, nq, &s->merged);
     return &s->merged;
 }
 
@@ -204,7 +268,7 @@ static void process_segment(pipeline *p, step *s, const item *items, size_t n)
     check_status(p, s, "process", st);
 }
 
-static void run_from(pipeline *p, size_t k);
+static void run_from(const runner *r, size_t k);
 
 static void end_tick(pipeline *p)
 {
@@ -212,16 +276,19 @@ static void end_tick(pipeline *p)
     for (size_t i = 0; i < p->nsteps; i++)
         for (size_t k = 0; k < p->steps[i].nports; k++)
             p->steps[i].ports[k].queue.n = 0;
+    tasks_end_tick(p);
     arena_reset(&p->tick_arena);
 }
 
-/* Call a step's watermark hook until it has emitted everything due. When
- * the marker is the last item the step reads this tick, each chunk is run
- * through the rest of the pipeline and the tick's memory released before
- * the next call, so a flush of millions of sessions never sits in memory at
- * once. Returns 1 when it did so (the step's input is then gone). */
-static int fire_watermark(pipeline *p, step *s, size_t k, const item *marker, int last)
+/* Call a step's watermark hook until it has emitted everything due. Outside
+ * the stages, when the marker is the last item the step reads this tick,
+ * each chunk is run through the rest of the pipeline and the tick's memory
+ * released before the next call, so a flush of millions of sessions never
+ * sits in memory at once. Returns 1 when it did so (the step's input is then
+ * gone). In a task the chunks wait for the end of the tick. */
+static int fire_watermark(const runner *r, step *s, size_t k, const item *marker, int last)
 {
+    pipeline *p = r->p;
     int drained = 0;
     for (;;) {
         sluice_status st = s->plugin->desc.watermark(&host_api, &s->ctx, s->self, marker->wm);
@@ -229,11 +296,11 @@ static int fire_watermark(pipeline *p, step *s, size_t k, const item *marker, in
         if (st != SLUICE_MORE) {
             check_status(p, s, "watermark", st);
             if (drained)
-                run_from(p, k + 1); /* the last chunk, as the earlier ones */
+                run_from(r, k + 1); /* the last chunk, as the earlier ones */
             return drained;
         }
-        if (last) {
-            run_from(p, k + 1);
+        if (last && r->st == NULL) {
+            run_from(r, k + 1);
             end_tick(p);
             drained = 1;
         }
@@ -242,27 +309,29 @@ static int fire_watermark(pipeline *p, step *s, size_t k, const item *marker, in
     }
 }
 
-/* Run step order[k] over what its inputs queued this tick. Returns 1 when a
- * watermark flush ended the tick early (see fire_watermark). */
-static int run_step(pipeline *p, size_t k)
+/* Run the runner's step k over what its inputs queued this tick. Returns 1
+ * when a watermark flush ended the tick early (see fire_watermark). */
+static int run_step(const runner *r, size_t k)
 {
-    step *s = &p->steps[p->order[k]];
-    const item_vec *in = gather(p, s);
+    pipeline *p = r->p;
+    size_t i = r->order[k];
+    step *s = r->t ? &r->t->steps[i] : &p->steps[i];
+    const item_vec *in = gather(r, s);
     size_t start = 0, n = in->n;
     int64_t prev_wm = s->ctx.cur_wm;
-    for (size_t i = 0; i < n && !p->failed; i++) {
-        const item *it = &in->v[i];
+    for (size_t j = 0; j < n && !p->failed; j++) {
+        const item *it = &in->v[j];
         int64_t wm = prev_wm;
         prev_wm = it->wm > prev_wm ? it->wm : prev_wm;
         if (it->rec != NULL || it->wm <= wm)
             continue; /* records, and markers that move nothing (fan-in) */
-        process_segment(p, s, in->v + start, i - start);
-        start = i + 1;
+        process_segment(p, s, in->v + start, j - start);
+        start = j + 1;
         s->ctx.cur_wm = it->wm;
         s->ctx.cur_seq = it->seq;
         if (s->plugin->desc.watermark) {
             item marker = *it; /* the queue holding it may be cleared */
-            if (fire_watermark(p, s, k, &marker, i + 1 == n))
+            if (fire_watermark(r, s, k, &marker, j + 1 == n))
                 return 1;
         } else {
             step_advance_ports(s, it->wm, it->seq);
@@ -273,114 +342,67 @@ static int run_step(pipeline *p, size_t k)
     return 0;
 }
 
-/* Steps order[k..] in turn. A step that drained the tick has run every
+/* The runner's steps k.. in turn. A step that drained the tick has run every
  * later step already. */
-static void run_from(pipeline *p, size_t k)
+static void run_from(const runner *r, size_t k)
 {
-    for (; k < p->nsteps && !p->failed; k++)
-        if (run_step(p, k))
+    for (; k < r->n && !r->p->failed; k++)
+        if (run_step(r, k))
             return;
+}
+
+/* One round of a stage: each worker takes tasks until none is left. */
+static void worker_round(void *arg, size_t worker)
+{
+    pipeline *p = arg;
+    stage *st = p->running;
+    for (;;) {
+        size_t ti = p->next_task++;
+        if (ti >= p->ntasks)
+            return;
+        task *t = &st->tasks[ti];
+        for (size_t x = 0; x < st->nex; x++)
+            for (size_t k = 0; k < t->in[x].queue.n; k++)
+                p->worker_records[worker] += t->in[x].queue.v[k].rec != NULL;
+        runner r = {p, st, t, st->order, st->n};
+        run_from(&r, 0);
+    }
 }
 
 static void run_downstream(pipeline *p)
 {
-    run_from(p, 1);
+    for (size_t k = 0; k < p->nstages && !p->failed; k++) {
+        stage *st = &p->stages[k];
+        tasks_route(p, st);
+        p->running = st;
+        p->next_task = 0;
+        if (p->workers)
+            workers_round(p->workers);
+        else
+            worker_round(p, 0);
+    }
+    runner g = {p, NULL, NULL, p->global_order, p->nglobal};
+    run_from(&g, 0);
     end_tick(p);
 }
 
 static uint64_t last_seq(const pipeline *p) { return p->src.next_seq ? p->src.next_seq - 1 : 0; }
 
+/* Timers of every instance, on the pipeline's thread before the tick's poll:
+ * what they emit precedes the tick's records. */
 static void run_timers(pipeline *p, int64_t now)
 {
     for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
-        step *s = &p->steps[p->order[k]];
-        if (s->timer_due == 0 || s->timer_due > now || s->plugin->desc.timer == NULL)
-            continue;
-        s->timer_due = 0;
-        s->ctx.cur_wm = p->src.wm.current;
-        s->ctx.cur_seq = last_seq(p);
-        check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
-    }
-}
-
-static int async_sinks_acked(const pipeline *p, uint64_t id)
-{
-    for (size_t i = 0; i < p->nsteps; i++)
-        if (p->steps[i].async_sink && p->steps[i].acked_checkpoint < id)
-            return 0;
-    return 1;
-}
-
-/* Every sink holds what was emitted before checkpoint id: write the state
- * taken at the checkpoint, then let the source commit its positions. Without
- * a state folder, positions are only committed when no operator state
- * depends on them: there is none, or the bounded input has ended. */
-static void finish_checkpoint(pipeline *p, uint64_t id)
-{
-    if (p->def->state_dir) {
-        char err[512];
-        p->pending_state.checkpoint_id = id;
-        if (state_write(p->def->state_dir, p->def->name, &p->pending_state, err, sizeof err) != 0) {
-            pipeline_fail(p, p->def->name, "cannot write state checkpoint %llu: %s", (unsigned long long)id,
-                          err);
-            return;
-        }
-        state_image_free(&p->pending_state);
-    } else if (p->stateful && !p->src.ended) {
-        return;
-    }
-    step *src = &p->steps[p->source];
-    if (src->plugin->desc.checkpoint_complete)
-        check_status(p, src, "checkpoint_complete",
-                     src->plugin->desc.checkpoint_complete(&host_api, &src->ctx, src->self, id));
-}
-
-/* A checkpoint happens between ticks, when no record is in flight: the
- * source notes its positions, every step's state is snapshot (with a state
- * folder), and every step flushes. It completes once every sink has made its
- * output durable. */
-static void checkpoint(pipeline *p)
-{
-    if (p->checkpoint_pending)
-        return; /* one at a time */
-    uint64_t id = ++p->checkpoint_id;
-    step *src = &p->steps[p->source];
-    if (src->plugin->desc.checkpoint_begin)
-        check_status(p, src, "checkpoint_begin",
-                     src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
-    if (p->def->state_dir) {
-        state_image_free(&p->pending_state);
-        for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
-            step *s = &p->steps[p->order[k]];
-            if (s->plugin->desc.snapshot == NULL)
+        size_t i = p->order[k];
+        for (size_t n = 0; n < step_instances(p, i) && !p->failed; n++) {
+            step *s = step_instance(p, i, n);
+            if (s->timer_due == 0 || s->timer_due > now || s->plugin->desc.timer == NULL)
                 continue;
-            sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-            if (check_status(p, s, "snapshot",
-                             s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
-                state_image_add(&p->pending_state, s->def->name, s->plugin->desc.name,
-                                s->plugin->desc.version, &snap);
-            free(snap.data);
+            s->timer_due = 0;
+            s->ctx.cur_wm = p->src.wm.current;
+            s->ctx.cur_seq = last_seq(p);
+            check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
         }
-    }
-    for (size_t k = 1; k < p->nsteps && !p->failed; k++) {
-        step *s = &p->steps[p->order[k]];
-        if (s->plugin->desc.flush)
-            check_status(p, s, "flush", s->plugin->desc.flush(&host_api, &s->ctx, s->self));
-    }
-    if (p->failed)
-        return;
-    if (async_sinks_acked(p, id))
-        finish_checkpoint(p, id);
-    else
-        p->checkpoint_pending = id;
-}
-
-static void check_pending_checkpoint(pipeline *p)
-{
-    if (p->checkpoint_pending && async_sinks_acked(p, p->checkpoint_pending)) {
-        uint64_t id = p->checkpoint_pending;
-        p->checkpoint_pending = 0;
-        finish_checkpoint(p, id);
     }
 }
 
@@ -388,12 +410,15 @@ static void log_summary(const pipeline *p)
 {
     for (size_t k = 0; k < p->nsteps; k++) {
         const step *s = &p->steps[p->order[k]];
+        counter_total *totals;
+        size_t n = pipeline_step_totals(p, p->order[k], &totals);
         char line[1024];
         size_t len = 0;
-        for (size_t j = 0; j < s->ncounters && len < sizeof line; j++)
-            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s=%lld", j ? " " : "",
-                                    s->counters[j]->name, (long long)s->counters[j]->value);
-        log_msg(SLUICE_LOG_INFO, s->scope, "%s", line);
+        for (size_t j = 0; j < n && len < sizeof line; j++)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s=%lld", j ? " " : "", totals[j].name,
+                                    (long long)totals[j].value);
+        free(totals);
+        log_msg(SLUICE_LOG_INFO, s->scope, "%s", len ? line : "(no counters)");
     }
 }
 
@@ -422,33 +447,15 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
             check_status(p, src, "poll", st);
         }
         run_downstream(p);
-        check_pending_checkpoint(p);
+        checkpoint_poll(p);
         if (!p->failed && now >= next_checkpoint) {
-            checkpoint(p);
+            checkpoint_take(p);
             next_checkpoint = now + p->def->checkpoint_interval_ms;
         }
     }
     /* The end: one last checkpoint (flushing every sink) unless we failed;
      * sinks still flush after a failure so what was written is kept. */
-    if (!p->failed) {
-        checkpoint(p);
-        for (int tries = 0; p->checkpoint_pending && !p->failed && tries < 600; tries++) {
-            for (size_t k = 1; k < p->nsteps; k++) {
-                step *s = &p->steps[p->order[k]];
-                if (s->async_sink && s->plugin->desc.flush)
-                    check_status(p, s, "flush", s->plugin->desc.flush(&host_api, &s->ctx, s->self));
-            }
-            check_pending_checkpoint(p);
-        }
-        if (p->checkpoint_pending && !p->failed)
-            pipeline_fail(p, p->def->name, "sinks did not confirm delivery of the final checkpoint");
-    } else {
-        for (size_t k = 1; k < p->nsteps; k++) {
-            step *s = &p->steps[p->order[k]];
-            if (s->created && s->plugin->desc.flush)
-                s->plugin->desc.flush(&host_api, &s->ctx, s->self);
-        }
-    }
+    checkpoint_final(p);
     log_summary(p);
     return p->failed ? -1 : 0;
 }
