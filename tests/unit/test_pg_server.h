@@ -5,10 +5,13 @@
  * (Debian's package makes it) or else `nobody`.
  *
  * It always stops: pg_server_stop at the end of a test, an atexit handler
- * when a failed assertion exits the test process, and the kernel's
- * parent-death signal (PR_SET_PDEATHSIG: SIGQUIT, immediate shutdown) when
- * the test process dies any other way (a timeout's SIGKILL, a crash). The
- * postmaster is the test process's own child, never a daemon.
+ * for an exit(), and the kernel's parent-death signal (PR_SET_PDEATHSIG:
+ * SIGQUIT, immediate shutdown) when the test process ends any other way (a
+ * failed assertion's _exit in Check's fork mode, a timeout's SIGKILL, a
+ * crash). The postmaster is the test process's own child, never a daemon.
+ * Every server's folder lies in one base folder that main() makes before
+ * the suite and removes after it (pg_servers_begin / pg_servers_end), so a
+ * failed test leaves no files behind either.
  *
  * Header-only (static functions) so the suite stays one file for ctest. */
 #ifndef SLUICE_TEST_PG_SERVER_H
@@ -45,6 +48,18 @@ typedef struct pg_server {
 } pg_server;
 
 static pg_server *pgs_running[4];
+static char pgs_base[200];
+
+/* Before the suite: the base folder of every server's folder. */
+static void pg_servers_begin(void)
+{
+    snprintf(pgs_base, sizeof pgs_base, "%s/sluice-pgtest-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(pgs_base) == NULL || chmod(pgs_base, 0711) != 0) {
+        perror("mkdtemp");
+        pgs_base[0] = '\0';
+    }
+}
 
 static double pgs_now(void)
 {
@@ -199,7 +214,7 @@ static void pg_server_start(pg_server *s)
         s->gid = pw->pw_gid;
     }
     /* Not under ts_tmpdir(): that one is root's alone (0700). */
-    snprintf(s->dir, sizeof s->dir, "/tmp/sluice-pgtest-XXXXXX");
+    snprintf(s->dir, sizeof s->dir, "%.200s/server-XXXXXX", pgs_base[0] ? pgs_base : "/tmp");
     ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
     ck_assert_int_eq(chown(s->dir, s->uid, s->gid), 0);
     for (size_t i = 0; i < sizeof pgs_running / sizeof pgs_running[0]; i++)
@@ -281,6 +296,20 @@ static long long pg_query_int(const pg_server *s, const char *sql)
     long long n = strtoll(v, NULL, 10);
     free(v);
     return n;
+}
+
+/* After the suite: every server is gone (each died with its test process
+ * at the latest); remove what their folders left. */
+static void pg_servers_end(void)
+{
+    if (pgs_base[0] == '\0' || getenv("SLUICE_KEEP_TMP"))
+        return;
+    pgs_sleep_ms(200); /* an immediate shutdown is still exiting */
+    char *cmd = ts_strf("rm -rf '%s'", pgs_base);
+    if (system(cmd) != 0) {
+        /* best effort */
+    }
+    free(cmd);
 }
 
 #endif

@@ -1,6 +1,7 @@
 #include "pg_layout.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define COLS(a) a, sizeof a / sizeof a[0]
@@ -45,20 +46,87 @@ const pg_layout pg_layouts[PG_NKINDS] = {
                      "stored(stored_at);reason(reason, stored_at)", 1},
 };
 
-pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec)
+json_t *pg_layout_parse_raw(const sluice_host_api *api, const sluice_record *rec)
 {
-    sluice_str kind = {NULL, 0};
-    if (api->field_string(rec, "kind", &kind)) {
-        for (int k = 0; k < PG_OTHER; k++)
-            if (strlen(pg_layouts[k].kind) == kind.len && memcmp(pg_layouts[k].kind, kind.ptr, kind.len) == 0)
-                return (pg_kind)k;
-        return PG_OTHER;
+    if (api->field_count(rec) > 0)
+        return NULL;
+    sluice_str js = {NULL, 0};
+    api->record_json(rec, &js);
+    json_t *doc = js.len ? json_loadb(js.ptr, js.len, JSON_ALLOW_NUL, NULL) : NULL;
+    if (doc && !json_is_object(doc)) {
+        json_decref(doc);
+        doc = NULL;
     }
+    return doc;
+}
+
+static pg_kind route_by_kind(const char *kind, size_t len)
+{
+    for (int k = 0; k < PG_OTHER; k++)
+        if (strlen(pg_layouts[k].kind) == len && memcmp(pg_layouts[k].kind, kind, len) == 0)
+            return (pg_kind)k;
+    return PG_OTHER;
+}
+
+pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec, const json_t *doc)
+{
+    if (doc) {
+        const json_t *kind = json_object_get(doc, "kind");
+        if (json_is_string(kind))
+            return route_by_kind(json_string_value(kind), json_string_length(kind));
+        return json_is_string(json_object_get(doc, "reason")) &&
+                       json_is_string(json_object_get(doc, "origin"))
+                   ? PG_REJECTED
+                   : PG_OTHER;
+    }
+    sluice_str kind = {NULL, 0};
+    if (api->field_string(rec, "kind", &kind))
+        return route_by_kind(kind.ptr, kind.len);
     /* Dead letters carry no kind (SEMANTICS.md section 2). */
     if (api->field_type(rec, "reason") == SLUICE_TYPE_STRING &&
         api->field_type(rec, "origin") == SLUICE_TYPE_STRING)
         return PG_REJECTED;
     return PG_OTHER;
+}
+
+/* A column from a parsed raw record. */
+static void encode_json_field(const json_t *doc, const pg_column *c, int sanitize, pg_text *line)
+{
+    const json_t *v = json_object_get(doc, c->name);
+    if (v == NULL || json_is_null(v)) {
+        pg_copy_null(line);
+        return;
+    }
+    switch (c->type) {
+    case PG_COL_TIME:
+    case PG_COL_INT:
+        if (json_is_integer(v))
+            pg_copy_int(line, (int64_t)json_integer_value(v));
+        else
+            pg_copy_null(line);
+        return;
+    case PG_COL_DOUBLE:
+        if (json_is_number(v))
+            pg_text_printf(line, "%.17g", json_number_value(v));
+        else
+            pg_copy_null(line);
+        return;
+    case PG_COL_TEXT:
+        if (json_is_string(v)) {
+            pg_copy_value(line, json_string_value(v), json_string_length(v), sanitize);
+            return;
+        }
+        break;
+    case PG_COL_JSON:
+        break;
+    }
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text) {
+        pg_copy_value(line, text, strlen(text), sanitize);
+        free(text);
+    } else {
+        pg_copy_null(line);
+    }
 }
 
 static void encode_field(const sluice_host_api *api, const sluice_record *rec, const pg_column *c,
@@ -98,14 +166,18 @@ static void encode_field(const sluice_host_api *api, const sluice_record *rec, c
     }
 }
 
-void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, uint64_t seq,
-                      pg_text *line)
+void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, const json_t *doc,
+                      uint64_t seq, pg_text *line)
 {
     const pg_layout *l = &pg_layouts[k];
     pg_copy_int(line, (int64_t)seq);
     if (k == PG_OTHER) {
         sluice_str kind = {NULL, 0}, key = api->record_key(rec), js = {NULL, 0};
-        api->field_string(rec, "kind", &kind);
+        const json_t *jkind = doc ? json_object_get(doc, "kind") : NULL;
+        if (json_is_string(jkind))
+            kind = (sluice_str){json_string_value(jkind), json_string_length(jkind)};
+        else if (doc == NULL)
+            api->field_string(rec, "kind", &kind);
         pg_text_putc(line, '\t');
         if (kind.len)
             pg_copy_value(line, kind.ptr, kind.len, 1);
@@ -127,7 +199,10 @@ void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record
         int sanitize = k == PG_REJECTED;
         for (size_t c = 0; c < l->ncols; c++) {
             pg_text_putc(line, '\t');
-            encode_field(api, rec, &l->cols[c], sanitize, line);
+            if (doc)
+                encode_json_field(doc, &l->cols[c], sanitize, line);
+            else
+                encode_field(api, rec, &l->cols[c], sanitize, line);
         }
     }
     pg_text_putc(line, '\n');

@@ -10,6 +10,7 @@
 #ifndef SLUICE_PG_LAYOUT_H
 #define SLUICE_PG_LAYOUT_H
 
+#include <jansson.h>
 #include <sluice/plugin.h>
 
 #include "pg_text.h"
@@ -49,13 +50,20 @@ typedef struct pg_layout {
 
 extern const pg_layout pg_layouts[PG_NKINDS];
 
-/* Which layout a record goes to: its "kind", or a dead letter by its
- * fields, or PG_OTHER. */
-pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec);
+/* A record read raw (a source's `event: raw`, e.g. a file of results
+ * written by the file sink, loaded back) has no fields, only its JSON text:
+ * its object, parsed, or NULL for a record with fields or one that is not
+ * a JSON object. The caller json_decref()s it. */
+json_t *pg_layout_parse_raw(const sluice_host_api *api, const sluice_record *rec);
 
-/* Append the record's COPY line (seq first, then the layout's columns). */
-void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, uint64_t seq,
-                      pg_text *line);
+/* Which layout a record goes to: its "kind", or a dead letter by its
+ * fields, or PG_OTHER. `doc` is pg_layout_parse_raw's, or NULL. */
+pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec, const json_t *doc);
+
+/* Append the record's COPY line (seq first, then the layout's columns),
+ * from its fields, or from `doc` when not NULL. */
+void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, const json_t *doc,
+                      uint64_t seq, pg_text *line);
 
 /* A dead letter's COPY line for a row the server refused: origin
  * "postgres:<table>/<key columns joined by |>", reason "db_rejected", the

@@ -509,9 +509,11 @@ static sluice_status pg_process(const sluice_host_api *api, sluice_ctx *ctx, voi
         return SLUICE_ERR_IO;
     int due = 0;
     for (const sluice_record *r; (r = api->batch_next(batch)) != NULL;) {
-        pg_kind k = pg_layout_route(api, r);
+        json_t *doc = pg_layout_parse_raw(api, r);
+        pg_kind k = pg_layout_route(api, r, doc);
         pg_table *t = &s->t[k];
-        pg_layout_encode(api, k, r, ++s->seq, &t->rows);
+        pg_layout_encode(api, k, r, doc, ++s->seq, &t->rows);
+        json_decref(doc);
         t->nrows++;
         due |= t->nrows - t->sent_rows >= s->batch_rows;
     }
