@@ -38,7 +38,8 @@ static const pg_column rejected_cols[] = {
 };
 
 const pg_layout pg_layouts[PG_NKINDS] = {
-    [PG_URL_CLICKS] = {"url_clicks", "url_clicks", COLS(url_clicks_cols), "url(url, window_start)", 0},
+    /* The primary key (window_start, url) serves every time range. */
+    [PG_URL_CLICKS] = {"url_clicks", "url_clicks", COLS(url_clicks_cols), NULL, 0},
     [PG_WINDOW_SUMMARY] = {"window_summary", "window_summary", COLS(window_summary_cols), NULL, 0},
     [PG_SESSION] = {"session", "sessions", COLS(session_cols), "start(session_start);end(session_end)", 0},
     [PG_OTHER] = {"other", "records", COLS(other_cols), "stored(stored_at)", 1},
@@ -363,7 +364,28 @@ static void converted(const pg_column *c, pg_kind k, pg_text *sql)
         pg_text_puts(sql, "::jsonb");
 }
 
-void pg_layout_upsert(pg_kind k, const char *schema, const char *table, pg_text *sql)
+uint64_t pg_layout_key_hash(pg_kind k, const char *line, size_t n)
+{
+    const pg_layout *l = &pg_layouts[k];
+    if (k == PG_OTHER)
+        return 0;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    size_t col = 0;                      /* column 0 of the line is seq */
+    for (size_t i = 0; i < n && col <= l->ncols; i++) {
+        char c = line[i];
+        if (c == '\t' || c == '\n') {
+            col++;
+            if (col >= 1 && col <= l->ncols && l->cols[col - 1].key)
+                h = (h ^ 0xFF) * 1099511628211ull; /* a separator */
+            continue;
+        }
+        if (col >= 1 && l->cols[col - 1].key)
+            h = (h ^ (unsigned char)c) * 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+void pg_layout_upsert(pg_kind k, const char *schema, const char *table, int dedup, pg_text *sql)
 {
     const pg_layout *l = &pg_layouts[k];
     pg_text_puts(sql, "INSERT INTO ");
@@ -381,17 +403,23 @@ void pg_layout_upsert(pg_kind k, const char *schema, const char *table, pg_text 
     /* A batch may hold one key twice (a late event re-emits a window):
      * the last one wins, as it does in every other sink, and ON CONFLICT
      * may not touch a row twice in one statement. */
-    pg_text_puts(sql, " FROM (SELECT DISTINCT ON (");
-    pg_text_puts(sql, k == PG_OTHER ? "kind, coalesce(key, md5(record))" : "");
-    if (k != PG_OTHER)
-        key_list(l, sql);
-    pg_text_puts(sql, ") * FROM ");
-    stage_name(k, sql);
-    pg_text_puts(sql, " ORDER BY ");
-    pg_text_puts(sql, k == PG_OTHER ? "kind, coalesce(key, md5(record))" : "");
-    if (k != PG_OTHER)
-        key_list(l, sql);
-    pg_text_puts(sql, ", seq DESC) s ON CONFLICT (");
+    if (!dedup) {
+        pg_text_puts(sql, " FROM ");
+        stage_name(k, sql);
+        pg_text_puts(sql, " s ON CONFLICT (");
+    } else {
+        pg_text_puts(sql, " FROM (SELECT DISTINCT ON (");
+        pg_text_puts(sql, k == PG_OTHER ? "kind, coalesce(key, md5(record))" : "");
+        if (k != PG_OTHER)
+            key_list(l, sql);
+        pg_text_puts(sql, ") * FROM ");
+        stage_name(k, sql);
+        pg_text_puts(sql, " ORDER BY ");
+        pg_text_puts(sql, k == PG_OTHER ? "kind, coalesce(key, md5(record))" : "");
+        if (k != PG_OTHER)
+            key_list(l, sql);
+        pg_text_puts(sql, ", seq DESC) s ON CONFLICT (");
+    }
     key_list(l, sql);
     pg_text_puts(sql, ") DO UPDATE SET ");
     int first = 1;

@@ -76,7 +76,14 @@ void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_
 void pg_layout_create_table(pg_kind k, const char *schema, const char *table, pg_text *sql);
 void pg_layout_create_stage(pg_kind k, pg_text *sql);
 void pg_layout_copy(pg_kind k, pg_text *sql);
-void pg_layout_upsert(pg_kind k, const char *schema, const char *table, pg_text *sql);
+/* With `dedup`, the batch is first reduced to the last row of each key
+ * (a sort): needed only when a key repeats within the batch. */
+void pg_layout_upsert(pg_kind k, const char *schema, const char *table, int dedup, pg_text *sql);
+
+/* A hash of a COPY line's key columns (their escaped bytes, which are equal
+ * for equal keys), to tell whether a batch repeats a key; 0 when the layout
+ * cannot tell (other kinds: their key may be computed by the server). */
+uint64_t pg_layout_key_hash(pg_kind k, const char *line, size_t n);
 void pg_layout_truncate_stage(pg_kind k, pg_text *sql);
 
 #endif

@@ -43,7 +43,12 @@ typedef struct pg_table {
     size_t sent;      /* bytes of rows inside the server's open transaction */
     size_t nrows;     /* lines in rows */
     size_t sent_rows; /* lines in rows[0, sent) */
-    char *copy_sql, *upsert_sql, *truncate_sql;
+    char *copy_sql, *upsert_sql, *upsert_dedup_sql, *truncate_sql;
+    /* Key hashes of the unsent rows: the sort that keeps the last row of a
+     * key is paid only by a batch that repeats one. */
+    uint64_t *keys;
+    size_t keys_cap, keys_n;
+    int repeats; /* a key repeats among the unsent rows (or may: not tracked) */
 } pg_table;
 
 typedef struct pg_sink {
@@ -131,7 +136,57 @@ static void drop_connection(pg_sink *s)
     for (int k = 0; k < PG_NKINDS; k++) {
         s->t[k].sent = 0;
         s->t[k].sent_rows = 0;
+        s->t[k].repeats = 1; /* the key set covered only the unsent part */
     }
+}
+
+/* Note a row's key among the unsent ones. */
+static void track_key(pg_table *t, uint64_t h)
+{
+    if (t->repeats)
+        return;
+    if (h == 0) {
+        t->repeats = 1;
+        return;
+    }
+    if (2 * (t->keys_n + 1) > t->keys_cap) {
+        size_t cap = t->keys_cap ? t->keys_cap * 2 : 1024;
+        uint64_t *grown = calloc(cap, sizeof *grown);
+        if (grown == NULL) {
+            t->repeats = 1; /* the sort instead: correct, slower */
+            return;
+        }
+        for (size_t i = 0; i < t->keys_cap; i++)
+            if (t->keys[i])
+                for (size_t j = t->keys[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (grown[j] == 0) {
+                        grown[j] = t->keys[i];
+                        break;
+                    }
+        free(t->keys);
+        t->keys = grown;
+        t->keys_cap = cap;
+    }
+    for (size_t j = h & (t->keys_cap - 1);; j = (j + 1) & (t->keys_cap - 1)) {
+        if (t->keys[j] == h) {
+            t->repeats = 1;
+            return;
+        }
+        if (t->keys[j] == 0) {
+            t->keys[j] = h;
+            t->keys_n++;
+            return;
+        }
+    }
+}
+
+/* Every row is sent: the next batch starts with no keys. */
+static void forget_keys(pg_table *t)
+{
+    if (t->keys_n)
+        memset(t->keys, 0, t->keys_cap * sizeof *t->keys);
+    t->keys_n = 0;
+    t->repeats = 0;
 }
 
 static pg_outcome ensure_connected(pg_sink *s)
@@ -184,7 +239,8 @@ static pg_outcome send_rows(pg_sink *s, pg_kind k, size_t from, size_t to)
         return PG_TRANSIENT;
     }
     if (o == PG_DONE)
-        o = pg_conn_exec(&s->ci, s->conn, t->upsert_sql, s->err, sizeof s->err);
+        o = pg_conn_exec(&s->ci, s->conn, t->repeats ? t->upsert_dedup_sql : t->upsert_sql, s->err,
+                         sizeof s->err);
     if (o == PG_DONE)
         o = pg_conn_exec(&s->ci, s->conn, t->truncate_sql, s->err, sizeof s->err);
     return o;
@@ -237,6 +293,7 @@ static pg_outcome send_one_by_one(pg_sink *s, pg_kind k)
                         s->schema, t->name, s->schema, s->t[PG_REJECTED].name, message);
             pg_layout_dead_letter(k, t->name, t->rows.ptr + r, n, message, ++s->seq, &s->t[PG_REJECTED].rows);
             s->t[PG_REJECTED].nrows++;
+            s->t[PG_REJECTED].repeats = 1; /* two refused rows may share a key */
         }
         t->nrows--;
         r += n;
@@ -248,6 +305,7 @@ static pg_outcome send_one_by_one(pg_sink *s, pg_kind k)
     if (o == PG_DONE) {
         t->sent = t->rows.len;
         t->sent_rows = t->nrows;
+        forget_keys(t);
     }
     return o;
 }
@@ -268,6 +326,7 @@ static pg_outcome send_batch(pg_sink *s, pg_kind k)
     if (o == PG_DONE) {
         t->sent = t->rows.len;
         t->sent_rows = t->nrows;
+        forget_keys(t);
         return exec(s, "RELEASE SAVEPOINT sluice_batch");
     }
     if (o != PG_ROW_REFUSED)
@@ -305,6 +364,7 @@ static pg_outcome commit(pg_sink *s)
     for (int k = 0; k < PG_NKINDS; k++) {
         rows += s->t[k].nrows;
         s->t[k].rows.len = s->t[k].sent = s->t[k].nrows = s->t[k].sent_rows = 0;
+        forget_keys(&s->t[k]);
     }
     s->api->counter_add(s->c_rows, (int64_t)rows);
     s->api->counter_add(s->c_commits, 1);
@@ -416,15 +476,17 @@ static int build_sql(pg_sink *s)
 {
     pg_text stage = {0};
     for (int k = 0; k < PG_NKINDS; k++) {
-        pg_text copy = {0}, upsert = {0}, trunc = {0};
+        pg_text copy = {0}, upsert = {0}, dedup = {0}, trunc = {0};
         pg_layout_create_stage((pg_kind)k, &stage);
         pg_layout_copy((pg_kind)k, &copy);
-        pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, &upsert);
+        pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, 0, &upsert);
+        pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, 1, &dedup);
         pg_layout_truncate_stage((pg_kind)k, &trunc);
         s->t[k].copy_sql = copy.ptr;
         s->t[k].upsert_sql = upsert.ptr;
+        s->t[k].upsert_dedup_sql = dedup.ptr;
         s->t[k].truncate_sql = trunc.ptr;
-        if (copy.oom || upsert.oom || trunc.oom)
+        if (copy.oom || upsert.oom || dedup.oom || trunc.oom)
             return -1;
     }
     s->stage_sql = stage.ptr;
@@ -496,6 +558,8 @@ static void pg_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
         pg_text_free(&s->t[k].rows);
         free(s->t[k].copy_sql);
         free(s->t[k].upsert_sql);
+        free(s->t[k].upsert_dedup_sql);
+        free(s->t[k].keys);
         free(s->t[k].truncate_sql);
     }
     free(s->stage_sql);
@@ -512,8 +576,11 @@ static sluice_status pg_process(const sluice_host_api *api, sluice_ctx *ctx, voi
         json_t *doc = pg_layout_parse_raw(api, r);
         pg_kind k = pg_layout_route(api, r, doc);
         pg_table *t = &s->t[k];
+        size_t at = t->rows.len;
         pg_layout_encode(api, k, r, doc, ++s->seq, &t->rows);
         json_decref(doc);
+        if (!t->rows.oom)
+            track_key(t, pg_layout_key_hash(k, t->rows.ptr + at, t->rows.len - at));
         t->nrows++;
         due |= t->nrows - t->sent_rows >= s->batch_rows;
     }
