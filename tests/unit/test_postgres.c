@@ -203,7 +203,7 @@ START_TEST(tables_equal_the_file_sinks_results)
         "CREATE TABLE expected.rejected AS SELECT j->>'origin' AS origin, j->>'reason' AS reason, "
         "j->>'detail' AS detail, j->>'raw' AS raw FROM rejected;\n",
         script, ms);
-    pg_query(&pg, expect);
+    free(pg_query(&pg, expect));
     assert_same_tables(&pg, "sluice", "expected");
     ck_assert_int_eq(pg_query_int(&pg, "SELECT max(version) FROM sluice.schema_version"), 1);
     /* Every shipped view answers. */
