@@ -168,28 +168,6 @@ typedef struct runner {
 
 static const item_vec no_items;
 
-void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
-{
-    memset(pos, 0, nq * sizeof *pos);
-    for (;;) {
-        const item *best = NULL;
-        size_t best_k = 0;
-        for (size_t k = 0; k < nq; k++) {
-            const item_vec *q = queues[k];
-            if (pos[k] < q->n && (best == NULL || q->v[pos[k]].seq < best->seq)) {
-                best = &q->v[pos[k]];
-                best_k = k;
-            }
-        }
-        if (best == NULL)
-            return;
-        /* Markers from several inputs: the watermark is the least of them,
-         * which, with one source, is the one with the smaller sequence. */
-        items_push(out, best->rec, best->wm, best->seq);
-        pos[best_k]++;
-    }
-}
-
 static void gather_add(step *s, size_t *nq, const item_vec *q)
 {
     if (q->n > 0)
@@ -232,6 +210,8 @@ static const item_vec *gather(const runner *r, step *s)
             gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
         else if (r->st != NULL)
             gather_add(s, &nq, &r->t->in[exchange_of(r->st, j, pt)].queue);
+        else if (from && tasks_merged(p, j, pt))
+            gather_add(s, &nq, tasks_merged(p, j, pt));
         else if (from)
             for (size_t u = 0; u < p->ntasks; u++)
                 gather_add(s, &nq, &p->stages[from - 1].tasks[u].steps[j].ports[pt].queue);
