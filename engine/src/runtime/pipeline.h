@@ -186,6 +186,7 @@ typedef struct pipeline {
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
     stage *running; /* the stage whose tasks the workers take this round */
+    task *flushing; /* the task flushing alone at the end of the input */
     size_t threads;
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
