@@ -429,6 +429,25 @@ START_TEST(diagnostics_print_as_file_line_column)
 }
 END_TEST
 
+START_TEST(interpolation_in_a_flow_map_gets_a_hint_to_quote)
+{
+    ck_assert_ptr_null(load("steps:\n"
+                            "  - name: a\n"
+                            "    plugin: file\n"
+                            "    options: {path: ${INPUT}/x.jsonl}\n"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(4, 22, "invalid YAML: did not find expected ',' or '}'"));
+    ck_assert_diag(&diags, has_diag(4, 22,
+                                    "must be quoted (path: \"${OUT}/x.jsonl\") or the map written in "
+                                    "block style"));
+    teardown();
+    /* A flow error without ${ gets no such hint. */
+    ck_assert_ptr_null(load("steps: [a, b\n"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, strstr(diags.items[0].message, "quoted") == NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -458,6 +477,7 @@ int main(void)
     tcase_add_test(tc, a_missing_file_is_reported);
     tcase_add_test(tc, diagnostics_outlive_the_def_and_the_callers_path);
     tcase_add_test(tc, diagnostics_print_as_file_line_column);
+    tcase_add_test(tc, interpolation_in_a_flow_map_gets_a_hint_to_quote);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -240,16 +240,47 @@ START_TEST(huge_bounds_read_as_open_ended)
     };
     opts = options_build(open_spec, options_map("      ttl: 0\n      n: 6\n"), "o", "o.yaml", &diags);
     ck_assert_ptr_null(opts);
-    ck_assert_diag(&diags, has_diag(5, 12, "option 'ttl' of plugin 'o' must be >= 1ms, not '0'"));
-    ck_assert_diag(&diags, has_diag(6, 10, "option 'n' of plugin 'o' must be <= 5, not '6'"));
+    ck_assert_diag(&diags, has_diag(5, 12, "option 'ttl' of plugin 'o' must be at least 1ms, not '0'"));
+    ck_assert_diag(&diags, has_diag(6, 10, "option 'n' of plugin 'o' must be at most 5, not '6'"));
     char *path = ts_strf("%s/open.txt", ts_tmpdir());
     FILE *f = fopen(path, "w");
     options_print_help(open_spec, f);
     fclose(f);
     char *text = ts_read_file(path, NULL);
-    ck_assert_str_eq(text, "  ttl (duration, >= 1ms)\n  n (int, <= 5)\n");
+    ck_assert_str_eq(text, "  ttl (duration, at least 1ms)\n  n (int, up to 5)\n");
     free(text);
     free(path);
+}
+END_TEST
+
+/* As a person would write them: no `0ms..50000000m`. */
+START_TEST(ranges_in_help_read_as_a_person_writes_them)
+{
+    static const sluice_option_spec spec_h[] = {
+        OPT("gap", SLUICE_OPT_DURATION, NULL, 0, "", 0, 3e12, NULL, 0, 0),
+        OPT("linger", SLUICE_OPT_DURATION, NULL, 0, "", 0, 900000, NULL, 0, 0),
+        OPT("every", SLUICE_OPT_DURATION, NULL, 0, "", 100, 3600000, NULL, 0, 0),
+        OPT("think", SLUICE_OPT_DURATION, NULL, 0, "", 1, 1e12, NULL, 0, 0),
+        OPT("rate", SLUICE_OPT_DOUBLE, NULL, 0, "", 0, 1e9, NULL, 0, 0),
+        SLUICE_OPTION_END,
+    };
+    char *path = ts_strf("%s/human.txt", ts_tmpdir());
+    FILE *f = fopen(path, "w");
+    options_print_help(spec_h, f);
+    fclose(f);
+    char *text = ts_read_file(path, NULL);
+    ck_assert_str_eq(text, "  gap (duration)\n"
+                           "  linger (duration, up to 15m)\n"
+                           "  every (duration, 100ms..1h)\n"
+                           "  think (duration, at least 1ms)\n"
+                           "  rate (double, 0..1e9)\n");
+    free(text);
+    free(path);
+    /* A bound the help leaves out as "no limit" is still exact in an error. */
+    opts = options_build(spec_h, options_map("      gap: 40000d\n"), "o", "o.yaml", &diags);
+    ck_assert_ptr_null(opts);
+    ck_assert_diag(&diags,
+                   has_diag(5, 12, "option 'gap' of plugin 'o' must be at most 50000000m, not '40000d'"));
 }
 END_TEST
 
@@ -445,6 +476,7 @@ int main(void)
     tcase_add_test(tc, type_errors_are_reported_at_the_value);
     tcase_add_test(tc, ranges_are_checked);
     tcase_add_test(tc, huge_bounds_read_as_open_ended);
+    tcase_add_test(tc, ranges_in_help_read_as_a_person_writes_them);
     tcase_add_test(tc, nested_values_in_maps_and_lists_are_reported_at_the_entry);
     tcase_add_test(tc, secret_values_are_never_echoed);
     tcase_add_test(tc, a_bad_default_is_an_error_naming_the_plugin);
