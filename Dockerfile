@@ -28,7 +28,7 @@ COPY --from=build /usr/local/ /usr/local/
 # A fixed uid so that volumes (state_dir, output files) can be owned by it.
 # state/ is where compose.yaml keeps checkpoints (STATE_DIR); made here so a
 # volume mounted on it starts owned by that user.
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/sluice --create-home sluice \
+RUN useradd --uid 10001 --user-group --home-dir /var/lib/sluice --create-home sluice \
  && install -d -o sluice -g sluice /var/lib/sluice/state
 USER sluice
 WORKDIR /var/lib/sluice
