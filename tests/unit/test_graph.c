@@ -239,7 +239,7 @@ START_TEST(dot_output_draws_steps_and_labelled_edges)
          "  - {name: out, plugin: stdout, input: [dedup, clicks.rejected]}\n");
     char *path = ts_strf("%s/g.dot", ts_tmpdir());
     FILE *f = fopen(path, "w");
-    graph_print_dot(def, fake_info, def, f);
+    graph_print_dot(def, fake_info, NULL, def, f);
     fclose(f);
     char *text = ts_read_file(path, NULL);
     ck_assert_str_eq(text, "digraph \"demo\" {\n"

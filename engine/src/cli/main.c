@@ -242,6 +242,7 @@ static int cmd_check(int argc, char **argv)
         if (ps[i]) {
             size_t n = ps[i]->nsteps;
             printf("%s: ok (%zu step%s)\n", argv[i + 1], n, n == 1 ? "" : "s");
+            pipeline_print_stages(ps[i], "  ", stdout);
             if (count_sinks(ps[i]) == 0)
                 fprintf(stderr,
                         "%s: warning: no step is a sink, so the results go nowhere "
@@ -320,6 +321,7 @@ static int cmd_graph(int argc, char **argv)
         return EXIT_INVALID;
     if (text) {
         graph_print_text(p->def, step_plugin_info, p, stdout);
+        pipeline_print_stages(p, "  ", stdout);
     } else {
         pipeline_print_dot(p, stdout);
         /* `sluice graph p.yaml | dot` then fails with only the shell's

@@ -158,7 +158,8 @@ typedef struct task {
 
 typedef struct stage {
     sluice_state_key key;
-    size_t *order; /* its steps, topological */
+    char label[64]; /* "keyed by user, 8 tasks" */
+    size_t *order;  /* its steps, topological */
     size_t n;
     exchange *ex;
     size_t nex;
@@ -210,8 +211,14 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop);
 void pipeline_close(pipeline *p);
 /* Counters as one JSON object {"pipeline":..,"steps":{name:{counter:value}}}. */
 char *pipeline_metrics_json(const pipeline *p);
-/* Graphviz DOT of the pipeline. */
+/* Graphviz DOT of the pipeline, its keyed stages boxed. */
 void pipeline_print_dot(const pipeline *p, FILE *out);
+/* A step's plugin for the graph (graph_plugin_info_fn over a pipeline). */
+int pipeline_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs);
+/* How the pipeline runs, one line per keyed stage (its steps, and what the
+ * exchange into it routes) and one for the steps outside them, each line
+ * starting with indent; nothing when every step runs once. */
+void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
