@@ -126,7 +126,16 @@ static int api_field_bool(const sluice_record *rec, const char *name, int *out)
     return 1;
 }
 
-/* A field's value as JSON text, in the record's arena. */
+_Thread_local arena *host_thread_arena;
+
+/* Where text made from a received record for the caller goes: the calling
+ * task's arena, as the record itself may be read by several tasks at once. */
+static arena *scratch_arena(const sluice_record *rec)
+{
+    return host_thread_arena ? host_thread_arena : rec->arena;
+}
+
+/* A field's value as JSON text, in the caller's arena. */
 static int api_field_json(const sluice_record *rec, const char *name, sluice_str *out)
 {
     const field *f = lookup(rec, name);
@@ -135,7 +144,7 @@ static int api_field_json(const sluice_record *rec, const char *name, sluice_str
     char *buf;
     switch ((sluice_type)f->type) {
     case SLUICE_TYPE_STRING:
-        buf = arena_alloc(rec->arena, (size_t)f->len * 6 + 2);
+        buf = arena_alloc(scratch_arena(rec), (size_t)f->len * 6 + 2);
         out->len = json_escape_string(buf, f->text, f->len);
         out->ptr = buf;
         return 1;
@@ -153,7 +162,7 @@ static int api_field_json(const sluice_record *rec, const char *name, sluice_str
             out->len = f->len;
             return 1;
         }
-        buf = arena_alloc(rec->arena, 32);
+        buf = arena_alloc(scratch_arena(rec), 32);
         out->len =
             f->type == SLUICE_TYPE_INT ? json_format_int(buf, f->v.i) : json_format_double(buf, f->v.d);
         out->ptr = buf;
@@ -202,7 +211,7 @@ static sluice_str api_record_origin(const sluice_record *rec)
 
 static int api_record_json(const sluice_record *rec, sluice_str *out)
 {
-    *out = json_write_record(rec, rec->arena);
+    *out = json_write_record(rec, scratch_arena(rec));
     return 1;
 }
 

@@ -129,10 +129,25 @@ typedef struct source_side {
         void *arg;
     } * borrowed;
     size_t nborrowed, borrowed_cap;
+    /* With worker threads, messages wait here undecoded until the end of
+     * poll (or a partition event): the workers decode them side by side,
+     * then this thread takes them in order (decode_round.c). */
+    struct pending_message {
+        sluice_record *rec;
+        uint64_t seq;
+        size_t payload_len;
+        event_verdict verdict;
+    } * pending;
+    size_t npending, pending_cap;
+    arena *decode_arenas; /* [threads]: what decoding a message allocates */
 } source_side;
 
 /* Hand every borrowed message of the tick back to the source. */
 void source_release_borrowed(source_side *src);
+/* Decode what waits (in parallel) and take it in, in order. */
+void source_take_pending(struct pipeline *p);
+/* Decode pending messages [from, to) on this thread with arena a. */
+void source_decode_range(struct pipeline *p, size_t from, size_t to, arena *a);
 
 /* One upstream port feeding a keyed stage: its records are routed to the
  * stage's tasks by the stage's key. */
@@ -186,7 +201,7 @@ typedef struct pipeline {
     size_t ntasks;        /* per stage */
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
-    stage *running; /* the stage whose tasks the workers take this round */
+    stage *running; /* the stage whose tasks the workers take this round; NULL: decoding */
     task *flushing; /* the task flushing alone at the end of the input */
     size_t threads;
     struct worker_pool *workers;
@@ -263,5 +278,10 @@ port *step_port(step *s, const char *name);
 void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern const sluice_host_api host_api;
+/* Set while a worker runs a task: the arena text made for it goes to (the
+ * records it reads are shared with other tasks). */
+extern _Thread_local arena *host_thread_arena;
+/* One round of the workers decoding the source's pending messages. */
+void pipeline_decode_round(pipeline *p);
 
 #endif

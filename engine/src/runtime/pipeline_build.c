@@ -219,6 +219,10 @@ void pipeline_close(pipeline *p)
     /* Before the source that lent them is destroyed. */
     source_release_borrowed(&p->src);
     free(p->src.borrowed);
+    free(p->src.pending);
+    for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
+        arena_free(&p->src.decode_arenas[w]);
+    free(p->src.decode_arenas);
     workers_stop(p->workers);
     /* Task instances first: they borrow their steps' options and inputs. */
     tasks_free(p);

@@ -141,6 +141,15 @@ int pipeline_start(pipeline *p)
         pipeline_fail(p, p->def->name, "cannot start %zu worker threads", p->threads);
         return -1;
     }
+    if (p->workers && !p->src.raw) { /* the workers decode the source's messages too */
+        p->src.decode_arenas = calloc(p->threads, sizeof *p->src.decode_arenas);
+        if (p->src.decode_arenas == NULL) {
+            pipeline_fail(p, p->def->name, "out of memory");
+            return -1;
+        }
+        for (size_t w = 0; w < p->threads; w++)
+            arena_init(&p->src.decode_arenas[w], 1u << 20);
+    }
     for (size_t k = 0; k < p->nstages; k++)
         log_msg(SLUICE_LOG_DEBUG, p->def->name,
                 "stage %zu (keyed by %s): %zu step%s in %zu tasks on %zu thread%s", k + 1,
@@ -254,6 +263,8 @@ static void run_global(pipeline *p);
 static void end_tick(pipeline *p)
 {
     source_release_borrowed(&p->src);
+    for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
+        arena_reset(&p->src.decode_arenas[w]);
     for (size_t i = 0; i < p->nsteps; i++)
         for (size_t k = 0; k < p->steps[i].nports; k++)
             p->steps[i].ports[k].queue.n = 0;
@@ -334,11 +345,18 @@ static void run_from(const runner *r, size_t k)
             return;
 }
 
-/* One round of a stage: each worker takes tasks until none is left. */
+/* One round of the workers: decoding the source's pending messages (a
+ * slice each), or a stage (each worker takes tasks until none is left). */
 static void worker_round(void *arg, size_t worker)
 {
     pipeline *p = arg;
     stage *st = p->running;
+    if (st == NULL) {
+        size_t n = p->src.npending;
+        source_decode_range(p, n * worker / p->threads, n * (worker + 1) / p->threads,
+                            &p->src.decode_arenas[worker]);
+        return;
+    }
     for (;;) {
         size_t ti = p->next_task++;
         if (ti >= p->ntasks)
@@ -348,8 +366,16 @@ static void worker_round(void *arg, size_t worker)
             for (size_t k = 0; k < t->in[x].queue.n; k++)
                 p->worker_records[worker] += t->in[x].queue.v[k].rec != NULL;
         runner r = {p, st, t, st->order, st->n};
+        host_thread_arena = &t->arena;
         run_from(&r, 0);
+        host_thread_arena = NULL;
     }
+}
+
+void pipeline_decode_round(pipeline *p)
+{
+    p->running = NULL;
+    workers_round(p->workers);
 }
 
 static void run_global(pipeline *p)
@@ -484,6 +510,7 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
         }
         src->ctx.cur_wm = p->src.wm.current;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
+        source_take_pending(p);
         if (st == SLUICE_END) {
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);

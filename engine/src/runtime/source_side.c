@@ -49,6 +49,8 @@ void source_release_borrowed(source_side *src)
     }
 }
 
+static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_len, event_verdict *verdict);
+
 static void queue(step *s, port *pt, sluice_record *rec, int64_t wm, uint64_t seq)
 {
     if (pt->consumers == 0)
@@ -94,33 +96,90 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         rec->key_len = (uint32_t)msg->key_len;
     }
     s->c_out->value++; /* messages read */
-    int64_t wm = src->wm.current;
     if (src->raw) {
         src->c_accepted->value++;
-        queue(s, &s->ports[0], rec, wm, seq);
+        queue(s, &s->ports[0], rec, src->wm.current, seq);
         return SLUICE_OK;
     }
-    event_verdict v;
-    if (msg->payload_len > UINT32_MAX) {
-        v.reason = SLUICE_REASON_TOO_LARGE;
-        snprintf(v.detail, sizeof v.detail, "message of %zu bytes", msg->payload_len);
-    } else if (event_decode(&src->events, rec, src->tick_now, &v)) {
-        wm = wm_observe(&src->wm, msg->partition < 0 ? 0 : msg->partition, rec->time, src->tick_now);
+    if (src->decode_arenas != NULL) { /* decoded later, by the workers */
+        if (src->npending == src->pending_cap) {
+            size_t cap = src->pending_cap ? 2 * src->pending_cap : 1024;
+            struct pending_message *grown = realloc(src->pending, cap * sizeof *grown);
+            if (grown == NULL) {
+                pipeline_fail(p, s->scope, "out of memory");
+                return SLUICE_ERR_NOMEM;
+            }
+            src->pending = grown;
+            src->pending_cap = cap;
+        }
+        struct pending_message *pm = &src->pending[src->npending++];
+        pm->rec = rec;
+        pm->seq = seq;
+        pm->payload_len = msg->payload_len;
+        return SLUICE_OK;
+    }
+    event_verdict v = {NULL, ""};
+    if (msg->payload_len <= UINT32_MAX)
+        event_decode(&src->events, rec, src->tick_now, &v);
+    take(p, rec, seq, msg->payload_len, &v);
+    return SLUICE_OK;
+}
+
+void source_decode_range(pipeline *p, size_t from, size_t to, arena *a)
+{
+    source_side *src = &p->src;
+    for (size_t i = from; i < to; i++) {
+        struct pending_message *pm = &src->pending[i];
+        if (pm->payload_len > UINT32_MAX)
+            continue;
+        pm->rec->arena = a; /* fields and unescaped strings: this thread's */
+        event_decode(&src->events, pm->rec, src->tick_now, &pm->verdict);
+    }
+}
+
+void source_take_pending(pipeline *p)
+{
+    source_side *src = &p->src;
+    if (src->npending == 0)
+        return;
+    pipeline_decode_round(p);
+    for (size_t i = 0; i < src->npending; i++) {
+        struct pending_message *pm = &src->pending[i];
+        take(p, pm->rec, pm->seq, pm->payload_len, &pm->verdict);
+    }
+    src->npending = 0;
+}
+
+/* A decoded message, in stream order: counted, its watermark observed, and
+ * queued as an event or a dead letter. */
+static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_len, event_verdict *verdict)
+{
+    source_side *src = &p->src;
+    step *s = &p->steps[p->source];
+    int64_t wm = src->wm.current;
+    event_verdict large;
+    const event_verdict *v = verdict;
+    if (payload_len > UINT32_MAX) {
+        large.reason = SLUICE_REASON_TOO_LARGE;
+        snprintf(large.detail, sizeof large.detail, "message of %zu bytes", payload_len);
+        v = &large;
+    } else if (v->reason == NULL) {
+        wm = wm_observe(&src->wm, rec->partition < 0 ? 0 : rec->partition, rec->time, src->tick_now);
         rec->watermark = wm;
         src->c_accepted->value++;
         queue(s, &s->ports[0], rec, wm, seq);
-        return SLUICE_OK;
+        return;
     }
     char name[96];
-    snprintf(name, sizeof name, "rejected.%s", v.reason);
+    snprintf(name, sizeof name, "rejected.%s", v->reason);
     step_counter(s, name)->value++;
     port *rejected = &s->ports[1];
     if (rejected->consumers) {
-        sluice_record *dl = deadletter_make(a, v.reason, v.detail, (sluice_str){rec->origin, rec->origin_len},
-                                            (sluice_str){rec->raw, rec->raw_len});
+        sluice_record *dl =
+            deadletter_make(&p->tick_arena, v->reason, v->detail, (sluice_str){rec->origin, rec->origin_len},
+                            (sluice_str){rec->raw, rec->raw_len});
         queue(s, rejected, dl, wm, seq);
     }
-    return SLUICE_OK;
 }
 
 static void partition_gone(sluice_ctx *ctx, int32_t partition)
@@ -128,6 +187,7 @@ static void partition_gone(sluice_ctx *ctx, int32_t partition)
     pipeline *p = ctx->p;
     if (p->src.raw)
         return;
+    source_take_pending(p); /* the messages before this point come first */
     int64_t before = p->src.wm.current;
     int64_t wm = wm_partition_gone(&p->src.wm, partition);
     if (wm > before)
@@ -140,6 +200,8 @@ void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
 {
     pipeline *p = ctx->p;
-    if (!p->src.raw)
-        wm_partition_assigned(&p->src.wm, partition, p->src.tick_now);
+    if (p->src.raw)
+        return;
+    source_take_pending(p);
+    wm_partition_assigned(&p->src.wm, partition, p->src.tick_now);
 }
