@@ -318,6 +318,60 @@ START_TEST(check_and_graph_show_the_stages_and_their_exchanges)
 }
 END_TEST
 
+START_TEST(a_quiet_stream_closes_every_tasks_sessions_in_time)
+{
+    /* Nine users click once; an hour later one of them clicks again. The
+     * watermark then passes the others' sessions (gap 30m), in tasks that
+     * get no record after theirs: they must come out while the input is
+     * still open, not at its end. */
+    char *dir = ts_strf("%s/quiet", ts_tmpdir());
+    mkdir(dir, 0755);
+    char *yaml = ts_strf("%s/p.yaml", dir);
+    char *body = ts_strf("partitions: 8\n"
+                         "threads: 2\n"
+                         "checkpoint_interval: 50ms\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: /dev/stdin}\n"
+                         "    event: {max_future: 'off', max_out_of_order: 0ms}\n"
+                         "  - name: sessionize\n"
+                         "    plugin: sessionize\n"
+                         "    input: clicks\n"
+                         "    options: {gap: 30m}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: sessionize\n"
+                         "    options: {path: '%s/out.jsonl'}\n",
+                         dir);
+    ts_write_file(yaml, body);
+    char *cmd = ts_strf("cd '%s' && { for u in 1 2 3 4 5 6 7 8 9; do "
+                        "printf '{\"user_id\":\"u%%s\",\"url\":\"/\",\"ts\":%%s}\\n' $u $((1000 + u)); done; "
+                        "printf '{\"user_id\":\"u1\",\"url\":\"/\",\"ts\":7200000}\\n'; "
+                        "sleep 1.5; cp out.jsonl seen.jsonl; } | '%s' run p.yaml",
+                        dir, SLUICE_BIN);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
+    char *seen_path = ts_strf("%s/seen.jsonl", dir);
+    char *seen = ts_read_file(seen_path, NULL);
+    ck_assert_msg(seen != NULL, "no output while the input was open");
+    /* u1's first session and u2..u9's: all nine, before the end. */
+    ck_assert_uint_eq(ts_count_lines(seen_path), 9);
+    for (int u = 1; u <= 9; u++) {
+        char *want = ts_strf("\"user_id\":\"u%d\"", u);
+        ck_assert_msg(strstr(seen, want), "u%d's session had not come out: %s", u, seen);
+        free(want);
+    }
+    free(seen);
+    free(seen_path);
+    free(err);
+    free(cmd);
+    free(body);
+    free(yaml);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tasks");
@@ -327,6 +381,7 @@ int main(void)
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
     tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
+    tcase_add_test(tc, a_quiet_stream_closes_every_tasks_sessions_in_time);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -201,8 +201,9 @@ typedef struct pipeline {
     size_t ntasks;        /* per stage */
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
-    stage *running; /* the stage whose tasks the workers take this round; NULL: decoding */
-    task *flushing; /* the task flushing alone at the end of the input */
+    stage *running;     /* the stage whose tasks the workers take this round; NULL: decoding */
+    task *flushing;     /* the task flushing alone at the end of the input */
+    int tick_caught_up; /* the source had fewer messages than the batch this tick */
     size_t threads;
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */

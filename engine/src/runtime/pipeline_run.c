@@ -509,8 +509,10 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
                 step_advance_ports(src, p->src.wm.current, last_seq(p));
         }
         src->ctx.cur_wm = p->src.wm.current;
+        uint64_t before_poll = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         source_take_pending(p);
+        p->tick_caught_up = p->src.next_seq - before_poll < budget;
         if (st == SLUICE_END) {
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);

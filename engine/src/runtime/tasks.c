@@ -19,12 +19,16 @@
  * by sequence number, so the sequence number an emission is stamped with
  * decides the order of the merged stream, and it must not depend on how the
  * stream was cut into ticks or onto threads. Hence a task hears of watermark
- * moves made by other tasks' records only at fixed points of the stream
- * (the first record past every MARKER_EVERY sequence numbers, and every
- * marker upstream: idleness, partitions ending, the end, a dropped record),
- * and markers in a stage are never merged with the next one, as they are
- * elsewhere, so each emission keeps the sequence number of the point where
- * it became due. */
+ * moves made by other tasks' records only at fixed points of the stream:
+ * the first record past every MARKER_EVERY sequence numbers, every marker
+ * upstream (idleness, partitions ending, the end, a dropped record), and the
+ * last record of a tick in which the source was caught up (it had fewer
+ * messages than the batch: a live stream, or the end of a file), so that a
+ * quiet stream still closes every task's sessions as soon as the watermark
+ * passes them. A replay at full speed fills every tick but the last, whose
+ * last record is the end of the input whatever the batch size. Markers in a
+ * stage are never merged with the next one, as they are elsewhere, so each
+ * emission keeps the sequence number of the point where it became due. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,7 +323,8 @@ void tasks_route(pipeline *p, stage *st)
                 if (it->wm > in->last_wm)
                     in->last_wm = it->wm;
             }
-            int due = it->rec == NULL || it->seq / MARKER_EVERY != ex->routed_seq / MARKER_EVERY;
+            int due = it->rec == NULL || it->seq / MARKER_EVERY != ex->routed_seq / MARKER_EVERY ||
+                      (p->tick_caught_up && i + 1 == q->n);
             if (due && it->wm > ex->routed_wm) {
                 ex->routed_wm = it->wm;
                 ex->routed_seq = it->seq;
