@@ -294,23 +294,26 @@ static void render_kv_string(jbuf *b, const char *key, const char *value)
 }
 
 /* Per second over the last RATE_SPAN_S seconds, or since the start when
- * that is shorter. The current second is left out: it is not over yet. */
+ * that is shorter; the current second counts for the part of it that has
+ * passed, so a replay done within a second still shows its rate. */
 static void rates(const dash_state *s, int64_t now_ms, double *events, double *records)
 {
-    int64_t now_s = now_ms / 1000, since = now_s - RATE_SPAN_S;
+    int64_t since = now_ms / 1000 - RATE_SPAN_S + 1;
     if (since < s->started_ms / 1000)
         since = s->started_ms / 1000;
     int64_t e = 0, r = 0;
     for (size_t i = 0; i < RATE_SLOTS; i++) {
         const rate_slot *slot = &s->rates[i];
-        if (slot->second >= since && slot->second < now_s) {
+        if (slot->second >= since && slot->second <= now_ms / 1000) {
             e += slot->events;
             r += slot->records;
         }
     }
-    double span = (double)(now_s - since);
-    *events = span > 0 ? (double)e / span : 0;
-    *records = span > 0 ? (double)r / span : 0;
+    double span = (double)(now_ms - since * 1000) / 1000;
+    if (span < 1)
+        span = 1;
+    *events = (double)e / span;
+    *records = (double)r / span;
 }
 
 static void render_sessions(const dash_state *s, jbuf *b)
