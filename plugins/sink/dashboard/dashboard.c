@@ -23,6 +23,9 @@
  *
  * At the end of the input the pages are sent the final results and an `end`
  * event; `linger` bounds how long that may hold up the pipeline's exit.
+ *
+ * `listen: off` turns the sink into a no-op, so that a pipeline can keep the
+ * step and leave the choice to the environment (${DASHBOARD_LISTEN}).
  */
 #include <sluice/plugin.h>
 
@@ -50,12 +53,14 @@ typedef struct dashboard {
     http_routes routes;
     int64_t interval_ms, linger_ms;
     int ended; /* the end-of-input tick was published */
+    int off;   /* listen: off */
     jbuf scratch;
 } dashboard;
 
 static const sluice_option_spec options[] = {
     {sizeof(sluice_option_spec), "listen", SLUICE_OPT_STRING, "127.0.0.1:8080", 0,
-     "host:port the dashboard is served on; port 0 picks a free port (the URL is logged)", 0, 0, NULL, 0, 0},
+     "host:port the dashboard is served on; port 0 picks a free port (the URL is logged); off: no dashboard",
+     0, 0, NULL, 0, 0},
     {sizeof(sluice_option_spec), "history", SLUICE_OPT_INT, "60", 0,
      "windows kept for the trend and sent to a page when it opens", 1, 10000, NULL, 0, 0},
     {sizeof(sluice_option_spec), "interval", SLUICE_OPT_DURATION, "1s", 0,
@@ -146,6 +151,11 @@ static void *dashboard_create(const sluice_host_api *api, sluice_ctx *ctx, const
         return NULL;
     }
     pthread_mutex_init(&d->lock, NULL);
+    if (strcmp(api->opt_string(opts, "listen"), "off") == 0) {
+        d->off = 1;
+        api->log(ctx, SLUICE_LOG_INFO, "dashboard off (listen: off)");
+        return d;
+    }
     d->interval_ms = api->opt_duration_ms(opts, "interval");
     d->linger_ms = api->opt_duration_ms(opts, "linger");
     if (assets_load(&d->assets, api->opt_string(opts, "chart_js"), errbuf, errbuf_size) != 0)
@@ -191,6 +201,11 @@ fail:
 static void dashboard_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
 {
     dashboard *d = self;
+    if (d->off) {
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return;
+    }
     int64_t now = wall_ms();
     pthread_mutex_lock(&d->lock);
     publish_tick(d, now);
@@ -259,6 +274,8 @@ static sluice_status dashboard_process(const sluice_host_api *api, sluice_ctx *c
                                        sluice_batch *batch)
 {
     dashboard *d = self;
+    if (d->off)
+        return SLUICE_OK;
     int64_t now = wall_ms();
     size_t n = 0;
     pthread_mutex_lock(&d->lock);
@@ -285,6 +302,8 @@ static sluice_status dashboard_watermark(const sluice_host_api *api, sluice_ctx 
 {
     (void)api, (void)ctx;
     dashboard *d = self;
+    if (d->off)
+        return SLUICE_OK;
     pthread_mutex_lock(&d->lock);
     state_note_watermark(d->state, watermark);
     if (watermark == SLUICE_TIME_MAX && !d->ended) {
@@ -299,6 +318,8 @@ static sluice_status dashboard_flush(const sluice_host_api *api, sluice_ctx *ctx
 {
     (void)api, (void)ctx;
     dashboard *d = self;
+    if (d->off)
+        return SLUICE_OK;
     pthread_mutex_lock(&d->lock);
     state_note_checkpoint(d->state, wall_ms());
     pthread_mutex_unlock(&d->lock);
