@@ -224,8 +224,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
         return send_buffer(conn, MHD_HTTP_OK, "application/json", json, len, MHD_RESPMEM_MUST_FREE);
     }
-    if (strcmp(url, "/events") == 0)
-        return open_stream(routes, conn);
+    if (strcmp(url, "/events") == 0) /* a HEAD would hold a stream that never sends */
+        return strcmp(method, "GET") == 0 ? open_stream(routes, conn)
+                                          : send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
     return send_text(conn, MHD_HTTP_NOT_FOUND, "not found: the dashboard serves /, /events and /snapshot\n");
 }
 
