@@ -646,6 +646,59 @@ START_TEST(a_busy_port_fails_with_a_message_naming_it)
 }
 END_TEST
 
+/* max_clients bounds the open streams (and the threads serving them): one
+ * more is refused with 503 rather than queued. */
+START_TEST(pages_beyond_max_clients_are_refused)
+{
+    run r = start_run("max", "10s", ", max_clients: 1");
+    reader first = {.fd = connect_to(r.port, 0)};
+    send_get(first.fd, "/events");
+    pthread_create(&first.thread, NULL, read_stream, &first);
+    char *log = wait_for_text(r.err_path, "(1 open)", 30);
+    ck_assert_ptr_nonnull(log);
+    free(log);
+    char *body = NULL;
+    ck_assert_int_eq(http_get(r.port, "/events", &body), 503);
+    free(body);
+    ck_assert_int_eq(http_get(r.port, "/snapshot", &body), 200); /* the rest still answers */
+    free(body);
+    ck_assert_int_eq(finish(&r), 0);
+    pthread_join(first.thread, NULL);
+    ck_assert_msg(strstr(first.data, "event: snapshot\n") && strstr(first.data, "event: end\n"), "%s",
+                  first.data);
+    log = ts_read_file(r.err_path, NULL);
+    ck_assert_msg(strstr(log, "refused a dashboard page") != NULL, "%s", log);
+    free(log);
+    free(first.data);
+    close(first.fd);
+    run_free(&r);
+}
+END_TEST
+
+/* listen: off leaves the step in a pipeline and serves nothing. */
+START_TEST(listen_off_serves_nothing)
+{
+    char *yaml = ts_strf("steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: /dev/null}\n"
+                         "  - name: dash\n"
+                         "    plugin: dashboard\n"
+                         "    input: clicks\n"
+                         "    options: {listen: 'off'}\n");
+    char *path = ts_strf("%s/off.yaml", ts_tmpdir());
+    ts_write_file(path, yaml);
+    char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, path);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "dashboard off") != NULL && strstr(err, "dashboard at") == NULL, "%s", err);
+    free(err);
+    free(cmd);
+    free(path);
+    free(yaml);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dashboard");
@@ -653,6 +706,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, the_plugin_exports_only_its_entry_function);
     tcase_add_test(tc, a_busy_port_fails_with_a_message_naming_it);
+    tcase_add_test(tc, listen_off_serves_nothing);
+    tcase_add_test(tc, pages_beyond_max_clients_are_refused);
     tcase_add_test(tc, the_snapshot_holds_the_windows_of_the_input);
     tcase_add_test(tc, a_page_that_stops_reading_does_not_slow_the_pipeline);
     tcase_add_test(tc, a_page_that_falls_a_client_buffer_behind_is_dropped);
