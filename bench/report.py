@@ -154,6 +154,31 @@ def main():
     out.append(table(["ratio", "wall", "after join", "target", ""], targets, "lrrll"))
     out.append("")
 
+    if "replay_pg_wall" in v or "pg_sink_wall" in v:
+        pg_rows = []
+        replay_pg = rate(events, num(v, "replay_pg_wall"))
+        r_pg = ratio(replay_pg, replay)
+        pg_rows.append(["replay-postgres.yaml (replay.yaml + postgres sink) / replay.yaml",
+                        f"{human(replay_pg)} / {human(replay)} events/s", times(r_pg), ">= 0.8x",
+                        verdict(r_pg, 0.8)])
+        if "clickstream_pg_wall" in v:
+            cs_pg = rate(events, num(v, "clickstream_pg_wall"))
+            r_cs = ratio(cs_pg, cs)
+            pg_rows.append(["clickstream-postgres.yaml / clickstream.yaml (wall, join included)",
+                            f"{human(cs_pg)} / {human(cs)} events/s", times(r_cs), ">= 0.8x",
+                            verdict(r_cs, 0.8)])
+        sink = rate(num(v, "pg_sink_rows"), num(v, "pg_sink_wall"))
+        read_only = num(v, "pg_read_wall")
+        sink_net = rate(num(v, "pg_sink_rows"),
+                        num(v, "pg_sink_wall") - read_only if read_only is not None else None)
+        pg_rows.append([f"postgres sink alone: {int(num(v, 'pg_sink_rows') or 0):,} url_clicks rows, "
+                        f"wall {secs(num(v, 'pg_sink_wall'))} s (reading them alone: {secs(read_only)} s)",
+                        f"{human(sink)} rows/s ({human(sink_net)} without reading)", "",
+                        ">= 200k rows/s", verdict(sink, 2e5)])
+        out.append(table([f"PostgreSQL {v.get('pg_server', '')} on loopback (scripts/postgres)",
+                          "rate", "ratio", "target", ""], pg_rows, "lrrll"))
+        out.append("")
+
     def per(bytes_key, count_key):
         b, c = num(v, bytes_key), num(v, count_key)
         return None if b is None or not c else b / c

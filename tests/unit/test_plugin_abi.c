@@ -66,6 +66,9 @@ END_TEST
 START_TEST(refuses_invalid_name) { assert_refused("broken_bad_name.so", "Bad Name!"); }
 END_TEST
 
+START_TEST(refuses_unknown_state_key) { assert_refused("broken_state_key.so", "unknown state_key 99"); }
+END_TEST
+
 START_TEST(refuses_file_that_is_not_a_shared_object)
 {
     char *path = ts_strf("%s/garbage.so", ts_tmpdir());
@@ -289,6 +292,7 @@ int main(void)
     tcase_add_test(tc, refuses_null_descriptor);
     tcase_add_test(tc, refuses_missing_hook);
     tcase_add_test(tc, refuses_invalid_name);
+    tcase_add_test(tc, refuses_unknown_state_key);
     tcase_add_test(tc, refuses_file_that_is_not_a_shared_object);
     tcase_add_test(tc, create_failure_stops_the_pipeline_with_its_reason);
     tcase_add_test(tc, plugins_command_lists_broken_plugins_with_reasons);

@@ -43,8 +43,11 @@ static run_result run_sessions(const char *folder, const char *input, const char
     mkdir(dir, 0755);
     char *in = ts_strf("%s/in.jsonl", dir);
     ts_write_file(in, input);
+    /* One instance: these tests pin the plugin's own emission order (tasks
+     * interleave their users' sessions; test_tasks.c covers that). */
     char *yaml = ts_strf("name: sessionize_test\n"
                          "batch_size: %d\n"
+                         "partitions: 1\n"
                          "steps:\n"
                          "  - name: clicks\n"
                          "    plugin: file\n"

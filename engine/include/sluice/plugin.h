@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -137,6 +137,23 @@ typedef struct sluice_option_spec {
 
 struct sluice_host_api;
 typedef struct sluice_host_api sluice_host_api;
+
+/* How an operator's state is keyed (sluice_plugin.state_key, ABI 1.2). The
+ * engine partitions the stream by the declared key: every record of one key
+ * reaches the same instance, in stream order, with the same watermarks as a
+ * single instance would see, so results do not depend on how many instances
+ * run. USER and EVENT need the decoded roles of the source's events: an
+ * operator upstream that makes new records (record_new) instead of passing
+ * events on cannot feed a keyed one. */
+typedef enum sluice_state_key {
+    SLUICE_STATE_KEY_UNDECLARED = 0, /* older plugins: treated as ALL              */
+    SLUICE_STATE_KEY_ALL = 1,        /* state spans every record: one instance   */
+    SLUICE_STATE_KEY_NONE = 2,       /* stateless: any instance may take a record */
+    SLUICE_STATE_KEY_USER = 3,       /* state per user (SLUICE_ROLE_USER)         */
+    SLUICE_STATE_KEY_EVENT = 4       /* state per event identity: the event_id when
+                                      * present, else user, url and event time
+                                      * (SEMANTICS.md section 3's dedup key)     */
+} sluice_state_key;
 
 /* Snapshot encoding: plugins write their state as bytes and say which version
  * of their own encoding it is; restore gets that version back so state written
@@ -233,6 +250,14 @@ typedef struct sluice_plugin {
                                       uint64_t checkpoint_id);
 
     void *reserved[8]; /* spare slots for later hooks; must be NULL */
+
+    /* ABI 1.2. OPERATOR: what the instance's state is keyed by, so the
+     * engine may run several instances side by side (tasks, on several
+     * threads), each seeing every record of the keys it owns and none of
+     * the others'. See sluice_state_key. An operator built against an older
+     * header reads as SLUICE_STATE_KEY_UNDECLARED: one instance sees every
+     * record, as before. Ignored for sources and sinks. */
+    sluice_state_key state_key;
 } sluice_plugin;
 
 /* The entry function's type. */

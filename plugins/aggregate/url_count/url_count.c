@@ -386,6 +386,7 @@ static const sluice_plugin url_count_plugin = {
     .watermark = url_count_watermark,
     .snapshot = url_count_snapshot,
     .restore = url_count_restore,
+    .state_key = SLUICE_STATE_KEY_ALL,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &url_count_plugin; }

@@ -212,6 +212,7 @@ static const sluice_plugin dedup_plugin = {
     .watermark = dedup_watermark,
     .snapshot = dedup_snapshot,
     .restore = dedup_restore,
+    .state_key = SLUICE_STATE_KEY_EVENT,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &dedup_plugin; }

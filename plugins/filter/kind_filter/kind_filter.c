@@ -87,6 +87,7 @@ static const sluice_plugin kind_filter_plugin = {
     .create = kind_filter_create,
     .destroy = kind_filter_destroy,
     .process = kind_filter_process,
+    .state_key = SLUICE_STATE_KEY_NONE,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kind_filter_plugin; }

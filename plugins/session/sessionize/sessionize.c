@@ -309,6 +309,7 @@ static const sluice_plugin sessionize_plugin = {
     .watermark = sessionize_watermark,
     .snapshot = sessionize_snapshot,
     .restore = sessionize_restore,
+    .state_key = SLUICE_STATE_KEY_USER,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &sessionize_plugin; }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
+#include "workers.h"
 
 static const char *const source_outputs[] = {"rejected", NULL};
 
@@ -121,6 +122,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     if (def == NULL)
         return NULL;
     pipeline *p = calloc(1, sizeof *p);
+    pthread_mutex_init(&p->fail_lock, NULL);
     p->def = def;
     p->nsteps = def->nsteps;
     p->steps = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->steps);
@@ -168,6 +170,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
         snprintf(s->scope, sizeof s->scope, "%s/%s", def->name, def->steps[i].name);
         s->ctx.p = p;
         s->ctx.s = s;
+        s->ctx.arena = &p->tick_arena;
         s->ctx.cur_wm = SLUICE_TIME_MIN;
         /* Sources count messages read; operators records in and out; sinks
          * records in. Unused ones still exist, uncounted and unreported. */
@@ -178,16 +181,35 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
             s->c_out = step_counter(s, "out");
     }
     p->src.c_accepted = step_counter(&p->steps[p->source], "accepted");
+    if (tasks_build(p) != 0) {
+        diag_add(diags, (src_pos){def->path, 0, 0}, "out of memory building the pipeline's tasks");
+        pipeline_close(p);
+        return NULL;
+    }
     return p;
 }
 
-static void free_counters(step *s)
+void step_free_instance(step *s)
 {
+    if (s->created && s->plugin->desc.destroy)
+        s->plugin->desc.destroy(&host_api, &s->ctx, s->self);
+    s->created = 0;
+    for (size_t k = 0; k < s->nports; k++)
+        free(s->ports[k].queue.v);
+    free(s->ports);
+    free(s->merged.v);
+    free(s->gather_q);
+    free(s->gather_pos);
     for (size_t k = 0; k < s->ncounters; k++) {
         free(s->counters[k]->name);
         free(s->counters[k]);
     }
     free(s->counters);
+    if (!s->is_instance) {
+        if (s->opts)
+            options_free(s->opts);
+        free(s->inputs);
+    }
 }
 
 void pipeline_close(pipeline *p)
@@ -197,25 +219,18 @@ void pipeline_close(pipeline *p)
     /* Before the source that lent them is destroyed. */
     source_release_borrowed(&p->src);
     free(p->src.borrowed);
-    for (size_t i = 0; i < p->nsteps; i++) {
-        step *s = &p->steps[i];
-        if (s->created && s->plugin->desc.destroy)
-            s->plugin->desc.destroy(&host_api, &s->ctx, s->self);
-        s->created = 0;
-        if (s->opts)
-            options_free(s->opts);
-        for (size_t k = 0; k < s->nports; k++)
-            free(s->ports[k].queue.v);
-        free(s->ports);
-        free(s->inputs);
-        free(s->merged.v);
-        free_counters(s);
-    }
+    workers_stop(p->workers);
+    /* Task instances first: they borrow their steps' options and inputs. */
+    tasks_free(p);
+    for (size_t i = 0; i < p->nsteps; i++)
+        step_free_instance(&p->steps[i]);
     free(p->steps);
     free(p->order);
     wm_free(&p->src.wm);
     state_image_free(&p->pending_state);
     arena_free(&p->tick_arena);
+    free(p->worker_records);
+    pthread_mutex_destroy(&p->fail_lock);
     plugin_path_free(&p->path);
     pipeline_def_free(p->def);
     free(p);
@@ -227,13 +242,25 @@ char *pipeline_metrics_json(const pipeline *p)
     json_object_set_new(root, "pipeline", json_string(p->def->name));
     json_t *steps = json_object();
     for (size_t k = 0; k < p->nsteps; k++) {
-        const step *s = &p->steps[p->order[k]];
+        counter_total *totals;
+        size_t n = pipeline_step_totals(p, p->order[k], &totals);
         json_t *c = json_object();
-        for (size_t j = 0; j < s->ncounters; j++)
-            json_object_set_new(c, s->counters[j]->name, json_integer(s->counters[j]->value));
-        json_object_set_new(steps, s->def->name, c);
+        for (size_t j = 0; j < n; j++)
+            json_object_set_new(c, totals[j].name, json_integer(totals[j].value));
+        free(totals);
+        json_object_set_new(steps, p->steps[p->order[k]].def->name, c);
     }
     json_object_set_new(root, "steps", steps);
+    /* How the stages' work was shared: records taken in per thread. */
+    json_t *runtime = json_object();
+    json_object_set_new(runtime, "stages", json_integer((json_int_t)p->nstages));
+    json_object_set_new(runtime, "tasks", json_integer((json_int_t)p->ntasks));
+    json_object_set_new(runtime, "threads", json_integer((json_int_t)p->threads));
+    json_t *per_thread = json_array();
+    for (size_t w = 0; w < p->threads && p->worker_records; w++)
+        json_array_append_new(per_thread, json_integer((json_int_t)p->worker_records[w]));
+    json_object_set_new(runtime, "thread_events", per_thread);
+    json_object_set_new(root, "runtime", runtime);
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;

@@ -53,6 +53,8 @@ typedef struct pipeline_def {
     int64_t batch_size;             /* `batch_size:`, default 4096, >= 1 */
     char *state_dir;                /* `state_dir:`: where state checkpoints go; NULL = none */
     int64_t checkpoint_interval_ms; /* `checkpoint_interval:`, default 5s */
+    int64_t partitions;             /* `partitions:`: tasks the keyed steps run in, default 8 */
+    int64_t threads;                /* `threads:`: worker threads, 0 = one per core (at most one per task) */
     step_def *steps;
     size_t nsteps;
     cfg_node *root; /* owned: the whole document */

@@ -1,6 +1,16 @@
 /* A pipeline ready to run: its steps with their plugins, validated options,
- * ports and queues. One pipeline runs on one thread; its plugin instances
- * are only ever called from it.
+ * ports and queues.
+ *
+ * Stages and tasks: an operator whose state is keyed (by user, or by the
+ * dedup key of an event) runs in a keyed stage: `partitions` tasks, each
+ * with its own instance of every step of the stage. An exchange routes the
+ * stream feeding the stage to the task of each record's key, so an instance
+ * sees every record of its keys, in stream order, with the watermark a
+ * single instance would see (tasks.c). The tasks of a stage run on
+ * `threads` worker threads (the pipeline's thread is one of them); a plugin
+ * instance is only ever called from one thread at a time. The other steps
+ * (the source, sinks, operators whose state spans every record) run on the
+ * pipeline's thread and read the tasks' outputs merged in stream order.
  *
  * How records move: each engine tick the source is polled for up to
  * batch_size messages; every step then runs once in topological order over
@@ -14,6 +24,7 @@
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -43,6 +54,7 @@ typedef struct port {
     int64_t last_wm;   /* of the last item queued */
     size_t consumers;  /* steps reading this port */
     int needs_markers; /* some consumer acts on watermarks */
+    int keep_markers;  /* never merge consecutive markers (the keyed region: see tasks.c) */
 } port;
 
 typedef struct step_input {
@@ -59,10 +71,14 @@ struct sluice_counter {
 struct step;
 struct pipeline;
 
+struct task;
+
 struct sluice_ctx {
     struct pipeline *p;
     struct step *s;
-    int64_t cur_wm; /* of the item being processed */
+    struct task *task; /* NULL outside a keyed stage */
+    arena *arena;      /* where records this instance makes live for the tick */
+    int64_t cur_wm;    /* of the item being processed */
     uint64_t cur_seq;
 };
 
@@ -88,6 +104,11 @@ typedef struct step {
     struct sluice_counter **counters;
     size_t ncounters;
     struct sluice_counter *c_in, *c_out;
+    size_t stage;              /* 1-based keyed stage it runs in (see above), 0 none */
+    int is_instance;           /* a task's copy: def, opts and inputs belong to the step it copies */
+    const item_vec **gather_q; /* scratch for fan-in: the queues read this tick */
+    size_t *gather_pos;
+    size_t gather_cap;
     int64_t timer_due; /* wall ms, 0 = none */
     int async_sink;
     uint64_t acked_checkpoint;
@@ -113,6 +134,38 @@ typedef struct source_side {
 /* Hand every borrowed message of the tick back to the source. */
 void source_release_borrowed(source_side *src);
 
+/* One upstream port feeding a keyed stage: its records are routed to the
+ * stage's tasks by the stage's key. */
+typedef struct exchange {
+    size_t step, port;
+    int64_t routed_wm;   /* the last watermark every task was told of */
+    uint64_t routed_seq; /* the sequence number it was told at */
+    item_vec merged;     /* scratch: the upstream's instances merged */
+    const item_vec **queues;
+    size_t *pos;
+} exchange;
+
+/* One in-process partition of a keyed stage: its instances of the stage's
+ * steps (indexed like pipeline.steps; the others unused), what its
+ * exchanges routed to it this tick, and the arena for what it makes. */
+typedef struct task {
+    size_t index;
+    step *steps;
+    port *in; /* [stage.nex] */
+    arena arena;
+} task;
+
+typedef struct stage {
+    sluice_state_key key;
+    size_t *order; /* its steps, topological */
+    size_t n;
+    exchange *ex;
+    size_t nex;
+    task *tasks; /* [pipeline.ntasks] */
+} stage;
+
+struct worker_pool;
+
 typedef struct pipeline {
     pipeline_def *def;
     plugin_path path;
@@ -126,7 +179,18 @@ typedef struct pipeline {
     uint64_t checkpoint_pending; /* begun, waiting for async sinks; 0 none */
     state_image pending_state;   /* snapshots of the checkpoint being taken */
     int stateful;                /* some operator keeps state (has a snapshot hook) */
-    int failed;
+    stage *stages;               /* keyed stages, in the order they run */
+    size_t nstages;
+    size_t ntasks;        /* per stage */
+    size_t *global_order; /* the steps outside stages but the source, topological */
+    size_t nglobal;
+    stage *running; /* the stage whose tasks the workers take this round */
+    size_t threads;
+    struct worker_pool *workers;
+    uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
+    pthread_mutex_t fail_lock;
+    _Atomic size_t next_task; /* the next task a worker takes this round */
+    _Atomic int failed;       /* read by every worker thread */
     char failure[512];
     const volatile sig_atomic_t *stop;
 } pipeline;
@@ -150,6 +214,38 @@ void pipeline_print_dot(const pipeline *p, FILE *out);
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
 void step_advance_ports(step *s, int64_t wm, uint64_t seq);
+/* How many instances step i has (one per task in a stage), and the nth. */
+static inline size_t step_instances(const pipeline *p, size_t i) { return p->steps[i].stage ? p->ntasks : 1; }
+static inline step *step_instance(pipeline *p, size_t i, size_t n)
+{
+    return p->steps[i].stage ? &p->stages[p->steps[i].stage - 1].tasks[n].steps[i] : &p->steps[i];
+}
+
+/* Keyed stages (tasks.c): plan them and make the tasks' instances (-1 when
+ * out of memory); route a stage's input to its tasks for this tick; empty
+ * the queues at the end of a tick; free them. */
+int tasks_build(pipeline *p);
+void tasks_route(pipeline *p, stage *st);
+void tasks_end_tick(pipeline *p);
+void tasks_free(pipeline *p);
+/* Release what a step (or a task's instance of one) owns, after destroy. */
+void step_free_instance(step *s);
+
+/* A step's counters summed over its instances, in first-seen order; the
+ * array is malloc'd (free it), names borrowed from the counters. */
+typedef struct counter_total {
+    const char *name;
+    int64_t value;
+} counter_total;
+size_t pipeline_step_totals(const pipeline *p, size_t i, counter_total **out);
+
+/* Merge nq queues (each in sequence order) into out by sequence number;
+ * ties keep queue order. pos is scratch of nq entries. */
+void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out);
+
+/* Tell one port's consumers that the watermark moved to wm at seq. */
+void port_advance(port *pt, int64_t wm, uint64_t seq);
+
 struct sluice_counter *step_counter(step *s, const char *name);
 port *step_port(step *s, const char *name);
 void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)

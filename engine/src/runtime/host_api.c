@@ -215,14 +215,14 @@ static sluice_str api_record_key(const sluice_record *rec)
 
 static sluice_record *api_record_new(sluice_ctx *ctx)
 {
-    sluice_record *rec = record_new(&ctx->p->tick_arena);
+    sluice_record *rec = record_new(ctx->arena);
     rec->modified = 1;
     return rec;
 }
 
 static sluice_record *api_record_copy(sluice_ctx *ctx, const sluice_record *rec)
 {
-    arena *a = &ctx->p->tick_arena;
+    arena *a = ctx->arena;
     sluice_record *copy = arena_memdup(a, rec, sizeof *rec);
     copy->arena = a;
     copy->fields = rec->nfields ? arena_memdup(a, rec->fields, rec->nfields * sizeof(field)) : NULL;
@@ -310,7 +310,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
     if (pt == NULL || pt->consumers == 0)
         return SLUICE_OK;
     sluice_record *dl =
-        deadletter_make(&ctx->p->tick_arena, reason ? reason : "unknown", detail,
+        deadletter_make(ctx->arena, reason ? reason : "unknown", detail,
                         (sluice_str){rec->origin, rec->origin_len}, (sluice_str){rec->raw, rec->raw_len});
     items_push(&pt->queue, dl, ctx->cur_wm, ctx->cur_seq);
     if (ctx->cur_wm > pt->last_wm)

@@ -14,8 +14,9 @@
 /* ------------------------------------------------------------------------ */
 /* From the tree to a pipeline_def                                           */
 
-static const char *const top_keys[] = {"name",      "plugin_path",         "batch_size",
-                                       "state_dir", "checkpoint_interval", "steps"};
+static const char *const top_keys[] = {
+    "name",       "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
+    "partitions", "threads",     "steps"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
 
@@ -211,7 +212,14 @@ static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diag
     }
 }
 
-static int parse_batch_size(const char *s, int64_t *out)
+/* In-process partitions: a fixed number, so that results never depend on
+ * the thread count; enough for a few cores, few enough that the per-task
+ * overhead of small inputs stays small. */
+#define DEFAULT_PARTITIONS 8
+#define MAX_PARTITIONS 1024
+#define MAX_THREADS 256
+
+static int parse_positive(const char *s, int64_t *out)
 {
     if (!*s)
         return -1;
@@ -294,7 +302,7 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
         read_plugin_path(def, pp, diags);
     src_pos bs_pos;
     const char *bs = get_scalar(root, "batch_size", "the pipeline", diags, &bs_pos);
-    if (bs && parse_batch_size(bs, &def->batch_size) < 0)
+    if (bs && parse_positive(bs, &def->batch_size) < 0)
         diag_add(diags, bs_pos, "'batch_size' must be an integer >= 1, not '%s'", bs);
     const char *state_dir = get_scalar(root, "state_dir", "the pipeline", diags, NULL);
     if (state_dir && *state_dir)
@@ -304,6 +312,17 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     if (ci && (duration_parse_ms(ci, &def->checkpoint_interval_ms) != 0 || def->checkpoint_interval_ms < 10))
         diag_add(diags, ci_pos,
                  "'checkpoint_interval' must be a duration of at least 10ms (like 5s), not '%s'", ci);
+    src_pos pt_pos;
+    const char *pt = get_scalar(root, "partitions", "the pipeline", diags, &pt_pos);
+    if (pt && (parse_positive(pt, &def->partitions) < 0 || def->partitions > MAX_PARTITIONS))
+        diag_add(diags, pt_pos, "'partitions' must be an integer from 1 to %d, not '%s'", MAX_PARTITIONS, pt);
+    src_pos th_pos;
+    const char *th = get_scalar(root, "threads", "the pipeline", diags, &th_pos);
+    if (th && strcmp(th, "auto") == 0)
+        def->threads = 0;
+    else if (th && (parse_positive(th, &def->threads) < 0 || def->threads > MAX_THREADS))
+        diag_add(diags, th_pos, "'threads' must be 'auto' or an integer from 1 to %d, not '%s'", MAX_THREADS,
+                 th);
     const cfg_node *steps = cfg_map_get(root, "steps");
     if (steps)
         read_steps(def, steps, diags);
@@ -363,6 +382,7 @@ pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, 
     }
     def->batch_size = 4096;
     def->checkpoint_interval_ms = 5000;
+    def->partitions = DEFAULT_PARTITIONS;
     def->root = cfg_yaml_read_file(fp, path, lookup, ud, diags);
     fclose(fp);
     if (!def->root) {

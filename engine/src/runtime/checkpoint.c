@@ -1,0 +1,239 @@
+/* Checkpoints: between ticks, when no record is in flight, the source notes
+ * its positions, every instance's state is snapshot (with a state folder)
+ * and every step flushes. A checkpoint completes once every sink has made
+ * its output durable; then the state is written and the source may commit
+ * its positions. At start the last written state is restored.
+ *
+ * A step of a keyed stage has one snapshot per task, stored under
+ * "<step>[<task>/<tasks>]": state is keyed by user and a user's task depends
+ * on the number of tasks, so state written with another `partitions` is
+ * refused rather than restored into the wrong instances. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "log.h"
+
+static int check_status(pipeline *p, step *s, const char *hook, sluice_status st)
+{
+    if (st >= 0)
+        return 0;
+    pipeline_fail(p, s->scope, "%s failed (status %d)", hook, (int)st);
+    return -1;
+}
+
+/* An entry's step name and task: "dedup" (task -1) or "dedup[3/8]". */
+static int parse_entry_name(const char *name, char *base, size_t basesz, long *task, long *tasks)
+{
+    const char *open = strchr(name, '[');
+    *task = *tasks = -1;
+    size_t len = open ? (size_t)(open - name) : strlen(name);
+    if (len >= basesz)
+        return -1;
+    memcpy(base, name, len);
+    base[len] = '\0';
+    if (open == NULL)
+        return 0;
+    char tail;
+    if (sscanf(open, "[%ld/%ld%c", task, tasks, &tail) != 3 || tail != ']' || *task < 0 || *tasks < 1 ||
+        *task >= *tasks)
+        return -1;
+    return 0;
+}
+
+static step *find_step(pipeline *p, const char *name, size_t *index)
+{
+    for (size_t k = 0; k < p->nsteps; k++)
+        if (strcmp(p->steps[k].def->name, name) == 0) {
+            *index = k;
+            return &p->steps[k];
+        }
+    return NULL;
+}
+
+/* The instance an entry's state belongs to, or NULL with the pipeline failed
+ * (or, for a step that is gone, a warning). */
+static step *entry_instance(pipeline *p, const state_entry *e)
+{
+    char base[256];
+    long task, tasks;
+    if (parse_entry_name(e->step, base, sizeof base, &task, &tasks) != 0) {
+        pipeline_fail(p, p->def->name, "cannot restore: the checkpoint names an unknown step '%s'", e->step);
+        return NULL;
+    }
+    size_t i;
+    step *s = find_step(p, base, &i);
+    if (s == NULL) {
+        log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' ignored: the pipeline has no such step",
+                base);
+        return NULL;
+    }
+    size_t now = step_instances(p, i);
+    size_t then = task < 0 ? 1 : (size_t)tasks;
+    if (now != then || (task < 0) != (s->stage == 0)) {
+        pipeline_fail(
+            p, s->scope,
+            "cannot restore: the checkpoint holds this step's state split over %zu task%s, the "
+            "pipeline now runs it in %zu (state is keyed by user, and a user's task depends on "
+            "the number of tasks); set 'partitions: %zu' to read it, or start with an empty state_dir",
+            then, then == 1 ? "" : "s", now, then);
+        return NULL;
+    }
+    return step_instance(p, i, task < 0 ? 0 : (size_t)task);
+}
+
+int checkpoint_restore(pipeline *p)
+{
+    state_image img;
+    char err[512];
+    int rc = state_read(p->def->state_dir, p->def->name, &img, err, sizeof err);
+    if (rc < 0) {
+        pipeline_fail(p, p->def->name, "cannot restore state: %s", err);
+        return -1;
+    }
+    if (rc == 0) {
+        log_msg(SLUICE_LOG_INFO, p->def->name, "no state in %s yet: starting fresh", p->def->state_dir);
+        return 0;
+    }
+    for (size_t i = 0; i < img.count && !p->failed; i++) {
+        const state_entry *e = &img.entries[i];
+        step *s = entry_instance(p, e);
+        if (s == NULL)
+            continue;
+        if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
+            pipeline_fail(p, s->scope,
+                          "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
+                          e->plugin, e->version, s->plugin->desc.name,
+                          s->plugin->desc.restore ? "" : ", which cannot restore state");
+            break;
+        }
+        sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, s->self, &e->snap);
+        if (st != SLUICE_OK)
+            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d",
+                          e->plugin, e->version, e->snap.encoding_version, (int)st);
+    }
+    if (!p->failed)
+        log_msg(SLUICE_LOG_INFO, p->def->name, "restored checkpoint %llu from %s",
+                (unsigned long long)img.checkpoint_id, p->def->state_dir);
+    p->checkpoint_id = img.checkpoint_id;
+    state_image_free(&img);
+    return p->failed ? -1 : 0;
+}
+
+static int async_sinks_acked(const pipeline *p, uint64_t id)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].async_sink && p->steps[i].acked_checkpoint < id)
+            return 0;
+    return 1;
+}
+
+/* Every sink holds what was emitted before checkpoint id: write the state
+ * taken at the checkpoint, then let the source commit its positions. Without
+ * a state folder, positions are only committed when no operator state
+ * depends on them: there is none, or the bounded input has ended. */
+static void finish_checkpoint(pipeline *p, uint64_t id)
+{
+    if (p->def->state_dir) {
+        char err[512];
+        p->pending_state.checkpoint_id = id;
+        if (state_write(p->def->state_dir, p->def->name, &p->pending_state, err, sizeof err) != 0) {
+            pipeline_fail(p, p->def->name, "cannot write state checkpoint %llu: %s", (unsigned long long)id,
+                          err);
+            return;
+        }
+        state_image_free(&p->pending_state);
+    } else if (p->stateful && !p->src.ended) {
+        return;
+    }
+    step *src = &p->steps[p->source];
+    if (src->plugin->desc.checkpoint_complete)
+        check_status(p, src, "checkpoint_complete",
+                     src->plugin->desc.checkpoint_complete(&host_api, &src->ctx, src->self, id));
+}
+
+static void snapshot_instance(pipeline *p, step *s, const char *entry_name)
+{
+    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
+    if (check_status(p, s, "snapshot", s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
+        state_image_add(&p->pending_state, entry_name, s->plugin->desc.name, s->plugin->desc.version, &snap);
+    free(snap.data);
+}
+
+/* Flush every instance but the source's (failed: best effort, on). */
+static void flush_all(pipeline *p, int only_async)
+{
+    for (size_t k = 1; k < p->nsteps; k++) {
+        size_t i = p->order[k];
+        for (size_t n = 0; n < step_instances(p, i); n++) {
+            step *s = step_instance(p, i, n);
+            if (!s->created || s->plugin->desc.flush == NULL || (only_async && !s->async_sink))
+                continue;
+            sluice_status st = s->plugin->desc.flush(&host_api, &s->ctx, s->self);
+            if (!p->failed)
+                check_status(p, s, "flush", st);
+        }
+    }
+}
+
+void checkpoint_take(pipeline *p)
+{
+    if (p->checkpoint_pending)
+        return; /* one at a time */
+    uint64_t id = ++p->checkpoint_id;
+    step *src = &p->steps[p->source];
+    if (src->plugin->desc.checkpoint_begin)
+        check_status(p, src, "checkpoint_begin",
+                     src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
+    if (p->def->state_dir) {
+        state_image_free(&p->pending_state);
+        for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
+            size_t i = p->order[k];
+            if (p->steps[i].plugin->desc.snapshot == NULL)
+                continue;
+            if (p->steps[i].stage == 0) {
+                snapshot_instance(p, &p->steps[i], p->steps[i].def->name);
+                continue;
+            }
+            for (size_t t = 0; t < p->ntasks && !p->failed; t++) {
+                char name[300];
+                snprintf(name, sizeof name, "%s[%zu/%zu]", p->steps[i].def->name, t, p->ntasks);
+                snapshot_instance(p, step_instance(p, i, t), name);
+            }
+        }
+    }
+    if (!p->failed)
+        flush_all(p, 0);
+    if (p->failed)
+        return;
+    if (async_sinks_acked(p, id))
+        finish_checkpoint(p, id);
+    else
+        p->checkpoint_pending = id;
+}
+
+void checkpoint_poll(pipeline *p)
+{
+    if (p->checkpoint_pending && async_sinks_acked(p, p->checkpoint_pending)) {
+        uint64_t id = p->checkpoint_pending;
+        p->checkpoint_pending = 0;
+        finish_checkpoint(p, id);
+    }
+}
+
+void checkpoint_final(pipeline *p)
+{
+    if (p->failed) {
+        flush_all(p, 0); /* keep what was written */
+        return;
+    }
+    checkpoint_take(p);
+    for (int tries = 0; p->checkpoint_pending && !p->failed && tries < 600; tries++) {
+        flush_all(p, 1);
+        checkpoint_poll(p);
+    }
+    if (p->checkpoint_pending && !p->failed)
+        pipeline_fail(p, p->def->name, "sinks did not confirm delivery of the final checkpoint");
+}

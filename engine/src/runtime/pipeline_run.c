@@ -1,0 +1,461 @@
+/* The run loop: ticks, watermark markers, fan-in, the keyed stages' tasks
+ * on worker threads, and timers. Checkpoints are in checkpoint.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "log.h"
+#include "pipeline.h"
+#include "workers.h"
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 256;
+        v->v = realloc(v->v, v->cap * sizeof *v->v);
+        if (v->v == NULL)
+            abort();
+    }
+    v->v[v->n++] = (item){rec, wm, seq};
+}
+
+/* After a step finished with an input item at watermark wm: any output that
+ * has not yet carried wm gets a marker, so consumers see the watermark move
+ * at exactly this point of the stream. Consecutive markers collapse. */
+void port_advance(port *pt, int64_t wm, uint64_t seq)
+{
+    if (pt->last_wm >= wm || !pt->needs_markers)
+        return;
+    pt->last_wm = wm;
+    item_vec *q = &pt->queue;
+    if (q->n > 0 && q->v[q->n - 1].rec == NULL && !pt->keep_markers)
+        q->v[q->n - 1] = (item){NULL, wm, seq};
+    else
+        items_push(q, NULL, wm, seq);
+}
+
+void step_advance_ports(step *s, int64_t wm, uint64_t seq)
+{
+    for (size_t k = 0; k < s->nports; k++)
+        port_advance(&s->ports[k], wm, seq);
+}
+
+struct sluice_counter *step_counter(step *s, const char *name)
+{
+    for (size_t k = 0; k < s->ncounters; k++)
+        if (strcmp(s->counters[k]->name, name) == 0)
+            return s->counters[k];
+    s->counters = realloc(s->counters, (s->ncounters + 1) * sizeof *s->counters);
+    struct sluice_counter *c = calloc(1, sizeof *c);
+    c->name = strdup(name);
+    s->counters[s->ncounters++] = c;
+    return c;
+}
+
+port *step_port(step *s, const char *name)
+{
+    if (name == NULL)
+        return s->nports ? &s->ports[0] : NULL;
+    for (size_t k = 0; k < s->nports; k++)
+        if (strcmp(s->ports[k].name, name) == 0)
+            return &s->ports[k];
+    return NULL;
+}
+
+void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(SLUICE_LOG_ERROR, scope, "%s", msg);
+    pthread_mutex_lock(&p->fail_lock); /* workers may fail at once */
+    if (!p->failed) {
+        snprintf(p->failure, sizeof p->failure, "%s: %s", scope ? scope : p->def->name, msg);
+        p->failed = 1;
+    }
+    pthread_mutex_unlock(&p->fail_lock);
+}
+
+static int create_instance(pipeline *p, step *s)
+{
+    char err[1024] = "";
+    s->self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, err, sizeof err);
+    if (s->self == NULL) {
+        err[sizeof err - 1] = '\0';
+        pipeline_fail(p, s->scope, "cannot start %s plugin '%s': %s", plugin_kind_name(s->plugin->desc.kind),
+                      s->plugin->desc.name, err[0] ? err : "create failed (no reason given)");
+        return -1;
+    }
+    s->created = 1;
+    return 0;
+}
+
+static void worker_round(void *arg, size_t worker);
+
+/* Threads for the stages' tasks: as asked, else one per core; never more
+ * than there are tasks. */
+static size_t choose_threads(const pipeline *p)
+{
+    if (p->ntasks == 0)
+        return 1;
+    size_t n = p->def->threads > 0 ? (size_t)p->def->threads : 0;
+    if (n == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (size_t)cores : 1;
+    }
+    return n < p->ntasks ? n : p->ntasks;
+}
+
+int pipeline_start(pipeline *p)
+{
+    /* Sinks first, the source last: nothing is read before it can be written. */
+    for (size_t k = p->nsteps; k-- > 0;) {
+        size_t i = p->order[k];
+        for (size_t n = 0; n < step_instances(p, i); n++)
+            if (create_instance(p, step_instance(p, i, n)) != 0)
+                return -1;
+        if (p->steps[i].plugin->desc.kind == SLUICE_KIND_OPERATOR && p->steps[i].plugin->desc.snapshot)
+            p->stateful = 1;
+    }
+    p->threads = choose_threads(p);
+    p->worker_records = calloc(p->threads, sizeof *p->worker_records);
+    if (p->worker_records == NULL) {
+        pipeline_fail(p, p->def->name, "out of memory");
+        return -1;
+    }
+    if (p->threads > 1 && (p->workers = workers_start(p->threads, worker_round, p)) == NULL) {
+        pipeline_fail(p, p->def->name, "cannot start %zu worker threads", p->threads);
+        return -1;
+    }
+    for (size_t k = 0; k < p->nstages; k++)
+        log_msg(SLUICE_LOG_DEBUG, p->def->name,
+                "stage %zu (keyed by %s): %zu step%s in %zu tasks on %zu thread%s", k + 1,
+                p->stages[k].key == SLUICE_STATE_KEY_USER ? "user" : "event", p->stages[k].n,
+                p->stages[k].n == 1 ? "" : "s", p->ntasks, p->threads, p->threads == 1 ? "" : "s");
+    if (p->def->state_dir)
+        return checkpoint_restore(p);
+    if (p->stateful && p->steps[p->source].plugin->desc.checkpoint_complete)
+        log_msg(SLUICE_LOG_INFO, p->def->name,
+                "no state_dir: source positions are committed only once a bounded input has ended "
+                "(a restart re-reads from the last commit)");
+    return 0;
+}
+
+/* Who runs a list of steps: a task of a stage (its instances of the
+ * stage's steps) or the pipeline's thread (every step outside the stages
+ * but the source). */
+typedef struct runner {
+    pipeline *p;
+    stage *st; /* NULL outside the stages */
+    task *t;
+    const size_t *order;
+    size_t n;
+} runner;
+
+static const item_vec no_items;
+
+void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
+{
+    memset(pos, 0, nq * sizeof *pos);
+    for (;;) {
+        const item *best = NULL;
+        size_t best_k = 0;
+        for (size_t k = 0; k < nq; k++) {
+            const item_vec *q = queues[k];
+            if (pos[k] < q->n && (best == NULL || q->v[pos[k]].seq < best->seq)) {
+                best = &q->v[pos[k]];
+                best_k = k;
+            }
+        }
+        if (best == NULL)
+            return;
+        /* Markers from several inputs: the watermark is the least of them,
+         * which, with one source, is the one with the smaller sequence. */
+        items_push(out, best->rec, best->wm, best->seq);
+        pos[best_k]++;
+    }
+}
+
+static void gather_add(step *s, size_t *nq, const item_vec *q)
+{
+    if (q->n > 0)
+        s->gather_q[(*nq)++] = q;
+}
+
+/* The exchange of stage st that carries (step j, port pt). */
+static size_t exchange_of(const stage *st, size_t j, size_t pt)
+{
+    size_t x = 0;
+    while (x + 1 < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
+        x++;
+    return x;
+}
+
+/* The items a step reads this tick: its one input's queue, or the queues of
+ * its inputs (of every task, for a stage's step read from outside it)
+ * merged by source sequence; ties keep input order, then task order. */
+static const item_vec *gather(const runner *r, step *s)
+{
+    pipeline *p = r->p;
+    size_t need = s->ninputs * (p->ntasks ? p->ntasks : 1);
+    if (need > s->gather_cap) {
+        free(s->gather_q);
+        free(s->gather_pos);
+        s->gather_q = malloc(need * sizeof *s->gather_q);
+        s->gather_pos = malloc(need * sizeof *s->gather_pos);
+        if (s->gather_q == NULL || s->gather_pos == NULL) {
+            s->gather_cap = 0;
+            pipeline_fail(p, s->scope, "out of memory");
+            return &no_items;
+        }
+        s->gather_cap = need;
+    }
+    size_t nq = 0;
+    for (size_t k = 0; k < s->ninputs; k++) {
+        size_t j = s->inputs[k].step, pt = s->inputs[k].port;
+        size_t from = p->steps[j].stage;
+        if (r->st != NULL && from == s->stage)
+            gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
+        else if (r->st != NULL)
+            gather_add(s, &nq, &r->t->in[exchange_of(r->st, j, pt)].queue);
+        else if (from)
+            for (size_t u = 0; u < p->ntasks; u++)
+                gather_add(s, &nq, &p->stages[from - 1].tasks[u].steps[j].ports[pt].queue);
+        else
+            gather_add(s, &nq, &p->steps[j].ports[pt].queue);
+    }
+    if (nq <= 1)
+        return nq ? s->gather_q[0] : &no_items;
+    s->merged.n = 0;
+    items_merge(s->gather_q, s->gather_pos, nq, &s->merged);
+    return &s->merged;
+}
+
+static int check_status(pipeline *p, step *s, const char *hook, sluice_status st)
+{
+    if (st >= 0)
+        return 0;
+    pipeline_fail(p, s->scope, "%s failed (status %d)", hook, (int)st);
+    return -1;
+}
+
+static void process_segment(pipeline *p, step *s, const item *items, size_t n)
+{
+    if (n == 0)
+        return;
+    sluice_batch batch = {items, n, 0, &s->ctx};
+    for (size_t i = 0; i < n; i++)
+        s->c_in->value += items[i].rec != NULL;
+    sluice_status st = s->plugin->desc.process(&host_api, &s->ctx, s->self, &batch);
+    /* Whatever the plugin did not read counts as consumed at the last item. */
+    s->ctx.cur_wm = items[n - 1].wm;
+    s->ctx.cur_seq = items[n - 1].seq;
+    step_advance_ports(s, s->ctx.cur_wm, s->ctx.cur_seq);
+    check_status(p, s, "process", st);
+}
+
+static void run_from(const runner *r, size_t k);
+
+static void end_tick(pipeline *p)
+{
+    source_release_borrowed(&p->src);
+    for (size_t i = 0; i < p->nsteps; i++)
+        for (size_t k = 0; k < p->steps[i].nports; k++)
+            p->steps[i].ports[k].queue.n = 0;
+    tasks_end_tick(p);
+    arena_reset(&p->tick_arena);
+}
+
+/* Call a step's watermark hook until it has emitted everything due. Outside
+ * the stages, when the marker is the last item the step reads this tick,
+ * each chunk is run through the rest of the pipeline and the tick's memory
+ * released before the next call, so a flush of millions of sessions never
+ * sits in memory at once. Returns 1 when it did so (the step's input is then
+ * gone). In a task the chunks wait for the end of the tick. */
+static int fire_watermark(const runner *r, step *s, size_t k, const item *marker, int last)
+{
+    pipeline *p = r->p;
+    int drained = 0;
+    for (;;) {
+        sluice_status st = s->plugin->desc.watermark(&host_api, &s->ctx, s->self, marker->wm);
+        step_advance_ports(s, marker->wm, marker->seq);
+        if (st != SLUICE_MORE) {
+            check_status(p, s, "watermark", st);
+            if (drained)
+                run_from(r, k + 1); /* the last chunk, as the earlier ones */
+            return drained;
+        }
+        if (last && r->st == NULL) {
+            run_from(r, k + 1);
+            end_tick(p);
+            drained = 1;
+        }
+        if (p->failed)
+            return drained;
+    }
+}
+
+/* Run the runner's step k over what its inputs queued this tick. Returns 1
+ * when a watermark flush ended the tick early (see fire_watermark). */
+static int run_step(const runner *r, size_t k)
+{
+    pipeline *p = r->p;
+    size_t i = r->order[k];
+    step *s = r->t ? &r->t->steps[i] : &p->steps[i];
+    const item_vec *in = gather(r, s);
+    size_t start = 0, n = in->n;
+    int64_t prev_wm = s->ctx.cur_wm;
+    for (size_t j = 0; j < n && !p->failed; j++) {
+        const item *it = &in->v[j];
+        int64_t wm = prev_wm;
+        prev_wm = it->wm > prev_wm ? it->wm : prev_wm;
+        if (it->rec != NULL || it->wm <= wm)
+            continue; /* records, and markers that move nothing (fan-in) */
+        process_segment(p, s, in->v + start, j - start);
+        start = j + 1;
+        s->ctx.cur_wm = it->wm;
+        s->ctx.cur_seq = it->seq;
+        if (s->plugin->desc.watermark) {
+            item marker = *it; /* the queue holding it may be cleared */
+            if (fire_watermark(r, s, k, &marker, j + 1 == n))
+                return 1;
+        } else {
+            step_advance_ports(s, it->wm, it->seq);
+        }
+    }
+    if (!p->failed)
+        process_segment(p, s, in->v + start, n - start);
+    return 0;
+}
+
+/* The runner's steps k.. in turn. A step that drained the tick has run every
+ * later step already. */
+static void run_from(const runner *r, size_t k)
+{
+    for (; k < r->n && !r->p->failed; k++)
+        if (run_step(r, k))
+            return;
+}
+
+/* One round of a stage: each worker takes tasks until none is left. */
+static void worker_round(void *arg, size_t worker)
+{
+    pipeline *p = arg;
+    stage *st = p->running;
+    for (;;) {
+        size_t ti = p->next_task++;
+        if (ti >= p->ntasks)
+            return;
+        task *t = &st->tasks[ti];
+        for (size_t x = 0; x < st->nex; x++)
+            for (size_t k = 0; k < t->in[x].queue.n; k++)
+                p->worker_records[worker] += t->in[x].queue.v[k].rec != NULL;
+        runner r = {p, st, t, st->order, st->n};
+        run_from(&r, 0);
+    }
+}
+
+static void run_downstream(pipeline *p)
+{
+    for (size_t k = 0; k < p->nstages && !p->failed; k++) {
+        stage *st = &p->stages[k];
+        tasks_route(p, st);
+        p->running = st;
+        p->next_task = 0;
+        if (p->workers)
+            workers_round(p->workers);
+        else
+            worker_round(p, 0);
+    }
+    runner g = {p, NULL, NULL, p->global_order, p->nglobal};
+    run_from(&g, 0);
+    end_tick(p);
+}
+
+static uint64_t last_seq(const pipeline *p) { return p->src.next_seq ? p->src.next_seq - 1 : 0; }
+
+/* Timers of every instance, on the pipeline's thread before the tick's poll:
+ * what they emit precedes the tick's records. */
+static void run_timers(pipeline *p, int64_t now)
+{
+    for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
+        size_t i = p->order[k];
+        for (size_t n = 0; n < step_instances(p, i) && !p->failed; n++) {
+            step *s = step_instance(p, i, n);
+            if (s->timer_due == 0 || s->timer_due > now || s->plugin->desc.timer == NULL)
+                continue;
+            s->timer_due = 0;
+            s->ctx.cur_wm = p->src.wm.current;
+            s->ctx.cur_seq = last_seq(p);
+            check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
+        }
+    }
+}
+
+static void log_summary(const pipeline *p)
+{
+    for (size_t k = 0; k < p->nsteps; k++) {
+        const step *s = &p->steps[p->order[k]];
+        counter_total *totals;
+        size_t n = pipeline_step_totals(p, p->order[k], &totals);
+        char line[1024];
+        size_t len = 0;
+        for (size_t j = 0; j < n && len < sizeof line; j++)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s=%lld", j ? " " : "", totals[j].name,
+                                    (long long)totals[j].value);
+        free(totals);
+        log_msg(SLUICE_LOG_INFO, s->scope, "%s", len ? line : "(no counters)");
+    }
+}
+
+int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
+{
+    p->stop = stop;
+    step *src = &p->steps[p->source];
+    size_t budget = (size_t)p->def->batch_size;
+    int64_t next_checkpoint = wall_ms() + p->def->checkpoint_interval_ms;
+    while (!p->failed && !p->src.ended && !(stop && *stop)) {
+        int64_t now = wall_ms();
+        p->src.tick_now = now;
+        run_timers(p, now);
+        if (!p->src.raw) {
+            int64_t before = p->src.wm.current;
+            if (wm_refresh(&p->src.wm, now) > before)
+                step_advance_ports(src, p->src.wm.current, last_seq(p));
+        }
+        src->ctx.cur_wm = p->src.wm.current;
+        sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
+        if (st == SLUICE_END) {
+            p->src.ended = 1;
+            p->src.wm.current = SLUICE_TIME_MAX;
+            step_advance_ports(src, SLUICE_TIME_MAX, p->src.next_seq);
+        } else {
+            check_status(p, src, "poll", st);
+        }
+        run_downstream(p);
+        checkpoint_poll(p);
+        if (!p->failed && now >= next_checkpoint) {
+            checkpoint_take(p);
+            next_checkpoint = now + p->def->checkpoint_interval_ms;
+        }
+    }
+    /* The end: one last checkpoint (flushing every sink) unless we failed;
+     * sinks still flush after a failure so what was written is kept. */
+    checkpoint_final(p);
+    log_summary(p);
+    return p->failed ? -1 : 0;
+}

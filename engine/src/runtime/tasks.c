@@ -1,0 +1,353 @@
+/* Keyed stages and their tasks: which steps run once per in-process
+ * partition, their instances, and the exchanges that route records to them.
+ *
+ * Planning, in topological order: an operator keyed by user or by event
+ * (sluice_state_key) joins the stage of its key, made when first needed; a
+ * stateless operator joins the stage of its inputs when they all come from
+ * one stage; everything else runs once, outside the stages. A stage may
+ * read the source's events or the output of an earlier stage, never of a
+ * step outside the stages (they run after the stages in each tick), so a
+ * step that would has to run outside them too.
+ *
+ * An exchange takes one upstream port (the source's events, or a port of an
+ * earlier stage's step, its tasks' output merged in stream order) and sends
+ * each record to the task of its key. Watermarks are the source's,
+ * unchanged: each record carries the watermark after it, so every judgement
+ * of lateness and expiry is the one a single instance makes.
+ *
+ * What a task emits is read downstream merged with the other tasks' output
+ * by sequence number, so the sequence number an emission is stamped with
+ * decides the order of the merged stream, and it must not depend on how the
+ * stream was cut into ticks or onto threads. Hence a task hears of watermark
+ * moves made by other tasks' records only at fixed points of the stream
+ * (the first record past every MARKER_EVERY sequence numbers, and every
+ * marker upstream: idleness, partitions ending, the end, a dropped record),
+ * and markers in a stage are never merged with the next one, as they are
+ * elsewhere, so each emission keeps the sequence number of the point where
+ * it became due. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+
+/* How often, in source sequence numbers, every task hears of the stream's
+ * watermark: a task fires at most this far behind the stream's position,
+ * at a cost of one marker per task per MARKER_EVERY records. */
+#define MARKER_EVERY 256
+
+static int keyed(sluice_state_key key)
+{
+    return key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT;
+}
+
+static stage *stage_for_key(pipeline *p, sluice_state_key key)
+{
+    for (size_t k = 0; k < p->nstages; k++)
+        if (p->stages[k].key == key)
+            return &p->stages[k];
+    stage *st = &p->stages[p->nstages++];
+    st->key = key;
+    st->order = calloc(p->nsteps, sizeof *st->order);
+    st->ex = calloc(p->nsteps * 4 + 1, sizeof *st->ex);
+    return st->order && st->ex ? st : NULL;
+}
+
+/* Add step s to stage st if every input allows it; returns 1 when added. */
+static int try_join(pipeline *p, step *s, stage *st)
+{
+    size_t index = (size_t)(st - p->stages) + 1;
+    for (size_t k = 0; k < s->ninputs; k++) {
+        size_t j = s->inputs[k].step;
+        const step *up = &p->steps[j];
+        if (j == p->source ? s->inputs[k].port != 0 : up->stage == 0 || up->stage > index)
+            return 0;
+    }
+    s->stage = index;
+    st->order[st->n++] = (size_t)(s - p->steps);
+    for (size_t k = 0; k < s->ninputs; k++) {
+        size_t j = s->inputs[k].step, pt = s->inputs[k].port;
+        if (p->steps[j].stage == index)
+            continue;
+        size_t x = 0;
+        while (x < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
+            x++;
+        if (x == st->nex)
+            st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, NULL, NULL};
+    }
+    return 1;
+}
+
+/* The one stage all of s's inputs come from, or NULL. */
+static stage *inputs_stage(pipeline *p, const step *s)
+{
+    size_t common = 0;
+    for (size_t k = 0; k < s->ninputs; k++) {
+        size_t st = p->steps[s->inputs[k].step].stage;
+        if (st == 0 || (common && st != common))
+            return NULL;
+        common = st;
+    }
+    return common ? &p->stages[common - 1] : NULL;
+}
+
+static int plan_stages(pipeline *p)
+{
+    p->stages = calloc(4, sizeof *p->stages); /* one per key at most */
+    if (p->stages == NULL)
+        return -1;
+    for (size_t k = 1; k < p->nsteps; k++) {
+        step *s = &p->steps[p->order[k]];
+        if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
+            continue;
+        sluice_state_key key = s->plugin->desc.state_key;
+        if (keyed(key)) {
+            stage *st = stage_for_key(p, key);
+            if (st == NULL)
+                return -1;
+            try_join(p, s, st);
+        } else if (key == SLUICE_STATE_KEY_NONE) {
+            stage *st = inputs_stage(p, s);
+            if (st)
+                try_join(p, s, st);
+        }
+    }
+    /* A stage nothing joined (its first candidate could not) is dropped. */
+    size_t kept = 0;
+    for (size_t k = 0; k < p->nstages; k++) {
+        if (p->stages[k].n == 0) {
+            free(p->stages[k].order);
+            free(p->stages[k].ex);
+            continue;
+        }
+        p->stages[kept++] = p->stages[k];
+    }
+    p->nstages = kept;
+    for (size_t k = 0; k < kept; k++)
+        for (size_t m = 0; m < p->stages[k].n; m++)
+            p->steps[p->stages[k].order[m]].stage = k + 1;
+    return 0;
+}
+
+static int instance_init(pipeline *p, task *t, step *inst, const step *tmpl)
+{
+    *inst = *tmpl;
+    inst->is_instance = 1;
+    inst->self = NULL;
+    inst->created = 0;
+    inst->counters = NULL;
+    inst->ncounters = 0;
+    inst->merged = (item_vec){0};
+    inst->gather_q = NULL;
+    inst->gather_pos = NULL;
+    inst->gather_cap = 0;
+    inst->ports = calloc(tmpl->nports ? tmpl->nports : 1, sizeof *inst->ports);
+    if (inst->ports == NULL)
+        return -1;
+    for (size_t k = 0; k < tmpl->nports; k++) {
+        inst->ports[k] = tmpl->ports[k];
+        inst->ports[k].queue = (item_vec){0};
+        inst->ports[k].keep_markers = 1;
+    }
+    snprintf(inst->scope, sizeof inst->scope, "%s/%s[%zu]", p->def->name, tmpl->def->name, t->index);
+    inst->ctx = (struct sluice_ctx){p, inst, t, &t->arena, SLUICE_TIME_MIN, 0};
+    inst->c_in = step_counter(inst, "in");
+    inst->c_out = step_counter(inst, "out");
+    return 0;
+}
+
+static int stage_build(pipeline *p, stage *st)
+{
+    st->tasks = calloc(p->ntasks, sizeof *st->tasks);
+    if (st->tasks == NULL)
+        return -1;
+    for (size_t x = 0; x < st->nex; x++) {
+        exchange *ex = &st->ex[x];
+        size_t nq = p->steps[ex->step].stage ? p->ntasks : 1;
+        ex->queues = calloc(nq, sizeof *ex->queues);
+        ex->pos = calloc(nq, sizeof *ex->pos);
+        if (ex->queues == NULL || ex->pos == NULL)
+            return -1;
+    }
+    for (size_t ti = 0; ti < p->ntasks; ti++) {
+        task *t = &st->tasks[ti];
+        t->index = ti;
+        arena_init(&t->arena, 1u << 18);
+        t->steps = calloc(p->nsteps, sizeof *t->steps);
+        t->in = calloc(st->nex ? st->nex : 1, sizeof *t->in);
+        if (t->steps == NULL || t->in == NULL)
+            return -1;
+        for (size_t x = 0; x < st->nex; x++)
+            t->in[x] = (port){"exchange", {0}, SLUICE_TIME_MIN, 1, 1, 1};
+        for (size_t k = 0; k < st->n; k++) {
+            size_t i = st->order[k];
+            if (instance_init(p, t, &t->steps[i], &p->steps[i]) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int tasks_build(pipeline *p)
+{
+    p->global_order = calloc(p->nsteps, sizeof *p->global_order);
+    if (p->global_order == NULL)
+        return -1;
+    if (!p->src.raw && p->def->partitions > 1 && plan_stages(p) != 0)
+        return -1;
+    p->ntasks = p->nstages ? (size_t)p->def->partitions : 0;
+    for (size_t k = 1; k < p->nsteps; k++)
+        if (p->steps[p->order[k]].stage == 0)
+            p->global_order[p->nglobal++] = p->order[k];
+    for (size_t k = 0; k < p->nstages; k++)
+        if (stage_build(p, &p->stages[k]) != 0)
+            return -1;
+    return 0;
+}
+
+/* The task of a record: the same for a key in every process and run, so a
+ * task's snapshot holds the same keys whoever restores it. -1 when the
+ * record lacks what the key needs (made by an operator, not decoded). */
+static long task_of(const pipeline *p, sluice_state_key key, const sluice_record *rec)
+{
+    uint64_t h;
+    if (key == SLUICE_STATE_KEY_EVENT && (rec->role_present & (1u << SLUICE_ROLE_EVENT_ID))) {
+        h = rec->role_hash[SLUICE_ROLE_EVENT_ID];
+    } else {
+        uint8_t need = (1u << SLUICE_ROLE_USER) | (key == SLUICE_STATE_KEY_EVENT ? 1u << SLUICE_ROLE_URL : 0);
+        if ((rec->role_present & need) != need)
+            return -1;
+        h = rec->role_hash[SLUICE_ROLE_USER];
+        if (key == SLUICE_STATE_KEY_EVENT) /* the (user, url, ts) triple */
+            h = (h ^ rec->role_hash[SLUICE_ROLE_URL] * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull ^
+                (uint64_t)rec->time;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (long)(h % p->ntasks);
+}
+
+/* The upstream's items of this tick: one queue, or its tasks' merged. */
+static const item_vec *exchange_input(pipeline *p, exchange *ex)
+{
+    const step *up = &p->steps[ex->step];
+    if (up->stage == 0)
+        return &p->steps[ex->step].ports[ex->port].queue;
+    const stage *from = &p->stages[up->stage - 1];
+    for (size_t u = 0; u < p->ntasks; u++)
+        ex->queues[u] = &from->tasks[u].steps[ex->step].ports[ex->port].queue;
+    ex->merged.n = 0;
+    items_merge(ex->queues, ex->pos, p->ntasks, &ex->merged);
+    return &ex->merged;
+}
+
+void tasks_route(pipeline *p, stage *st)
+{
+    for (size_t x = 0; x < st->nex && !p->failed; x++) {
+        exchange *ex = &st->ex[x];
+        const item_vec *q = exchange_input(p, ex);
+        for (size_t i = 0; i < q->n; i++) {
+            const item *it = &q->v[i];
+            if (it->rec != NULL) {
+                long ti = task_of(p, st->key, it->rec);
+                if (ti < 0) {
+                    pipeline_fail(p, p->steps[st->order[0]].scope,
+                                  "a record from step '%s' has no %s to route it by: a step keyed by %s must "
+                                  "be fed the source's events (or records copied from them)",
+                                  p->steps[ex->step].def->name,
+                                  st->key == SLUICE_STATE_KEY_USER ? "user id" : "event id, user or url",
+                                  st->key == SLUICE_STATE_KEY_USER ? "user" : "event");
+                    return;
+                }
+                port *in = &st->tasks[ti].in[x];
+                items_push(&in->queue, it->rec, it->wm, it->seq);
+                if (it->wm > in->last_wm)
+                    in->last_wm = it->wm;
+            }
+            int due = it->rec == NULL || it->seq / MARKER_EVERY != ex->routed_seq / MARKER_EVERY;
+            if (due && it->wm > ex->routed_wm) {
+                ex->routed_wm = it->wm;
+                ex->routed_seq = it->seq;
+                for (size_t k = 0; k < p->ntasks; k++)
+                    port_advance(&st->tasks[k].in[x], it->wm, it->seq);
+            }
+        }
+    }
+}
+
+void tasks_end_tick(pipeline *p)
+{
+    for (size_t k = 0; k < p->nstages; k++) {
+        stage *st = &p->stages[k];
+        for (size_t ti = 0; ti < p->ntasks; ti++) {
+            task *t = &st->tasks[ti];
+            for (size_t x = 0; x < st->nex; x++)
+                t->in[x].queue.n = 0;
+            for (size_t m = 0; m < st->n; m++) {
+                step *s = &t->steps[st->order[m]];
+                for (size_t q = 0; q < s->nports; q++)
+                    s->ports[q].queue.n = 0;
+            }
+            arena_reset(&t->arena);
+        }
+    }
+}
+
+void tasks_free(pipeline *p)
+{
+    for (size_t k = 0; k < p->nstages; k++) {
+        stage *st = &p->stages[k];
+        for (size_t ti = 0; ti < p->ntasks && st->tasks; ti++) {
+            task *t = &st->tasks[ti];
+            for (size_t m = 0; m < st->n && t->steps; m++)
+                step_free_instance(&t->steps[st->order[m]]);
+            for (size_t x = 0; x < st->nex && t->in; x++)
+                free(t->in[x].queue.v);
+            free(t->steps);
+            free(t->in);
+            arena_free(&t->arena);
+        }
+        for (size_t x = 0; x < st->nex; x++) {
+            free(st->ex[x].merged.v);
+            free(st->ex[x].queues);
+            free(st->ex[x].pos);
+        }
+        free(st->tasks);
+        free(st->order);
+        free(st->ex);
+    }
+    free(p->stages);
+    free(p->global_order);
+    p->stages = NULL;
+    p->nstages = 0;
+    p->ntasks = 0;
+}
+
+size_t pipeline_step_totals(const pipeline *p, size_t i, counter_total **out)
+{
+    size_t n = 0, cap = 0;
+    counter_total *totals = NULL;
+    for (size_t ti = 0; ti < step_instances(p, i); ti++) {
+        const step *inst = step_instance((pipeline *)p, i, ti);
+        for (size_t c = 0; c < inst->ncounters; c++) {
+            const struct sluice_counter *ctr = inst->counters[c];
+            size_t k = 0;
+            while (k < n && strcmp(totals[k].name, ctr->name) != 0)
+                k++;
+            if (k == n) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 16;
+                    counter_total *grown = realloc(totals, cap * sizeof *totals);
+                    if (grown == NULL)
+                        break;
+                    totals = grown;
+                }
+                totals[n++] = (counter_total){ctr->name, 0};
+            }
+            totals[k].value += ctr->value;
+        }
+    }
+    *out = totals;
+    return n;
+}

@@ -1,0 +1,302 @@
+/* Keyed stages in tasks on worker threads (docs/pipelines.md, "Partitions
+ * and threads"): the replay pipeline gives the same records for any thread
+ * count and batch size (byte for byte: the order of the merged output is
+ * fixed by the partition count alone), the same records as one instance per
+ * step (compared sorted), the work is shared between threads, and state
+ * checkpointed per task is restored into the same tasks or refused when the
+ * partition count changed. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "test_support.h"
+
+static const char *const outputs[] = {"url_clicks.jsonl", "window_summary.jsonl", "sessions.jsonl",
+                                      "rejected.jsonl"};
+
+static char *generate(const char *dir)
+{
+    char *input = ts_strf("%s/clicks.jsonl", dir);
+    char *yaml = ts_strf("%s/gen.yaml", dir);
+    char *body =
+        ts_strf("steps:\n"
+                "  - name: gen\n"
+                "    plugin: clickgen\n"
+                "    options: {count: 20000, users: 400, urls: 60, start: 1795737600000, seed: 5,\n"
+                "              event_interval: 40ms, think_time: 15s, duplicates: 0.03, late: 0.02,\n"
+                "              invalid: 0.02, disorder: 4s}\n"
+                "    event: raw\n"
+                "  - name: out\n"
+                "    plugin: file\n"
+                "    input: gen\n"
+                "    options: {path: %s, truncate: true}\n",
+                input);
+    ts_write_file(yaml, body);
+    char *cmd = ts_strf("%s run %s", SLUICE_BIN, yaml);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "generate: %s", err);
+    free(err);
+    free(cmd);
+    free(body);
+    free(yaml);
+    return input;
+}
+
+/* Runs replay.yaml; returns the metrics JSON (parsed). */
+static json_t *replay(const char *input, const char *out_dir, int partitions, int threads, int batch_size)
+{
+    char *metrics = ts_strf("%s.metrics.json", out_dir);
+    char *cmd = ts_strf(
+        "mkdir -p %s && INPUT=%s OUT_DIR=%s PARTITIONS=%d THREADS=%d BATCH_SIZE=%d WINDOW=10s "
+        "GAP=1m ALLOWED_LATENESS=30s MAX_OUT_OF_ORDER=2s %s run --metrics %s %s/pipelines/replay.yaml",
+        out_dir, input, out_dir, partitions, threads, batch_size, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "replay (%d partitions, %d threads, batch %d): %s",
+                  partitions, threads, batch_size, err);
+    json_error_t jerr;
+    json_t *m = json_load_file(metrics, 0, &jerr);
+    ck_assert_msg(m != NULL, "metrics: %s", jerr.text);
+    free(err);
+    free(cmd);
+    free(metrics);
+    return m;
+}
+
+static char *read_output(const char *out_dir, const char *name)
+{
+    char *path = ts_strf("%s/%s", out_dir, name);
+    char *text = ts_read_file(path, NULL);
+    ck_assert_msg(text != NULL, "no %s", path);
+    free(path);
+    return text;
+}
+
+static int by_line(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The lines of text, sorted, joined again. */
+static char *sorted(const char *text)
+{
+    size_t n = 0, len = strlen(text);
+    char *copy = strdup(text);
+    char **lines = malloc((len + 1) * sizeof *lines);
+    for (char *line = copy; *line;) {
+        char *nl = strchr(line, '\n');
+        lines[n++] = line;
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        line = nl + 1;
+    }
+    qsort(lines, n, sizeof *lines, by_line);
+    char *out = malloc(len + 2);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(lines[i]);
+        memcpy(out + at, lines[i], l);
+        at += l;
+        out[at++] = '\n';
+    }
+    out[at] = '\0';
+    free(lines);
+    free(copy);
+    return out;
+}
+
+static json_int_t metric(json_t *m, const char *step, const char *name)
+{
+    return json_integer_value(json_object_get(json_object_get(json_object_get(m, "steps"), step), name));
+}
+
+START_TEST(any_thread_count_and_batch_size_give_the_same_records)
+{
+    const char *dir = ts_tmpdir();
+    char *input = generate(dir);
+    char *one_dir = ts_strf("%s/one", dir);
+    json_decref(replay(input, one_dir, 1, 1, 4096));
+    const struct {
+        int threads, batch;
+    } runs[] = {{1, 4096}, {2, 4096}, {4, 4096}, {2, 7}, {4, 1000}};
+    char *first[4] = {NULL};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        char *out_dir = ts_strf("%s/t%d-b%d", dir, runs[r].threads, runs[r].batch);
+        json_t *m = replay(input, out_dir, 4, runs[r].threads, runs[r].batch);
+        json_t *rt = json_object_get(m, "runtime");
+        ck_assert_int_eq(json_integer_value(json_object_get(rt, "tasks")), 4);
+        ck_assert_int_eq(json_integer_value(json_object_get(rt, "threads")), runs[r].threads);
+        ck_assert_int_eq(json_integer_value(json_object_get(rt, "stages")), 2); /* by event, by user */
+        for (size_t k = 0; k < 4; k++) {
+            char *text = read_output(out_dir, outputs[k]);
+            if (r == 0) {
+                first[k] = text;
+                char *single = read_output(one_dir, outputs[k]);
+                char *a = sorted(single), *b = sorted(text);
+                ck_assert_msg(strcmp(a, b) == 0, "%s: 4 tasks and one instance give other records",
+                              outputs[k]);
+                ck_assert_msg(strlen(a) > 0 || k == 3, "%s is empty", outputs[k]);
+                free(a);
+                free(b);
+                free(single);
+                continue;
+            }
+            ck_assert_msg(strcmp(first[k], text) == 0, "%s differs with %d threads and batch size %d",
+                          outputs[k], runs[r].threads, runs[r].batch);
+            free(text);
+        }
+        json_decref(m);
+        free(out_dir);
+    }
+    for (size_t k = 0; k < 4; k++)
+        free(first[k]);
+    free(one_dir);
+    free(input);
+}
+END_TEST
+
+START_TEST(four_tasks_on_two_threads_share_the_work)
+{
+    const char *dir = ts_tmpdir();
+    char *input = generate(dir);
+    char *out_dir = ts_strf("%s/shared", dir);
+    json_t *m = replay(input, out_dir, 4, 2, 256);
+    json_t *per_thread = json_object_get(json_object_get(m, "runtime"), "thread_events");
+    ck_assert_uint_eq(json_array_size(per_thread), 2);
+    json_int_t a = json_integer_value(json_array_get(per_thread, 0));
+    json_int_t b = json_integer_value(json_array_get(per_thread, 1));
+    /* Every event is routed once into the dedup stage, and every one dedup
+     * passes once into the sessionize stage. */
+    ck_assert_int_eq(a + b, metric(m, "clicks", "accepted") + metric(m, "dedup", "out"));
+    ck_assert_msg(a > 0 && b > 0, "one thread did all the work: %lld and %lld events", (long long)a,
+                  (long long)b);
+    json_decref(m);
+    free(out_dir);
+    free(input);
+}
+END_TEST
+
+/* Two pipelines sharing a state_dir: the first stops after part of the input
+ * (SIGTERM), the second resumes from its checkpoint. */
+static void write_pipeline(const char *path, const char *dir, int partitions)
+{
+    char *yaml = ts_strf("name: tasks_restore\n"
+                         "state_dir: '%s/state'\n"
+                         "partitions: %d\n"
+                         "threads: 2\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: '%s/in.jsonl', follow: '${FOLLOW:-false}'}\n"
+                         "    event: {max_future: 'off', max_out_of_order: 0ms}\n"
+                         "  - name: dedup\n"
+                         "    plugin: dedup\n"
+                         "    input: clicks\n"
+                         "  - name: sessionize\n"
+                         "    plugin: sessionize\n"
+                         "    input: dedup\n"
+                         "    options: {gap: 10s}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: sessionize\n"
+                         "    options: {path: '%s/out.jsonl'}\n",
+                         dir, partitions, dir, dir);
+    ts_write_file(path, yaml);
+    free(yaml);
+}
+
+/* Seven users clicking every 3.5 s, with a minute's pause every 100 clicks:
+ * sessions of ~14 clicks that the cut below falls into. */
+static char *clicks(int from, int to)
+{
+    size_t cap = (size_t)(to - from) * 96 + 1, len = 0;
+    char *text = malloc(cap);
+    text[0] = '\0';
+    for (int i = from; i < to; i++)
+        len += (size_t)snprintf(text + len, cap - len, "{\"user_id\":\"u%d\",\"url\":\"/p%d\",\"ts\":%d}\n",
+                                i % 7, i % 11, 1000 + i * 500 + i / 100 * 60000);
+    return text;
+}
+
+START_TEST(state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused)
+{
+    char *dir = ts_strf("%s/restart", ts_tmpdir());
+    mkdir(dir, 0755);
+    char *yaml = ts_strf("%s/p.yaml", dir);
+    write_pipeline(yaml, dir, 4);
+    char *first = clicks(0, 250), *second = clicks(250, 600);
+    char *path = ts_strf("%s/in.jsonl", dir);
+    ts_write_file(path, first);
+    /* Run following the file until the first part is read and checkpointed,
+     * stop, append the rest, and run to the end. */
+    char *cmd = ts_strf("cd '%s' && { FOLLOW=true '%s' run p.yaml & pid=$!; sleep 2; kill -TERM $pid; "
+                        "wait $pid; } && cat second.jsonl >> in.jsonl && '%s' run p.yaml",
+                        dir, SLUICE_BIN, SLUICE_BIN);
+    char *second_path = ts_strf("%s/second.jsonl", dir);
+    ts_write_file(second_path, second);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "interrupted run failed: %s", err);
+    free(err);
+    char *out_path = ts_strf("%s/out.jsonl", dir);
+    char *resumed = ts_read_file(out_path, NULL);
+
+    /* The same input in one go, elsewhere. */
+    char *ref_dir = ts_strf("%s/reference", ts_tmpdir());
+    mkdir(ref_dir, 0755);
+    char *ref_yaml = ts_strf("%s/p.yaml", ref_dir);
+    write_pipeline(ref_yaml, ref_dir, 4);
+    char *whole = ts_strf("%s%s", first, second);
+    char *ref_in = ts_strf("%s/in.jsonl", ref_dir);
+    ts_write_file(ref_in, whole);
+    char *ref_cmd = ts_strf("cd '%s' && '%s' run p.yaml", ref_dir, SLUICE_BIN);
+    err = NULL;
+    ck_assert_msg(ts_run(ref_cmd, NULL, &err) == 0, "reference run failed: %s", err);
+    free(err);
+    char *ref_out = ts_strf("%s/out.jsonl", ref_dir);
+    char *reference = ts_read_file(ref_out, NULL);
+    ck_assert_msg(resumed && reference && strlen(reference) > 0, "missing output");
+    char *a = sorted(resumed), *b = sorted(reference);
+    ck_assert_msg(strcmp(a, b) == 0, "the resumed run's sessions (%s) differ from one run's (%s)", out_path,
+                  ref_out);
+
+    /* The state holds 4 tasks' snapshots: 3 partitions cannot read it. */
+    write_pipeline(yaml, dir, 3);
+    char *refused = ts_strf("cd '%s' && '%s' run p.yaml", dir, SLUICE_BIN);
+    err = NULL;
+    ck_assert_int_eq(ts_run(refused, NULL, &err), 1);
+    ck_assert_msg(err && strstr(err, "split over 4 tasks, the pipeline now runs it in 3") &&
+                      strstr(err, "partitions: 4"),
+                  "unclear refusal: %s", err ? err : "");
+    free(err);
+    free(a);
+    free(b);
+    free(refused);
+    free(ref_cmd);
+    free(ref_in);
+    free(ref_out);
+    free(out_path);
+    free(whole);
+    free(ref_yaml);
+    free(resumed);
+    free(reference);
+    free(second_path);
+    free(cmd);
+    free(path);
+    free(first);
+    free(second);
+    free(yaml);
+    free(ref_dir);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tasks");
+    TCase *tc = tcase_create("replay");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, any_thread_count_and_batch_size_give_the_same_records);
+    tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
+    tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
+    suite_add_tcase(s, tc);
+    return ts_run_suite(s);
+}
