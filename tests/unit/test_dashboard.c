@@ -167,8 +167,12 @@ static run start_run(const char *name, const char *window, const char *dash_opti
     char *yaml_path = ts_strf("%s/%s-%d.yaml", ts_tmpdir(), name, serial);
     r.err_path = ts_strf("%s/%s-%d.err", ts_tmpdir(), name, serial);
     r.results_path = ts_strf("%s/%s-%d.results.jsonl", ts_tmpdir(), name, serial);
+    /* partitions: 1, one task per keyed step: every session closes as soon
+     * as the watermark passes it, also while stdin stays open (with several
+     * tasks, one that gets no record may hold its sessions until later). */
     char *yaml =
         ts_strf("name: %s\n"
+                "partitions: 1\n"
                 "steps:\n"
                 "  - name: clicks\n"
                 "    plugin: file\n"
