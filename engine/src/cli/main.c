@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "graph.h"
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
@@ -74,13 +75,13 @@ static void usage(FILE *out)
           "Commands:\n"
           "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
           "  check PIPELINE.yaml...  validate pipelines without running them\n"
-          "  graph PIPELINE.yaml     print a pipeline's graph in Graphviz DOT\n"
+          "  graph PIPELINE.yaml     print a pipeline's graph (Graphviz DOT, or --format text)\n"
           "  plugins                 list the plugins found, with their options\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
           "\n"
           "Options:\n"
           "  --log-level LEVEL       error, warn, info (default) or debug; also SLUICE_LOG_LEVEL\n"
-          "  -h, --help              this help; `sluice COMMAND --help` for a command's\n"
+          "  -h, --help              this help; `sluice COMMAND --help` explains a command\n"
           "  -V, --version           print the version\n"
           "\n"
           "Exit codes: 0 success, 1 a pipeline failed while running, 2 bad usage,\n"
@@ -140,13 +141,15 @@ static int cmd_run(int argc, char **argv)
     const char *metrics_path = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
+    /* No '+': options may come after the pipeline files, as with most
+     * commands (`sluice run p.yaml --metrics m.json`). */
+    while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             metrics_path = optarg;
             break;
         case 'h':
-            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml...\n"
+            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml... (options may also follow the files)\n"
                  "\n"
                  "Runs the pipelines, each on its own thread, until every source ends or\n"
                  "SIGINT/SIGTERM arrives; then flushes every sink and exits. A bounded\n"
@@ -210,6 +213,14 @@ out:
 
 /* ---- check, graph ------------------------------------------------------ */
 
+static size_t count_sinks(const pipeline *p)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->nsteps; k++)
+        n += p->steps[k].plugin && p->steps[k].plugin->desc.kind == SLUICE_KIND_SINK;
+    return n;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -228,29 +239,96 @@ static int cmd_check(int argc, char **argv)
     pipeline **ps = calloc((size_t)argc, sizeof *ps);
     int bad = open_all(argc - 1, argv + 1, ps);
     for (int i = 0; i < argc - 1; i++) {
-        if (ps[i])
-            printf("%s: ok (%zu steps)\n", argv[i + 1], ps[i]->nsteps);
+        if (ps[i]) {
+            size_t n = ps[i]->nsteps;
+            printf("%s: ok (%zu step%s)\n", argv[i + 1], n, n == 1 ? "" : "s");
+            if (count_sinks(ps[i]) == 0)
+                fprintf(stderr,
+                        "%s: warning: no step is a sink, so the results go nowhere "
+                        "(add one, e.g. `plugin: stdout` with an input)\n",
+                        argv[i + 1]);
+        }
         pipeline_close(ps[i]);
     }
     free(ps);
     return bad ? EXIT_INVALID : EXIT_OK;
 }
 
+/* What graph_print_* needs of a step's plugin (the kind; outputs are only
+ * needed to validate, already done by pipeline_open). */
+static int step_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs)
+{
+    const pipeline *p = ud;
+    if (p->steps[i].plugin == NULL)
+        return 0;
+    *kind = p->steps[i].plugin->desc.kind;
+    *outputs = p->steps[i].plugin->outputs;
+    return 1;
+}
+
+/* Is `prog` an executable file in a $PATH folder? */
+static int on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(len ? len : 1), len ? path : ".", prog);
+        if (access(full, X_OK) == 0)
+            return 1;
+        path += len + (path[len] == ':');
+    }
+    return 0;
+}
+
 static int cmd_graph(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice graph PIPELINE.yaml\n\nPrints the pipeline's graph in Graphviz DOT (try: | dot "
-             "-Tpng > g.png).");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int text = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                text = 1;
+            else if (strcmp(optarg, "dot") == 0)
+                text = 0;
+            else {
+                fprintf(stderr, "sluice graph: unknown format '%s' (dot or text)\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            puts("Usage: sluice graph [--format dot|text] PIPELINE.yaml\n"
+                 "\n"
+                 "Prints the pipeline's graph: in Graphviz DOT by default, to be drawn with\n"
+                 "`sluice graph p.yaml | dot -Tpng > g.png` (dot comes with Graphviz: on\n"
+                 "Debian, apt-get install graphviz); --format text prints one step per line\n"
+                 "with its plugin, kind and inputs, and needs nothing else.");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
     }
-    if (argc != 2) {
+    if (argc - optind != 1) {
         fputs("sluice graph: give exactly one pipeline\n", stderr);
         return EXIT_USAGE;
     }
     pipeline *p;
-    if (open_all(1, argv + 1, &p))
+    if (open_all(1, argv + optind, &p))
         return EXIT_INVALID;
-    pipeline_print_dot(p, stdout);
+    if (text) {
+        graph_print_text(p->def, step_plugin_info, p, stdout);
+    } else {
+        pipeline_print_dot(p, stdout);
+        /* `sluice graph p.yaml | dot` then fails with only the shell's
+         * "dot: command not found": say where dot comes from. */
+        if (!on_path("dot"))
+            fputs("sluice graph: note: Graphviz's `dot` is not installed, so this DOT text cannot be drawn "
+                  "here (on Debian: apt-get install graphviz); `sluice graph --format text` needs nothing\n",
+                  stderr);
+    }
     pipeline_close(p);
     return EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* Step graph checks and ordering (Kahn's algorithm) and its DOT rendering. */
+/* Step graph checks and ordering (Kahn's algorithm) and its DOT and text renderings. */
 #include "graph.h"
 
 #include <stdlib.h>
@@ -353,5 +353,35 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *u
         }
     }
     fprintf(out, "}\n");
+    free(si);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text                                                                      */
+
+void graph_print_text(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out)
+{
+    step_info *si = collect_info(def, info, ud);
+    int wname = 4, wplugin = 6;
+    for (size_t i = 0; i < def->nsteps; i++) {
+        int n = (int)strlen(def->steps[i].name), pl = (int)strlen(def->steps[i].plugin);
+        wname = n > wname ? n : wname;
+        wplugin = pl > wplugin ? pl : wplugin;
+    }
+    fprintf(out, "pipeline %s: %zu step%s\n", def->name ? def->name : "(unnamed)", def->nsteps,
+            def->nsteps == 1 ? "" : "s");
+    for (size_t i = 0; i < def->nsteps; i++) {
+        const step_def *s = &def->steps[i];
+        const char *kind = si && si[i].known ? kind_name(si[i].kind) : "?";
+        /* kind_name() says "a source": drop the article in a table. */
+        kind += strncmp(kind, "an ", 3) == 0 ? 3 : strncmp(kind, "a ", 2) == 0 ? 2 : 0;
+        fprintf(out, "  %-*s  %-*s  %-*s", wname, s->name, wplugin, s->plugin, s->ninputs ? 8 : 0, kind);
+        for (size_t k = 0; k < s->ninputs; k++) {
+            fprintf(out, "%s%s", k ? ", " : "  <- ", s->inputs[k].step);
+            if (strcmp(s->inputs[k].output, "main") != 0)
+                fprintf(out, ".%s", s->inputs[k].output);
+        }
+        fprintf(out, "\n");
+    }
     free(si);
 }

@@ -29,6 +29,10 @@ int graph_validate(const pipeline_def *def, graph_plugin_info_fn info, void *ud,
  * edge per input, labelled with the output's name unless it is "main". */
 void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out);
 
+/* The same as text, one step per line in file order: name, plugin, kind and
+ * its inputs ("step" or "step.output"), for when Graphviz is not at hand. */
+void graph_print_text(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out);
+
 /* Does a step of this kind (with these declared outputs) have `output`?
  * The source's "rejected" is the engine's, present whatever the plugin says. */
 int graph_has_output(sluice_kind kind, const char *const *outputs, const char *output);

@@ -151,8 +151,8 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
                  plugin_kind_name(out->kind), out->name);
         return -1;
     }
-    if (out->kind == SLUICE_KIND_OPERATOR && (out->state_key < SLUICE_STATE_KEY_UNDECLARED ||
-                                               out->state_key > SLUICE_STATE_KEY_EVENT)) {
+    if (out->kind == SLUICE_KIND_OPERATOR &&
+        (out->state_key < SLUICE_STATE_KEY_UNDECLARED || out->state_key > SLUICE_STATE_KEY_EVENT)) {
         snprintf(err, errsz, "malformed descriptor: operator '%s' declares unknown state_key %d", out->name,
                  (int)out->state_key);
         return -1;

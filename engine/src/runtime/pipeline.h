@@ -140,7 +140,8 @@ typedef struct exchange {
     size_t step, port;
     int64_t routed_wm;   /* the last watermark every task was told of */
     uint64_t routed_seq; /* the sequence number it was told at */
-    item_vec merged;     /* scratch: the upstream's instances merged */
+    item_vec merged;     /* the upstream's instances merged, this tick */
+    int merged_now;      /* merged is this tick's: steps outside the stages read it too */
     const item_vec **queues;
     size_t *pos;
 } exchange;
@@ -185,6 +186,7 @@ typedef struct pipeline {
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
     stage *running; /* the stage whose tasks the workers take this round */
+    task *flushing; /* the task flushing alone at the end of the input */
     size_t threads;
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
@@ -226,6 +228,9 @@ static inline step *step_instance(pipeline *p, size_t i, size_t n)
  * the queues at the end of a tick; free them. */
 int tasks_build(pipeline *p);
 void tasks_route(pipeline *p, stage *st);
+/* The tasks' output of (step, port) merged in stream order this tick, when an
+ * exchange has merged it already; else NULL. */
+const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port);
 void tasks_end_tick(pipeline *p);
 void tasks_free(pipeline *p);
 /* Release what a step (or a task's instance of one) owns, after destroy. */

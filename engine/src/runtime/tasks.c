@@ -73,7 +73,7 @@ static int try_join(pipeline *p, step *s, stage *st)
         while (x < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
             x++;
         if (x == st->nex)
-            st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, NULL, NULL};
+            st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, 0, NULL, NULL};
     }
     return 1;
 }
@@ -239,7 +239,19 @@ static const item_vec *exchange_input(pipeline *p, exchange *ex)
         ex->queues[u] = &from->tasks[u].steps[ex->step].ports[ex->port].queue;
     ex->merged.n = 0;
     items_merge(ex->queues, ex->pos, p->ntasks, &ex->merged);
+    ex->merged_now = 1;
     return &ex->merged;
+}
+
+const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port)
+{
+    for (size_t k = 0; k < p->nstages; k++)
+        for (size_t x = 0; x < p->stages[k].nex; x++) {
+            const exchange *ex = &p->stages[k].ex[x];
+            if (ex->merged_now && ex->step == step && ex->port == port)
+                return &ex->merged;
+        }
+    return NULL;
 }
 
 void tasks_route(pipeline *p, stage *st)
@@ -280,6 +292,10 @@ void tasks_end_tick(pipeline *p)
 {
     for (size_t k = 0; k < p->nstages; k++) {
         stage *st = &p->stages[k];
+        for (size_t x = 0; x < st->nex; x++) {
+            st->ex[x].merged.n = 0;
+            st->ex[x].merged_now = 0;
+        }
         for (size_t ti = 0; ti < p->ntasks; ti++) {
             task *t = &st->tasks[ti];
             for (size_t x = 0; x < st->nex; x++)
