@@ -65,7 +65,7 @@ static int by_clicks_then_url(const void *a, const void *b)
     char sx[16], sy[16];
     snprintf(sx, sizeof sx, "/p/%d", x);
     snprintf(sy, sizeof sy, "/p/%d", y);
-    return strcmp(sx, sy); /* ties by URL in byte order (SEMANTICS.md 5) */
+    return strcmp(sx, sy); /* ties by URL in byte order (docs/semantics.md section 5) */
 }
 
 /* nwindows windows of size_ms with per_window clicks each, spread evenly.

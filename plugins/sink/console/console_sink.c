@@ -173,7 +173,7 @@ static void print_window(console *c, const sluice_host_api *api, const sluice_re
 
 /* Keeps the AVG_USERS users with the longest running average among those
  * whose session closed since the last summary (each session carries its
- * user's average over all their sessions so far: SEMANTICS.md 6). */
+ * user's average over all their sessions so far: docs/semantics.md section 6). */
 static void note_user_avg(console *c, sluice_str user, double avg_ms, int64_t sessions)
 {
     char name[64];
