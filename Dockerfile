@@ -11,7 +11,8 @@ FROM debian:bookworm AS build
 WORKDIR /src
 # deps first, alone, so that the package layer is cached across source edits.
 COPY scripts/deps scripts/deps
-RUN scripts/deps && rm -rf /var/lib/apt/lists/*
+# No browser: it only serves the dashboard's test, and no tests run here.
+RUN SLUICE_DEPS_BROWSER=0 scripts/deps && rm -rf /var/lib/apt/lists/*
 COPY . .
 # Release, no tests (they run in CI, not in the image); installed under
 # /usr/local: bin/sluice, lib/sluice/plugins/*.so, include/sluice/plugin.h.
@@ -23,6 +24,7 @@ RUN BUILD_DIR=/tmp/build BUILD_TYPE=Release scripts/build -DBUILD_TESTING=OFF -D
 FROM debian:bookworm
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libyaml-0-2 libjansson4 librdkafka1 ca-certificates \
+      libmicrohttpd12 libjs-chart.js \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/ /usr/local/
 # A fixed uid so that volumes (state_dir, output files) can be owned by it.
