@@ -404,6 +404,7 @@ static run_result run_interrupted(const char *folder, const char *first, const c
     free(path);
     char *yaml = ts_strf("name: sessionize_restore\n"
                          "state_dir: '%s/state'\n"
+                         "partitions: 1\n"
                          "steps:\n"
                          "  - name: clicks\n"
                          "    plugin: file\n"

@@ -512,7 +512,8 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
         uint64_t before_poll = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         source_take_pending(p);
-        p->tick_caught_up = p->src.next_seq - before_poll < budget;
+        /* At the end, the end itself tells every task (end_of_input). */
+        p->tick_caught_up = st != SLUICE_END && p->src.next_seq - before_poll < budget;
         if (st == SLUICE_END) {
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);
