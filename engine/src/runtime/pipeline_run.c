@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "pipeline.h"
+#include "stats.h"
 #include "workers.h"
 
 static int64_t wall_ms(void)
@@ -438,7 +439,9 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
                 step_advance_ports(src, p->src.wm.current, last_seq(p));
         }
         src->ctx.cur_wm = p->src.wm.current;
+        uint64_t seq_before = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
+        int64_t batch_start = stats_clock_ns();
         if (st == SLUICE_END) {
             p->src.ended = 1;
             p->src.wm.current = SLUICE_TIME_MAX;
@@ -448,14 +451,20 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
         }
         run_downstream(p);
         checkpoint_poll(p);
+        stats_tick(p, batch_start, p->src.next_seq - seq_before);
         if (!p->failed && now >= next_checkpoint) {
+            int64_t started = stats_clock_ns();
             checkpoint_take(p);
+            stats_checkpoint_begun(p, started);
             next_checkpoint = now + p->def->checkpoint_interval_ms;
         }
     }
     /* The end: one last checkpoint (flushing every sink) unless we failed;
      * sinks still flush after a failure so what was written is kept. */
+    int64_t final_started = stats_clock_ns();
     checkpoint_final(p);
+    stats_checkpoint_begun(p, final_started);
+    stats_finish(p);
     log_summary(p);
     return p->failed ? -1 : 0;
 }
