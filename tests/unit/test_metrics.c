@@ -438,6 +438,76 @@ START_TEST(a_busy_address_fails_the_run_with_the_reason)
 }
 END_TEST
 
+START_TEST(kafka_lag_per_partition_and_producer_queue_depth)
+{
+    need_tool("curl");
+    need_tool("promtool");
+    char *produce = write_in_tmp("produce.yaml", "name: produce\n"
+                                                 "steps:\n"
+                                                 "  - name: clicks\n"
+                                                 "    plugin: clickgen\n"
+                                                 "    options: {count: 0, rate: 1000}\n"
+                                                 "    event: raw\n"
+                                                 "  - name: to-kafka\n"
+                                                 "    plugin: kafka\n"
+                                                 "    input: clicks\n"
+                                                 "    options: {brokers: embedded, topic: clicks-m}\n");
+    char *consume =
+        write_in_tmp("consume.yaml", "name: consume\n"
+                                     "steps:\n"
+                                     "  - name: from-kafka\n"
+                                     "    plugin: kafka\n"
+                                     "    options: {brokers: embedded, topics: [clicks-m], group: m}\n"
+                                     "  - name: out\n"
+                                     "    plugin: file\n"
+                                     "    input: from-kafka\n"
+                                     "    options: {path: /dev/null}\n");
+    char *err_path = ts_strf("%s/kafka.err", ts_tmpdir());
+    char *args = ts_strf("--metrics-listen 127.0.0.1:0 %s %s", produce, consume);
+    pid_t pid = spawn_sluice(args, err_path);
+    char *url = wait_for_url(err_path);
+    char *text = NULL;
+    double v;
+    /* The consumer joins its group and fetches within a few seconds. */
+    for (int i = 0; i < 40; i++) {
+        sleep_ms(500);
+        free(text);
+        text = scrape(url);
+        if (sample(
+                text,
+                "sluice_kafka_consumer_lag_messages{pipeline=\"consume\",step=\"from-kafka\",topic=\"clicks-"
+                "m\",partition=\"3\"}",
+                &v))
+            break;
+    }
+    /* The embedded broker makes a topic it does not know with 4 partitions. */
+    for (int part = 0; part < 4; part++) {
+        char *series = ts_strf("sluice_kafka_consumer_lag_messages{pipeline=\"consume\",step=\"from-kafka\","
+                               "topic=\"clicks-m\",partition=\"%d\"}",
+                               part);
+        ck_assert_msg(sample_or_fail(text, series) >= 0, "%s", series);
+        free(series);
+    }
+    ck_assert_msg(sample_or_fail(text, "sluice_kafka_producer_queue_messages{pipeline=\"produce\",step=\"to-"
+                                       "kafka\"}") >= 0,
+                  "queue depth");
+    char *saved = write_in_tmp("kafka-scrape.txt", text);
+    char *cmd = ts_strf("promtool check metrics < %s", saved), *out = NULL, *err = NULL;
+    ck_assert_msg(ts_run(cmd, &out, &err) == 0, "promtool check metrics failed:\n%s%s", out, err);
+    stop_and_wait(pid, 0);
+    free(out);
+    free(err);
+    free(cmd);
+    free(saved);
+    free(text);
+    free(url);
+    free(args);
+    free(err_path);
+    free(consume);
+    free(produce);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
@@ -447,6 +517,7 @@ int main(void)
     tcase_add_test(tc, the_last_scrape_agrees_with_the_metrics_file);
     tcase_add_test(tc, an_invalid_listen_address_is_an_error_at_its_position);
     tcase_add_test(tc, a_busy_address_fails_the_run_with_the_reason);
+    tcase_add_test(tc, kafka_lag_per_partition_and_producer_queue_depth);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -44,7 +44,7 @@ static const struct {
     [F_STATE_KEYS] = {"sluice_step_state_keys", "gauge", NULL, "Keys an operator step holds in its state."},
     [F_STATE_BYTES] = {"sluice_step_state_bytes", "gauge", NULL, "Memory an operator step's state takes."},
     [F_STATE_OTHER] = {NULL, "gauge", NULL, "A state figure the plugin reports as state.%s."},
-    [F_KAFKA_LAG] = {"sluice_kafka_consumer_lag_messages", "gauge", "partition",
+    [F_KAFKA_LAG] = {"sluice_kafka_consumer_lag_messages", "gauge", "topic",
                      "Messages of a partition not yet read by the Kafka source (high watermark - position)."},
     [F_KAFKA_QUEUE] = {"sluice_kafka_producer_queue_messages", "gauge", NULL,
                        "Messages the Kafka sink's producer holds, not yet delivered."},
@@ -167,8 +167,16 @@ static void step_family(FILE *f, stats_snapshot *const *snaps, size_t n, enum fa
                 }
                 open_sample(f, metric, "", snaps[i]->pipeline);
                 put_label(f, "step", s->name);
-                if (fams[fam].label)
+                if (fam == F_KAFKA_LAG) {
+                    /* kafka.lag.<topic>/<partition>; a topic name has no '/'. */
+                    const char *slash = strrchr(label, '/');
+                    char topic[256];
+                    snprintf(topic, sizeof topic, "%.*s", slash ? (int)(slash - label) : 0, label);
+                    put_label(f, "topic", topic);
+                    put_label(f, "partition", slash ? slash + 1 : label);
+                } else if (fams[fam].label) {
                     put_label(f, fams[fam].label, label);
+                }
                 fprintf(f, "} %lld\n", (long long)s->counters[c].value);
             }
         }

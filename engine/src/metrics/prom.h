@@ -15,7 +15,7 @@
  * Step counters are named by what they count: the engine's own (`in`,
  * `out`, a source's `read` and `accepted`, `rejected.<reason>`), the state
  * gauges plugins set (`state.keys`, `state.bytes`, `state.<other>`), Kafka
- * figures (`kafka.lag.<partition>`, `kafka.queue.messages`); any other
+ * figures (`kafka.lag.<topic>/<partition>`, `kafka.queue.messages`); any other
  * plugin counter is sluice_plugin_counted_total{name="<name>"}, or
  * sluice_plugin_value{name="<name>"} when set as a gauge. docs/metrics.md
  * lists them. */
