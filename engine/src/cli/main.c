@@ -10,10 +10,14 @@
 
 #include "broker.h"
 #include "graph.h"
+#include "listen_addr.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "options.h"
 #include "pipeline.h"
 #include "plugin_loader.h"
+#include "stats.h"
+#include "status_line.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -46,6 +50,7 @@ static void on_signal(int sig)
          * arriving at once is the same request twice (`timeout` signals both
          * the child and its process group) and must not skip the flush. */
         if (now.tv_sec - first_signal_at >= 2) {
+            status_line_abandon(); /* the terminal gets its height back */
             signal(sig, SIG_DFL);
             raise(sig);
         }
@@ -134,11 +139,43 @@ static int open_all(int n, char **paths, pipeline **out)
     return bad;
 }
 
+/* Where /metrics is served: the command line's address, else the one the
+ * pipeline files name (they must agree: one endpoint serves them all).
+ * NULL: nowhere; -1 in *bad when files disagree. */
+static const char *metrics_address(const char *cli, pipeline **ps, int n, int *bad)
+{
+    const char *addr = cli;
+    *bad = 0;
+    for (int i = 0; i < n && cli == NULL; i++) {
+        const char *mine = ps[i]->def->metrics_listen;
+        if (mine == NULL)
+            continue;
+        if (addr && strcmp(addr, mine) != 0) {
+            diag_list d;
+            diag_init(&d);
+            diag_add(&d, ps[i]->def->metrics_listen_pos,
+                     "metrics: listen '%s' differs from '%s' of another pipeline; one endpoint serves "
+                     "every pipeline (or give --metrics-listen)",
+                     mine, addr);
+            diag_print(&d, stderr);
+            diag_free(&d);
+            *bad = 1;
+            return NULL;
+        }
+        addr = mine;
+    }
+    return addr;
+}
+
 static int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"metrics", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *metrics_path = NULL;
+    static const struct option longopts[] = {{"metrics", required_argument, NULL, 'm'},
+                                             {"metrics-listen", required_argument, NULL, 'l'},
+                                             {"no-progress", no_argument, NULL, 'P'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *metrics_path = NULL, *listen_cli = NULL;
+    int progress = 1;
     int c;
     optind = 1;
     /* No '+': options may come after the pipeline files, as with most
@@ -148,15 +185,27 @@ static int cmd_run(int argc, char **argv)
         case 'm':
             metrics_path = optarg;
             break;
+        case 'l':
+            listen_cli = optarg;
+            break;
+        case 'P':
+            progress = 0;
+            break;
         case 'h':
-            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml... (options may also follow the files)\n"
+            puts("Usage: sluice run [--metrics FILE] [--metrics-listen ADDR] [--no-progress] "
+                 "PIPELINE.yaml...\n"
+                 "(options may also follow the files)\n"
                  "\n"
                  "Runs the pipelines, each on its own thread, until every source ends or\n"
                  "SIGINT/SIGTERM arrives; then flushes every sink and exits. A bounded\n"
                  "input (end of file, stop_at_end) brings the watermark to +infinity first,\n"
                  "emitting every open window and session; a signal does not.\n"
                  "\n"
-                 "  --metrics FILE  write the counters of every step as JSON lines at exit");
+                 "  --metrics FILE         write the counters of every step as JSON lines at exit\n"
+                 "  --metrics-listen ADDR  serve Prometheus metrics at http://ADDR/metrics while\n"
+                 "                         running (HOST:PORT, [IPV6]:PORT or :PORT; port 0 picks a\n"
+                 "                         free one and logs it); also `metrics: {listen: ADDR}`\n"
+                 "  --no-progress          no live status line (shown only when stderr is a terminal)");
             return EXIT_OK;
         default:
             return EXIT_USAGE;
@@ -167,12 +216,47 @@ static int cmd_run(int argc, char **argv)
         fputs("sluice run: no pipeline given (see sluice run --help)\n", stderr);
         return EXIT_USAGE;
     }
+    char err[512];
+    if (listen_cli) {
+        char host[256];
+        int port;
+        if (listen_addr_split(listen_cli, host, sizeof host, &port, err, sizeof err) != 0) {
+            fprintf(stderr, "sluice run: --metrics-listen %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
     pipeline **ps = calloc((size_t)n, sizeof *ps);
     run_job *jobs = calloc((size_t)n, sizeof *jobs);
-    int code = EXIT_OK;
+    pipeline_stats **stats = calloc((size_t)n, sizeof *stats);
+    metrics_server *server = NULL;
+    int code = EXIT_OK, bad_addr;
     if (open_all(n, argv + optind, ps)) {
         code = EXIT_INVALID;
         goto out;
+    }
+    const char *listen = metrics_address(listen_cli, ps, n, &bad_addr);
+    if (bad_addr) {
+        code = EXIT_INVALID;
+        goto out;
+    }
+    progress = progress && status_line_possible();
+    if (listen || progress) {
+        for (int i = 0; i < n; i++) {
+            if ((stats[i] = stats_new()) == NULL) {
+                log_msg(SLUICE_LOG_ERROR, NULL, "out of memory");
+                code = EXIT_RUN_FAILED;
+                goto out;
+            }
+            ps[i]->stats = stats[i];
+        }
+    }
+    if (listen) {
+        if ((server = metrics_server_start(listen, stats, (size_t)n, err, sizeof err)) == NULL) {
+            log_msg(SLUICE_LOG_ERROR, NULL, "metrics: %s", err);
+            code = EXIT_RUN_FAILED;
+            goto out;
+        }
+        log_msg(SLUICE_LOG_INFO, NULL, "metrics at %s", metrics_server_url(server));
     }
     for (int i = 0; i < n; i++) {
         if (pipeline_start(ps[i]) != 0) {
@@ -180,6 +264,8 @@ static int cmd_run(int argc, char **argv)
             goto out;
         }
     }
+    if (progress)
+        status_line_start(stats, (size_t)n);
     for (int i = 0; i < n; i++) {
         jobs[i].p = ps[i];
         pthread_create(&jobs[i].thread, NULL, run_thread, &jobs[i]);
@@ -189,6 +275,7 @@ static int cmd_run(int argc, char **argv)
         if (jobs[i].result != 0)
             code = EXIT_RUN_FAILED;
     }
+    status_line_stop();
     if (metrics_path) {
         FILE *f = fopen(metrics_path, "w");
         if (f == NULL) {
@@ -204,10 +291,14 @@ static int cmd_run(int argc, char **argv)
         }
     }
 out:
-    for (int i = 0; i < n; i++)
+    metrics_server_stop(server);
+    for (int i = 0; i < n; i++) {
         pipeline_close(ps[i]);
+        stats_free(stats[i]);
+    }
     free(ps);
     free(jobs);
+    free(stats);
     return code;
 }
 

@@ -10,13 +10,15 @@
 
 #include "cfg_yaml.h"
 #include "duration.h"
+#include "listen_addr.h"
 #include "suggest.h"
 /* ------------------------------------------------------------------------ */
 /* From the tree to a pipeline_def                                           */
 
 static const char *const top_keys[] = {
     "name",       "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
-    "partitions", "threads",     "steps"};
+    "partitions", "threads",     "metrics",    "steps"};
+static const char *const metrics_keys[] = {"listen"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
 
@@ -284,6 +286,28 @@ static char *default_name(const char *path)
     return strndup(base, len);
 }
 
+/* `metrics: {listen: ADDR}`: where to serve /metrics while it runs. */
+static void read_metrics(pipeline_def *def, const cfg_node *n, diag_list *diags)
+{
+    if (n->kind != CFG_MAP) {
+        diag_add(diags, n->pos, "'metrics' must be a map (listen), not %s", cfg_kind_name(n->kind));
+        return;
+    }
+    check_keys(n, metrics_keys, NKEYS(metrics_keys), "'metrics'", diags);
+    src_pos pos = n->pos;
+    const char *listen = get_scalar(n, "listen", "'metrics'", diags, &pos);
+    if (listen == NULL)
+        return;
+    char host[256], err[300];
+    int port;
+    if (listen_addr_split(listen, host, sizeof host, &port, err, sizeof err) != 0) {
+        diag_add(diags, pos, "'listen' of 'metrics': %s", err);
+        return;
+    }
+    def->metrics_listen = strdup(listen);
+    def->metrics_listen_pos = pos;
+}
+
 static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *diags)
 {
     if (root->kind != CFG_MAP) {
@@ -323,6 +347,9 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     else if (th && (parse_positive(th, &def->threads) < 0 || def->threads > MAX_THREADS))
         diag_add(diags, th_pos, "'threads' must be 'auto' or an integer from 1 to %d, not '%s'", MAX_THREADS,
                  th);
+    const cfg_node *metrics = cfg_map_get(root, "metrics");
+    if (metrics)
+        read_metrics(def, metrics, diags);
     const cfg_node *steps = cfg_map_get(root, "steps");
     if (steps)
         read_steps(def, steps, diags);
@@ -411,6 +438,7 @@ void pipeline_def_free(pipeline_def *def)
         free(def->plugin_path[i]);
     free(def->plugin_path);
     free(def->state_dir);
+    free(def->metrics_listen);
     cfg_free(def->root);
     free(def->name);
     free(def->path);

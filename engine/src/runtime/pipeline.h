@@ -182,6 +182,7 @@ typedef struct stage {
 } stage;
 
 struct worker_pool;
+struct pipeline_stats;
 
 typedef struct pipeline {
     pipeline_def *def;
@@ -212,6 +213,7 @@ typedef struct pipeline {
     _Atomic int failed;       /* read by every worker thread */
     char failure[512];
     const volatile sig_atomic_t *stop;
+    struct pipeline_stats *stats; /* where the run loop publishes figures for other threads; NULL none */
 } pipeline;
 
 /* Parse, load plugins, validate options, event settings and the graph.

@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "pipeline.h"
+#include "stats.h"
 #include "workers.h"
 
 static int64_t wall_ms(void)
@@ -509,11 +510,12 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
                 step_advance_ports(src, p->src.wm.current, last_seq(p));
         }
         src->ctx.cur_wm = p->src.wm.current;
-        uint64_t before_poll = p->src.next_seq;
+        uint64_t seq_before = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
+        int64_t batch_start = stats_clock_ns();
         source_take_pending(p);
         /* At the end, the end itself tells every task (end_of_input). */
-        p->tick_caught_up = st != SLUICE_END && p->src.next_seq - before_poll < budget;
+        p->tick_caught_up = st != SLUICE_END && p->src.next_seq - seq_before < budget;
         if (st == SLUICE_END) {
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);
@@ -522,14 +524,20 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
             run_downstream(p);
         }
         checkpoint_poll(p);
+        stats_tick(p, batch_start, p->src.next_seq - seq_before);
         if (!p->failed && now >= next_checkpoint) {
+            int64_t started = stats_clock_ns();
             checkpoint_take(p);
+            stats_checkpoint_begun(p, started);
             next_checkpoint = now + p->def->checkpoint_interval_ms;
         }
     }
     /* The end: one last checkpoint (flushing every sink) unless we failed;
      * sinks still flush after a failure so what was written is kept. */
+    int64_t final_started = stats_clock_ns();
     checkpoint_final(p);
+    stats_checkpoint_begun(p, final_started);
+    stats_finish(p);
     log_summary(p);
     return p->failed ? -1 : 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static sluice_log_level current_level = SLUICE_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,4 +46,17 @@ void log_msg(sluice_log_level level, const char *scope, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(level, scope, fmt, ap);
     va_end(ap);
+}
+
+void log_write_raw(const char *buf, size_t len)
+{
+    pthread_mutex_lock(&log_lock);
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+        if (n <= 0)
+            break; /* a terminal gone away: nothing to show it on */
+        buf += n;
+        len -= (size_t)n;
+    }
+    pthread_mutex_unlock(&log_lock);
 }

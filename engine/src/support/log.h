@@ -5,6 +5,7 @@
 #define SLUICE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "sluice/plugin.h"
 
@@ -16,5 +17,9 @@ int log_enabled(sluice_log_level level);
 void log_msg(sluice_log_level level, const char *scope, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vmsg(sluice_log_level level, const char *scope, const char *fmt, va_list ap);
+/* Write bytes to stderr in one write(2), under the lock log lines take, so
+ * that a terminal sequence (the status line's) never splits a log line or
+ * is split by one. */
+void log_write_raw(const char *buf, size_t len);
 
 #endif

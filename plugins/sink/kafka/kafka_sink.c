@@ -47,7 +47,7 @@ typedef struct kafka_sink {
     int closing;              /* in destroy: purged messages are not failures */
     partition_volume *volume; /* per partition, for the embedded broker's limits */
     size_t nvolume;
-    sluice_counter *c_delivered, *c_queue_full;
+    sluice_counter *c_delivered, *c_queue_full, *c_queue;
     char key[4096];
 } kafka_sink;
 
@@ -192,6 +192,9 @@ static void *kafka_sink_create(const sluice_host_api *api, sluice_ctx *ctx, cons
     s->flush_timeout_ms = api->opt_duration_ms(opts, "flush_timeout");
     s->c_delivered = api->counter(ctx, "delivered");
     s->c_queue_full = api->counter(ctx, "queue_full_waits");
+    /* A gauge by the engine's naming convention (docs/metrics.md): the
+     * producer queue depth, sluice_kafka_producer_queue_messages. */
+    s->c_queue = api->counter(ctx, "kafka.queue.messages");
     if (s->topic[0] == '\0' || (s->key_field && s->key_field[0] == '\0')) {
         snprintf(errbuf, errbuf_size, "%s must not be empty", s->topic[0] ? "key_field" : "topic");
         free(s);
@@ -311,6 +314,7 @@ static sluice_status kafka_sink_process(const sluice_host_api *api, sluice_ctx *
             return st;
     }
     rd_kafka_poll(s->rk, 0); /* serve delivery reports */
+    api->counter_set(s->c_queue, rd_kafka_outq_len(s->rk));
     return check_fatal(s);
 }
 
@@ -333,6 +337,7 @@ static sluice_status kafka_sink_flush(const sluice_host_api *api, sluice_ctx *ct
             break;
         }
     }
+    api->counter_set(s->c_queue, rd_kafka_outq_len(s->rk));
     return check_fatal(s);
 }
 

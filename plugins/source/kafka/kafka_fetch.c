@@ -263,6 +263,35 @@ static int all_at_end(const kafka_source *s)
     return 1;
 }
 
+#define LAG_REPORT_MS 1000
+
+/* Consumer lag per partition as gauges named kafka.lag.<topic>/<partition>
+ * (the engine's convention, docs/metrics.md): the log's end as the last
+ * fetch response gave it (librdkafka's cache, no broker round trip) minus
+ * the next offset to push, fetched-but-unpushed messages included. A
+ * partition no longer assigned reads 0: its lag is another member's now. */
+static void report_lag(kafka_source *s)
+{
+    const sluice_host_api *api = s->host.api;
+    int64_t now = api->now_ms(s->host.ctx);
+    if (now - s->lag_reported_ms < LAG_REPORT_MS)
+        return;
+    s->lag_reported_ms = now;
+    for (size_t i = 0; i < s->pos.count; i++) {
+        kpart *p = s->pos.parts[i];
+        int64_t low, high, lag = 0;
+        if (p->assigned) {
+            if (p->next < 0 ||
+                rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &low, &high) != 0 || high < 0)
+                continue; /* not known yet */
+            lag = high > p->next ? high - p->next : 0;
+        }
+        char name[300];
+        snprintf(name, sizeof name, "kafka.lag.%s/%d", p->topic, (int)p->partition);
+        api->counter_set(api->counter(s->host.ctx, name), lag);
+    }
+}
+
 sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
 {
     const sluice_host_api *api = s->host.api;
@@ -322,5 +351,6 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         s->ended = 1;
         return SLUICE_END;
     }
+    report_lag(s);
     return SLUICE_OK;
 }

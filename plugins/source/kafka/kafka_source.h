@@ -40,6 +40,7 @@ typedef struct kafka_source {
     rd_kafka_message_t **batch;
     size_t batch_cap;
     sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;
+    int64_t lag_reported_ms; /* wall clock of the last consumer lag report */
 } kafka_source;
 
 /* kafka_group.c */
