@@ -75,7 +75,7 @@ static void usage(FILE *out)
           "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
           "  check PIPELINE.yaml...  validate pipelines without running them\n"
           "  graph PIPELINE.yaml     print a pipeline's graph in Graphviz DOT\n"
-          "  plugins                 list the plugins found, with their options\n"
+          "  plugins [NAME]          list the plugins found (or one), with their options\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
           "\n"
           "Options:\n"
@@ -257,12 +257,31 @@ static int cmd_graph(int argc, char **argv)
 
 /* ---- plugins ------------------------------------------------------------ */
 
+typedef struct plugins_listing {
+    const char *only; /* a plugin name, or NULL for all */
+    int shown;
+    int broken;
+} plugins_listing;
+
+/* "<dir>/<kind>-<name>.so" names plugin `name` (of any kind)? */
+static int file_names_plugin(const char *path, const char *name)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dash = strchr(base, '-');
+    size_t n = strlen(name);
+    return dash && strncmp(dash + 1, name, n) == 0 && strcmp(dash + 1 + n, ".so") == 0;
+}
+
 static void print_plugin(void *ud, const char *path, const loaded_plugin *p, const char *err)
 {
-    int *broken = ud;
+    plugins_listing *l = ud;
+    if (l->only && !file_names_plugin(path, l->only))
+        return;
+    l->shown++;
     if (p == NULL) {
         printf("! %s\n    %s\n\n", path, err);
-        (*broken)++;
+        l->broken++;
         return;
     }
     const sluice_plugin *d = &p->desc;
@@ -275,6 +294,21 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
         printf("\n");
     } else if (d->kind == SLUICE_KIND_SOURCE) {
         printf("    outputs: main, rejected (invalid events, from the engine's decoder)\n");
+    }
+    if (l->only) {
+        /* One plugin: what the engine will hold it to, too. */
+        uint32_t abi = d->abi_version;
+        printf("    built for plugin ABI %u.%u", abi >> 16, abi & 0xffff);
+        if (d->min_host_abi)
+            printf(", needs an engine of ABI %u.%u or later", d->min_host_abi >> 16,
+                   d->min_host_abi & 0xffff);
+        printf("\n    state: %s%s%s\n",
+               d->state == SLUICE_STATE_KEPT   ? "kept"
+               : d->state == SLUICE_STATE_NONE ? "none"
+               : d->snapshot                   ? "undeclared (taken as kept: it has a snapshot hook)"
+                                               : "undeclared (taken as none)",
+               d->snapshot && d->restore ? ", snapshot and restore" : "",
+               d->validate ? "; validates its options" : "");
     }
     if (d->options) {
         /* Indent the option table under its heading. */
@@ -293,24 +327,71 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
 
 static int cmd_plugins(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice plugins\n\nLists every plugin on the search path with its kind, version, outputs "
-             "and\n"
-             "options (type, default, documentation). Plugins that fail to load are listed\n"
-             "with the reason, and the exit code is then 3.");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"pipeline", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *pipeline_file = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            pipeline_file = optarg;
+            break;
+        case 'h':
+            puts("Usage: sluice plugins [-p PIPELINE.yaml] [NAME]\n"
+                 "\n"
+                 "Lists every plugin on the search path with its kind, version, outputs and\n"
+                 "options (type, default, documentation); with NAME, only the plugins of that\n"
+                 "name (of any kind), with the ABI they were built for and their state.\n"
+                 "Plugins that fail to load are listed with the reason, and the exit code is\n"
+                 "then 3.\n"
+                 "\n"
+                 "  -p, --pipeline FILE  search as that pipeline does: its plugin_path first");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
     }
-    (void)argc;
+    if (argc - optind > 1) {
+        fputs("sluice plugins: give at most one plugin name (see sluice plugins --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = optind < argc ? argv[optind] : NULL;
+    pipeline_def *def = NULL;
+    if (pipeline_file) {
+        diag_list d;
+        diag_init(&d);
+        def = pipeline_def_load(pipeline_file, &d);
+        if (def == NULL || d.count) {
+            if (d.count == 0)
+                fprintf(stderr, "%s: error: cannot read the pipeline\n", pipeline_file);
+            diag_print(&d, stderr);
+            diag_free(&d);
+            pipeline_def_free(def);
+            return EXIT_INVALID;
+        }
+        diag_free(&d);
+    }
     plugin_path pp;
-    plugin_path_init(&pp, NULL, 0);
+    plugin_path_init(&pp, def ? def->plugin_path : NULL, def ? def->nplugin_path : 0);
     printf("Plugin search path:");
     for (size_t i = 0; i < pp.count; i++)
         printf(" %s", pp.dirs[i]);
     printf("\n\n");
-    int broken = 0;
-    plugin_scan(&pp, print_plugin, &broken);
+    plugins_listing l = {name, 0, 0};
+    plugin_scan(&pp, print_plugin, &l);
+    int code = l.broken ? EXIT_INVALID : EXIT_OK;
+    if (name && l.shown == 0) {
+        /* Say what there is instead, as a pipeline naming it would. */
+        char err[2048];
+        unsigned all = (1u << SLUICE_KIND_SOURCE) | (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
+        if (plugin_find(&pp, name, all, err, sizeof err) == NULL)
+            fprintf(stderr, "sluice plugins: %s\n", err);
+        code = EXIT_INVALID;
+    }
     plugin_path_free(&pp);
-    return broken ? EXIT_INVALID : EXIT_OK;
+    pipeline_def_free(def);
+    return code;
 }
 
 int main(int argc, char **argv)

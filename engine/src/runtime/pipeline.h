@@ -193,6 +193,9 @@ typedef struct pipeline {
     _Atomic int failed;       /* read by every worker thread */
     char failure[512];
     const volatile sig_atomic_t *stop;
+    diag_list *validating; /* where option_error reports, while validate hooks run */
+    char **discard_state;  /* steps whose checkpointed state is dropped on purpose (--discard-state) */
+    size_t ndiscard_state;
 } pipeline;
 
 /* Parse, load plugins, validate options, event settings and the graph.
