@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "checkpoint.h"
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
+#include "pipeline_probe.h"
 #include "plugin_loader.h"
 
 #ifndef SLUICE_VERSION
@@ -73,7 +75,7 @@ static void usage(FILE *out)
           "\n"
           "Commands:\n"
           "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
-          "  check PIPELINE.yaml...  validate pipelines without running them\n"
+          "  check PIPELINE.yaml...  validate pipelines without running them (--connect: start steps)\n"
           "  graph PIPELINE.yaml     print a pipeline's graph in Graphviz DOT\n"
           "  plugins [NAME]          list the plugins found (or one), with their options\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
@@ -99,6 +101,31 @@ static int wants_help(int argc, char **argv)
 }
 
 /* ---- run ------------------------------------------------------------------ */
+
+/* Steps named by --discard-state (the strings are argv's). */
+typedef struct discard_list {
+    const char **names;
+    size_t count;
+} discard_list;
+
+static void discard_add(discard_list *l, const char *name)
+{
+    const char **grown = realloc(l->names, (l->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        abort();
+    l->names = grown;
+    l->names[l->count++] = name;
+}
+
+static void discard_apply(const discard_list *l, pipeline *p)
+{
+    if (l->count == 0)
+        return;
+    p->discard_state = calloc(l->count, sizeof *p->discard_state);
+    for (size_t i = 0; i < l->count; i++)
+        p->discard_state[i] = strdup(l->names[i]);
+    p->ndiscard_state = l->count;
+}
 
 typedef struct run_job {
     pipeline *p;
@@ -135,15 +162,21 @@ static int open_all(int n, char **paths, pipeline **out)
 
 static int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"metrics", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"metrics", required_argument, NULL, 'm'},
+                                             {"discard-state", required_argument, NULL, 'D'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *metrics_path = NULL;
+    discard_list discard = {NULL, 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             metrics_path = optarg;
+            break;
+        case 'D':
+            discard_add(&discard, optarg);
             break;
         case 'h':
             puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml...\n"
@@ -153,15 +186,22 @@ static int cmd_run(int argc, char **argv)
                  "input (end of file, stop_at_end) brings the watermark to +infinity first,\n"
                  "emitting every open window and session; a signal does not.\n"
                  "\n"
-                 "  --metrics FILE  write the counters of every step as JSON lines at exit");
+                 "  --metrics FILE  write the counters of every step as JSON lines at exit\n"
+                 "  --discard-state STEP\n"
+                 "                  start STEP with no state although the checkpoint holds some\n"
+                 "                  (a step that is gone, or state its plugin refuses); repeatable.\n"
+                 "                  Without it such a checkpoint stops the run.");
+            free(discard.names);
             return EXIT_OK;
         default:
+            free(discard.names);
             return EXIT_USAGE;
         }
     }
     int n = argc - optind;
     if (n < 1) {
         fputs("sluice run: no pipeline given (see sluice run --help)\n", stderr);
+        free(discard.names);
         return EXIT_USAGE;
     }
     pipeline **ps = calloc((size_t)n, sizeof *ps);
@@ -171,6 +211,8 @@ static int cmd_run(int argc, char **argv)
         code = EXIT_INVALID;
         goto out;
     }
+    for (int i = 0; i < n; i++)
+        discard_apply(&discard, ps[i]);
     for (int i = 0; i < n; i++) {
         if (pipeline_start(ps[i]) != 0) {
             code = EXIT_RUN_FAILED;
@@ -205,6 +247,7 @@ out:
         pipeline_close(ps[i]);
     free(ps);
     free(jobs);
+    free(discard.names);
     return code;
 }
 
@@ -212,27 +255,71 @@ out:
 
 static int cmd_check(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice check PIPELINE.yaml...\n"
-             "\n"
-             "Validates everything that can be validated without running: the YAML,\n"
-             "environment interpolation, plugins found and loaded, options type-checked,\n"
-             "event settings, and the graph (inputs, outputs, cycles). Prints every\n"
-             "error as file:line:column: error: message and exits 3 if there is any.");
-        return EXIT_OK;
+    static const struct option longopts[] = {{"connect", no_argument, NULL, 'c'},
+                                             {"discard-state", required_argument, NULL, 'D'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int connect = 0, c;
+    discard_list discard = {NULL, 0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            connect = 1;
+            break;
+        case 'D':
+            discard_add(&discard, optarg);
+            break;
+        case 'h':
+            puts("Usage: sluice check [--connect] [--discard-state STEP] PIPELINE.yaml...\n"
+                 "\n"
+                 "Validates everything that can be validated without running: the YAML,\n"
+                 "environment interpolation, plugins found and loaded, options type-checked\n"
+                 "and checked by each plugin's own validate hook, event settings, the graph\n"
+                 "(inputs, outputs, cycles), steps that keep state they cannot checkpoint,\n"
+                 "and the state folder's checkpoint: state of steps the pipeline no longer\n"
+                 "has, or that an operator refuses to restore. Prints every error as\n"
+                 "file:line:column: error: message and exits 3 if there is any.\n"
+                 "\n"
+                 "  --connect             also create every step once (connects to brokers and\n"
+                 "                        databases, opens files) and try every step's state\n"
+                 "  --discard-state STEP  check as `sluice run --discard-state STEP` would run");
+            free(discard.names);
+            return EXIT_OK;
+        default:
+            free(discard.names);
+            return EXIT_USAGE;
+        }
     }
-    if (argc < 2) {
+    int n = argc - optind;
+    if (n < 1) {
         fputs("sluice check: no pipeline given\n", stderr);
+        free(discard.names);
         return EXIT_USAGE;
     }
-    pipeline **ps = calloc((size_t)argc, sizeof *ps);
-    int bad = open_all(argc - 1, argv + 1, ps);
-    for (int i = 0; i < argc - 1; i++) {
-        if (ps[i])
-            printf("%s: ok (%zu steps)\n", argv[i + 1], ps[i]->nsteps);
+    pipeline **ps = calloc((size_t)n, sizeof *ps);
+    int bad = open_all(n, argv + optind, ps);
+    for (int i = 0; i < n; i++) {
+        if (ps[i] == NULL)
+            continue;
+        discard_apply(&discard, ps[i]);
+        diag_list d;
+        diag_init(&d);
+        checkpoint_check(ps[i], connect, &d);
+        if (connect)
+            pipeline_probe(ps[i], &d);
+        if (d.count) {
+            diag_print(&d, stderr);
+            bad = 1;
+        } else {
+            printf("%s: ok (%zu steps%s)\n", argv[optind + i], ps[i]->nsteps,
+                   connect ? ", every step started" : "");
+        }
+        diag_free(&d);
         pipeline_close(ps[i]);
     }
     free(ps);
+    free(discard.names);
     return bad ? EXIT_INVALID : EXIT_OK;
 }
 
