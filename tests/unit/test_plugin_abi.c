@@ -75,6 +75,12 @@ START_TEST(refuses_plugin_needing_a_newer_engine)
 }
 END_TEST
 
+START_TEST(refuses_contradictory_state_declaration)
+{
+    assert_refused("broken_state_decl.so", "declares SLUICE_STATE_NONE but has a snapshot hook");
+}
+END_TEST
+
 START_TEST(refuses_values_in_reserved_slots)
 {
     assert_refused("broken_reserved.so", "reserved[2] is not NULL");
@@ -415,6 +421,7 @@ int main(void)
     tcase_add_test(tc, refuses_unknown_state_key);
     tcase_add_test(tc, refuses_plugin_needing_a_newer_engine);
     tcase_add_test(tc, refuses_values_in_reserved_slots);
+    tcase_add_test(tc, refuses_contradictory_state_declaration);
     tcase_add_test(tc, invalid_reject_reason_stops_the_pipeline_as_a_plugin_bug);
     tcase_add_test(tc, refuses_file_that_is_not_a_shared_object);
     tcase_add_test(tc, create_failure_stops_the_pipeline_with_its_reason);
