@@ -197,7 +197,7 @@ def main():
         return None if b is None or l is None or not c else (b - l) / c
 
     # Per open session: sessionize's state without the users it keeps (their
-    # running averages outlive sessions, SEMANTICS.md; counted per user below).
+    # running averages outlive sessions, docs/semantics.md; counted per user below).
     ses_small = per_less("state_session_bytes", "state_session_user_bytes", "state_sessions_open")
     ses_big = per_less("state_big_session_bytes", "state_big_session_user_bytes",
                        "state_big_sessions_open")

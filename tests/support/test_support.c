@@ -109,6 +109,18 @@ size_t ts_count_lines(const char *path)
     return n;
 }
 
+char *ts_diag_text(const diag_list *d)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL)
+        abort();
+    diag_print(d, f);
+    fclose(f);
+    return text;
+}
+
 int ts_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -6,6 +6,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "diag.h"
+
 /* A new empty folder under $TMPDIR (or /tmp), removed at exit. */
 const char *ts_tmpdir(void);
 /* printf into a malloc'd string. */
@@ -18,6 +20,16 @@ void ts_write_file(const char *path, const char *content);
 int ts_run(const char *cmd, char **out, char **err);
 /* Count lines of a file (0 if missing). */
 size_t ts_count_lines(const char *path);
+/* The diagnostics as `sluice check` prints them (malloc'd). */
+char *ts_diag_text(const diag_list *d);
+/* Errors a test provokes on purpose are asserted on, never printed: only an
+ * assertion about them that fails shows them, in its message, so that the
+ * suite's output is quiet unless something is wrong. The message is built
+ * only on failure. */
+#define ck_assert_diag(d, expr) ck_assert_msg((expr), "diagnostics were:\n%s", ts_diag_text(d))
+#define ck_assert_diag_count(d, n)                                                                  \
+    ck_assert_msg((d)->count == (size_t)(n), "expected %zu diagnostics, got %zu:\n%s", (size_t)(n), \
+                  (d)->count, ts_diag_text(d))
 /* Run one suite with the CK_NORMAL summary; returns the process exit code. */
 int ts_run_suite(Suite *s);
 

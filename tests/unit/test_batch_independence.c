@@ -1,4 +1,4 @@
-/* SEMANTICS.md section 4: results do not depend on batch size. The whole
+/* docs/semantics.md section 4: results do not depend on batch size. The whole
  * replay pipeline (decode, dedup, url_count, sessionize, dead letters) over a
  * generated stream with disorder, duplicates, late and invalid events gives
  * byte-identical files for batch sizes 1, 7 and 4096: not only after sorting,

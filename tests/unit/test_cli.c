@@ -117,6 +117,76 @@ START_TEST(undefined_variable_is_an_error_not_an_empty_string)
 }
 END_TEST
 
+START_TEST(help_ends_in_whole_sentences)
+{
+    char *out = NULL;
+    ck_assert_int_eq(sluice("--help", &out, NULL), 0);
+    /* Every line of the usage that ends a sentence ends with '.', and none
+     * is cut off after a possessive ("for a command's"). */
+    ck_assert_msg(strstr(out, "command's\n") == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "`sluice COMMAND --help` explains a command\n") != NULL, "%s", out);
+    size_t len = strlen(out);
+    ck_assert_msg(len > 2 && out[len - 1] == '\n' && out[len - 2] == '.', "%s", out);
+    free(out);
+}
+END_TEST
+
+START_TEST(check_counts_steps_in_words_and_warns_without_a_sink)
+{
+    char *one = write_pipeline("one.yaml", "steps:\n"
+                                           "  - name: clicks\n"
+                                           "    plugin: file\n"
+                                           "    options: {path: /dev/null}\n");
+    char *two = write_pipeline("two.yaml", "steps:\n"
+                                           "  - name: clicks\n"
+                                           "    plugin: file\n"
+                                           "    options: {path: /dev/null}\n"
+                                           "  - name: out\n"
+                                           "    plugin: stdout\n"
+                                           "    input: clicks\n");
+    char *args = ts_strf("check %s %s", one, two);
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(sluice(args, &out, &err), 0);
+    ck_assert_msg(strstr(out, "one.yaml: ok (1 step)\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "two.yaml: ok (2 steps)\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(err, "one.yaml: warning: no step is a sink, so the results go nowhere") != NULL,
+                  "%s", err);
+    ck_assert_msg(strstr(err, "two.yaml") == NULL, "%s", err);
+    free(out);
+    free(err);
+    free(args);
+    free(one);
+    free(two);
+}
+END_TEST
+
+START_TEST(a_bad_value_from_a_variable_names_the_variable)
+{
+    char *p = write_pipeline("window.yaml", "steps:\n"
+                                            "  - name: clicks\n"
+                                            "    plugin: file\n"
+                                            "    options: {path: /dev/null}\n"
+                                            "  - name: counts\n"
+                                            "    plugin: url_count\n"
+                                            "    input: clicks\n"
+                                            "    options: {size: \"${WINDOW:-1m}\"}\n"
+                                            "  - name: out\n"
+                                            "    plugin: stdout\n"
+                                            "    input: counts\n");
+    char *args = ts_strf("check %s", p);
+    char *cmd = ts_strf("WINDOW=5x %s %s", SLUICE_BIN, args);
+    char *err = NULL;
+    ck_assert_int_eq(ts_run(cmd, NULL, &err), 3);
+    ck_assert_msg(strstr(err, "window.yaml:8:") && strstr(err, "not '5x'") &&
+                      strstr(err, "(from $WINDOW, interpolated here into '${WINDOW:-1m}')"),
+                  "%s", err);
+    free(err);
+    free(cmd);
+    free(args);
+    free(p);
+}
+END_TEST
+
 START_TEST(graph_prints_dot)
 {
     char *p = write_pipeline("g.yaml", "steps:\n"
@@ -140,6 +210,37 @@ START_TEST(graph_prints_dot)
     ck_assert_msg(strstr(out, "\"clicks\" -> \"rejects\"") != NULL && strstr(out, "rejected"), "%s", out);
     free(out);
     free(args);
+    free(p);
+}
+END_TEST
+
+START_TEST(graph_as_text_and_a_hint_when_dot_is_missing)
+{
+    char *p = write_pipeline("t.yaml", "steps:\n"
+                                       "  - name: clicks\n"
+                                       "    plugin: file\n"
+                                       "    options: {path: /dev/null}\n"
+                                       "  - name: out\n"
+                                       "    plugin: stdout\n"
+                                       "    input: [clicks, clicks.rejected]\n");
+    char *args = ts_strf("graph --format text %s", p);
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(sluice(args, &out, NULL), 0);
+    ck_assert_str_eq(out, "pipeline t: 2 steps\n"
+                          "  clicks  file    source\n"
+                          "  out     stdout  sink      <- clicks, clicks.rejected\n");
+    free(out);
+    free(args);
+    /* With no dot on PATH, DOT still goes to stdout and stderr says where
+     * Graphviz comes from. */
+    char *cmd = ts_strf("PATH=/nonexistent %s graph %s", SLUICE_BIN, p);
+    ck_assert_int_eq(ts_run(cmd, &out, &err), 0);
+    ck_assert_msg(strstr(out, "digraph") != NULL, "%s", out);
+    ck_assert_msg(strstr(err, "apt-get install graphviz") && strstr(err, "--format text"), "%s", err);
+    free(out);
+    free(err);
+    free(cmd);
+    ck_assert_int_eq(sluice("graph --format png x.yaml", NULL, NULL), 2);
     free(p);
 }
 END_TEST
@@ -168,7 +269,8 @@ START_TEST(run_several_pipelines_in_one_process)
         free(name);
         free(body);
     }
-    char *args = ts_strf("run --metrics %s/multi-metrics.json %s %s", dir, paths[0], paths[1]);
+    /* Options may follow the pipeline files, as getopt lets them. */
+    char *args = ts_strf("run %s %s --metrics %s/multi-metrics.json", paths[0], paths[1], dir);
     char *err = NULL;
     ck_assert_msg(sluice(args, NULL, &err) == 0, "%s", err);
     for (int i = 0; i < 2; i++) {
@@ -236,7 +338,11 @@ int main(void)
     tcase_add_test(tc, check_reports_every_error_with_positions);
     tcase_add_test(tc, check_reports_graph_errors_after_plugins_load);
     tcase_add_test(tc, undefined_variable_is_an_error_not_an_empty_string);
+    tcase_add_test(tc, help_ends_in_whole_sentences);
+    tcase_add_test(tc, check_counts_steps_in_words_and_warns_without_a_sink);
+    tcase_add_test(tc, a_bad_value_from_a_variable_names_the_variable);
     tcase_add_test(tc, graph_prints_dot);
+    tcase_add_test(tc, graph_as_text_and_a_hint_when_dot_is_missing);
     tcase_add_test(tc, run_several_pipelines_in_one_process);
     tcase_add_test(tc, sigterm_flushes_and_exits_zero);
     suite_add_tcase(s, tc);

@@ -51,8 +51,6 @@ static int has_diag(int line, int column, const char *text)
     return 0;
 }
 
-static void dump(void) { diag_print(&diags, stderr); }
-
 static const char *good = "name: replay\n"
                           "plugin_path: [./my-plugins, /abs/plugins]\n"
                           "batch_size: 128\n"
@@ -74,8 +72,7 @@ static const char *good = "name: replay\n"
 START_TEST(a_valid_pipeline_loads_with_positions)
 {
     ck_assert_ptr_nonnull(load(good));
-    dump();
-    ck_assert_uint_eq(diags.count, 0);
+    ck_assert_diag_count(&diags, 0);
     ck_assert_str_eq(def->name, "replay");
     ck_assert_int_eq(def->batch_size, 128);
     ck_assert_uint_eq(def->nsteps, 3);
@@ -126,8 +123,7 @@ START_TEST(a_single_plugin_path_and_defaults)
     ck_assert_ptr_nonnull(load_named("night-replay.yaml", "plugin_path: plugins\n"
                                                           "steps:\n"
                                                           "  - {name: gen, plugin: clickgen}\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 0);
+    ck_assert_diag_count(&diags, 0);
     ck_assert_str_eq(def->name, "night-replay");
     ck_assert_int_eq(def->batch_size, 4096);
     ck_assert_uint_eq(def->nplugin_path, 1);
@@ -143,18 +139,16 @@ START_TEST(a_yaml_syntax_error_is_reported_at_its_position)
                             "  - name: a\n"
                             "    plugin: file\n"
                             "   bad: indentation\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_str_eq(diags.items[0].pos.file, path);
-    ck_assert(has_diag(4, 4, "invalid YAML"));
+    ck_assert_diag(&diags, has_diag(4, 4, "invalid YAML"));
 }
 END_TEST
 
 START_TEST(an_unclosed_flow_list_is_a_syntax_error)
 {
     ck_assert_ptr_null(load("steps: [\n  {name: a, plugin: file}\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_int_eq(diags.items[0].pos.line, 3);
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "invalid YAML"));
 }
@@ -170,12 +164,11 @@ START_TEST(unknown_keys_are_reported_with_a_suggestion)
                                "    plugin: dedup\n"
                                "    inptu: a\n"
                                "    colour: red\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 3);
-    ck_assert(has_diag(1, 1, "unknown key 'nmae' in the pipeline; did you mean 'name'?"));
-    ck_assert(has_diag(7, 5, "unknown key 'inptu' in step 'b'; did you mean 'input'?"));
-    ck_assert(has_diag(8, 5, "unknown key 'colour' in step 'b'"));
-    ck_assert(!has_diag(8, 5, "did you mean"));
+    ck_assert_diag_count(&diags, 3);
+    ck_assert_diag(&diags, has_diag(1, 1, "unknown key 'nmae' in the pipeline; did you mean 'name'?"));
+    ck_assert_diag(&diags, has_diag(7, 5, "unknown key 'inptu' in step 'b'; did you mean 'input'?"));
+    ck_assert_diag(&diags, has_diag(8, 5, "unknown key 'colour' in step 'b'"));
+    ck_assert_diag(&diags, !has_diag(8, 5, "did you mean"));
 }
 END_TEST
 
@@ -185,10 +178,9 @@ START_TEST(missing_name_and_plugin_are_reported_at_the_step)
                                "  - plugin: file\n"
                                "  - name: b\n"
                                "    input: a\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 2);
-    ck_assert(has_diag(2, 5, "step 1 has no 'name'"));
-    ck_assert(has_diag(3, 5, "step 'b' has no 'plugin'"));
+    ck_assert_diag_count(&diags, 2);
+    ck_assert_diag(&diags, has_diag(2, 5, "step 1 has no 'name'"));
+    ck_assert_diag(&diags, has_diag(3, 5, "step 'b' has no 'plugin'"));
     ck_assert_uint_eq(def->nsteps, 0); /* broken steps are left out */
 }
 END_TEST
@@ -196,7 +188,7 @@ END_TEST
 START_TEST(missing_steps_is_reported)
 {
     ck_assert_ptr_nonnull(load("name: x\n"));
-    ck_assert(has_diag(1, 1, "the pipeline has no 'steps'"));
+    ck_assert_diag(&diags, has_diag(1, 1, "the pipeline has no 'steps'"));
 }
 END_TEST
 
@@ -207,9 +199,8 @@ START_TEST(duplicate_step_names_are_reported_at_the_second)
                                "    plugin: file\n"
                                "  - name: a\n"
                                "    plugin: stdout\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(4, 11, "duplicate step name 'a' (first defined at line 2)"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(4, 11, "duplicate step name 'a' (first defined at line 2)"));
     ck_assert_uint_eq(def->nsteps, 1);
 }
 END_TEST
@@ -220,9 +211,8 @@ START_TEST(duplicate_map_keys_are_reported)
                                "  - name: a\n"
                                "    plugin: file\n"
                                "    plugin: other\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(4, 5, "duplicate key 'plugin' (first given at line 3)"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(4, 5, "duplicate key 'plugin' (first given at line 3)"));
     ck_assert_str_eq(def->steps[0].plugin, "file"); /* the first one wins */
 }
 END_TEST
@@ -238,20 +228,19 @@ START_TEST(wrong_node_kinds_are_reported)
                                "  - name: c\n"
                                "    plugin: x\n"
                                "    input: {a: b}\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 5);
-    ck_assert(has_diag(1, 7, "'name' of the pipeline must be a scalar, not a list"));
-    ck_assert(has_diag(4, 13, "'plugin' of step 'a' must be a scalar, not a map"));
-    ck_assert(has_diag(5, 14, "'options' of step 'a' must be a map, not a list"));
-    ck_assert(has_diag(6, 5, "step 2 must be a map"));
-    ck_assert(has_diag(9, 12, "'input' of step 'c' must be a step name or a list of them"));
+    ck_assert_diag_count(&diags, 5);
+    ck_assert_diag(&diags, has_diag(1, 7, "'name' of the pipeline must be a scalar, not a list"));
+    ck_assert_diag(&diags, has_diag(4, 13, "'plugin' of step 'a' must be a scalar, not a map"));
+    ck_assert_diag(&diags, has_diag(5, 14, "'options' of step 'a' must be a map, not a list"));
+    ck_assert_diag(&diags, has_diag(6, 5, "step 2 must be a map"));
+    ck_assert_diag(&diags, has_diag(9, 12, "'input' of step 'c' must be a step name or a list of them"));
 }
 END_TEST
 
 START_TEST(steps_must_be_a_list)
 {
     ck_assert_ptr_nonnull(load("steps:\n  a: b\n"));
-    ck_assert(has_diag(2, 3, "'steps' must be a list of steps, not a map"));
+    ck_assert_diag(&diags, has_diag(2, 3, "'steps' must be a list of steps, not a map"));
 }
 END_TEST
 
@@ -261,7 +250,8 @@ START_TEST(a_bad_batch_size_is_reported)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *yaml = ts_strf("batch_size: %s\nsteps:\n  - {name: a, plugin: file}\n", bad[i]);
         ck_assert_ptr_nonnull(load(yaml));
-        ck_assert_msg(has_diag(1, 13, "'batch_size' must be an integer >= 1"), "value %s", bad[i]);
+        ck_assert_msg(has_diag(1, 13, "'batch_size' must be an integer >= 1"),
+                      "value %s; diagnostics were:\n%s", bad[i], ts_diag_text(&diags));
         teardown();
         free(yaml);
     }
@@ -276,12 +266,11 @@ START_TEST(bad_step_names_and_input_references_are_reported)
                                "  - name: c\n"
                                "    plugin: x\n"
                                "    input: [a.b.c, '', .x]\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 4);
-    ck_assert(has_diag(2, 11, "step name 'a.b' may only use letters"));
-    ck_assert(has_diag(6, 13, "input 'a.b.c' of step 'c' is not 'step' or 'step.output'"));
-    ck_assert(has_diag(6, 20, "an input of step 'c' is empty"));
-    ck_assert(has_diag(6, 24, "input '.x' of step 'c'"));
+    ck_assert_diag_count(&diags, 4);
+    ck_assert_diag(&diags, has_diag(2, 11, "step name 'a.b' may only use letters"));
+    ck_assert_diag(&diags, has_diag(6, 13, "input 'a.b.c' of step 'c' is not 'step' or 'step.output'"));
+    ck_assert_diag(&diags, has_diag(6, 20, "an input of step 'c' is empty"));
+    ck_assert_diag(&diags, has_diag(6, 24, "input '.x' of step 'c'"));
 }
 END_TEST
 
@@ -292,8 +281,7 @@ START_TEST(all_errors_are_collected_not_just_the_first)
                                "  - name: a\n"
                                "  - plugin: b\n"
                                "    optoins: {}\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 4);
+    ck_assert_diag_count(&diags, 4);
 }
 END_TEST
 
@@ -306,11 +294,10 @@ START_TEST(interpolation_errors_carry_the_scalar_position)
                                "      path: \"in/${NOPE}.jsonl\"\n"
                                "      other: ${EMPTY:?set EMPTY to the topic}\n"
                                "      third: ${INPUT\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 3);
-    ck_assert(has_diag(5, 13, "environment variable NOPE is not set"));
-    ck_assert(has_diag(6, 14, "EMPTY: set EMPTY to the topic"));
-    ck_assert(has_diag(7, 14, "unterminated '${'"));
+    ck_assert_diag_count(&diags, 3);
+    ck_assert_diag(&diags, has_diag(5, 13, "environment variable NOPE is not set"));
+    ck_assert_diag(&diags, has_diag(6, 14, "EMPTY: set EMPTY to the topic"));
+    ck_assert_diag(&diags, has_diag(7, 14, "unterminated '${'"));
 }
 END_TEST
 
@@ -321,8 +308,7 @@ START_TEST(keys_are_not_interpolated_and_dollar_dollar_is_a_dollar)
                                "    plugin: file\n"
                                "    options:\n"
                                "      ${KEY}: 'price $$5 at ${INPUT}'\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 0);
+    ck_assert_diag_count(&diags, 0);
     const cfg_node *v = cfg_map_get(def->steps[0].options, "${KEY}");
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(v->scalar, "price $5 at /data/in.jsonl");
@@ -342,10 +328,9 @@ START_TEST(anchors_aliases_and_merge_keys_are_expanded)
                                "    options:\n"
                                "      <<: *common\n"
                                "      max: 20\n"));
-    dump();
     /* Only the unknown top-level key `common` is an error. */
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(1, 1, "unknown key 'common'"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(1, 1, "unknown key 'common'"));
     ck_assert_str_eq(def->steps[1].plugin, "file");
     const cfg_node *opts = def->steps[1].options;
     ck_assert_uint_eq(opts->count, 2);
@@ -357,9 +342,8 @@ END_TEST
 START_TEST(an_unknown_alias_is_reported)
 {
     ck_assert_ptr_null(load("steps:\n  - name: a\n    plugin: *nope\n"));
-    dump();
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(3, 13, "unknown alias '*nope'"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(3, 13, "unknown alias '*nope'"));
 }
 END_TEST
 
@@ -374,14 +358,14 @@ START_TEST(alias_bombs_and_deep_nesting_are_refused)
     }
     ck_assert_ptr_null(load(yaml));
     free(yaml);
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "document too large"));
     teardown();
     char deep[1001];
     memset(deep, '[', 1000);
     deep[1000] = '\0';
     ck_assert_ptr_null(load(deep));
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "nesting deeper than"));
 }
 END_TEST
@@ -389,11 +373,11 @@ END_TEST
 START_TEST(an_empty_file_and_a_second_document_are_reported)
 {
     ck_assert_ptr_null(load(""));
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "empty"));
     teardown();
     ck_assert_ptr_nonnull(load("steps: []\n---\nsteps: []\n"));
-    ck_assert(has_diag(2, 1, "one YAML document"));
+    ck_assert_diag(&diags, has_diag(2, 1, "one YAML document"));
 }
 END_TEST
 
@@ -401,7 +385,7 @@ START_TEST(a_missing_file_is_reported)
 {
     diag_init(&diags);
     ck_assert_ptr_null(pipeline_def_load("/nonexistent/p.yaml", &diags));
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_str_eq(diags.items[0].pos.file, "/nonexistent/p.yaml");
     ck_assert_ptr_nonnull(strstr(diags.items[0].message, "cannot open"));
 }
@@ -418,7 +402,7 @@ START_TEST(diagnostics_outlive_the_def_and_the_callers_path)
     char *want = strdup(p);
     memset(p, 'x', strlen(p)); /* the caller reuses its buffer */
     free(p);
-    ck_assert_uint_eq(diags.count, 1);
+    ck_assert_diag_count(&diags, 1);
     ck_assert_str_eq(diags.items[0].pos.file, want);
     free(want);
 }
@@ -442,6 +426,25 @@ START_TEST(diagnostics_print_as_file_line_column)
     free(text);
     free(path);
     diag_free(&d);
+}
+END_TEST
+
+START_TEST(interpolation_in_a_flow_map_gets_a_hint_to_quote)
+{
+    ck_assert_ptr_null(load("steps:\n"
+                            "  - name: a\n"
+                            "    plugin: file\n"
+                            "    options: {path: ${INPUT}/x.jsonl}\n"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(4, 22, "invalid YAML: did not find expected ',' or '}'"));
+    ck_assert_diag(&diags, has_diag(4, 22,
+                                    "must be quoted (path: \"${OUT}/x.jsonl\") or the map written in "
+                                    "block style"));
+    teardown();
+    /* A flow error without ${ gets no such hint. */
+    ck_assert_ptr_null(load("steps: [a, b\n"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, strstr(diags.items[0].message, "quoted") == NULL);
 }
 END_TEST
 
@@ -474,6 +477,7 @@ int main(void)
     tcase_add_test(tc, a_missing_file_is_reported);
     tcase_add_test(tc, diagnostics_outlive_the_def_and_the_callers_path);
     tcase_add_test(tc, diagnostics_print_as_file_line_column);
+    tcase_add_test(tc, interpolation_in_a_flow_map_gets_a_hint_to_quote);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

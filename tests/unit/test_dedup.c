@@ -1,4 +1,4 @@
-/* The dedup operator (SEMANTICS.md section 3), run through the real `sluice`
+/* The dedup operator (docs/semantics.md section 3), run through the real `sluice`
  * binary: file source -> dedup -> file sinks for its main and rejected
  * outputs. Plus its fingerprint table on its own, against a plain reference,
  * for what the binary cannot show (probing, sweeps, memory per key). */
@@ -231,7 +231,7 @@ static uint64_t lcg_next(uint64_t *s)
 }
 
 /* A disordered stream with event ids, triples, replays and long gaps; and the
- * lines dedup must pass, computed by brute force from SEMANTICS.md. */
+ * lines dedup must pass, computed by brute force from docs/semantics.md. */
 static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char **expected)
 {
     size_t cap = n * 128 + 1;

@@ -1,4 +1,4 @@
-/* The click-event decoder: every rejection reason of SEMANTICS.md section 1,
+/* The click-event decoder: every rejection reason of docs/semantics.md section 1,
  * their precedence, the role values and hashes, and RFC 3339 timestamps. */
 #include <check.h>
 #include <stdint.h>

@@ -41,8 +41,7 @@ static pipeline_def *load(const char *yaml)
     ts_write_file(path, yaml);
     diag_init(&diags);
     def = pipeline_def_load(path, &diags);
-    diag_print(&diags, stderr);
-    ck_assert_uint_eq(diags.count, 0);
+    ck_assert_diag_count(&diags, 0);
     free(path);
     return def;
 }
@@ -50,7 +49,6 @@ static pipeline_def *load(const char *yaml)
 static int validate(size_t *order)
 {
     int rc = graph_validate(def, fake_info, def, order, &diags);
-    diag_print(&diags, stderr);
     return rc;
 }
 
@@ -91,7 +89,7 @@ START_TEST(a_valid_graph_is_ordered_source_first)
          "  - {name: split, plugin: split, input: clicks}\n");
     size_t order[6];
     ck_assert_int_eq(validate(order), 0);
-    ck_assert_uint_eq(diags.count, 0);
+    ck_assert_diag_count(&diags, 0);
     ck_assert_str_eq(def->steps[order[0]].name, "clicks");
     ck_assert_uint_lt(index_of(order, "dedup"), index_of(order, "count"));
     ck_assert_uint_lt(index_of(order, "count"), index_of(order, "out"));
@@ -114,10 +112,10 @@ START_TEST(an_unknown_input_step_is_reported_with_a_suggestion)
          "    plugin: stdout\n"
          "    input: [clikcs, nowhere]\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 2);
-    ck_assert(has_diag(6, 13, "names unknown step 'clikcs'; did you mean 'clicks'?"));
-    ck_assert(has_diag(6, 21, "names unknown step 'nowhere'"));
-    ck_assert(!has_diag(6, 21, "did you mean"));
+    ck_assert_diag_count(&diags, 2);
+    ck_assert_diag(&diags, has_diag(6, 13, "names unknown step 'clikcs'; did you mean 'clicks'?"));
+    ck_assert_diag(&diags, has_diag(6, 21, "names unknown step 'nowhere'"));
+    ck_assert_diag(&diags, !has_diag(6, 21, "did you mean"));
 }
 END_TEST
 
@@ -129,13 +127,13 @@ START_TEST(an_unknown_output_is_reported_with_the_outputs_there_are)
          "  - {name: count, plugin: url_count, input: dedup.late}\n"
          "  - {name: out, plugin: stdout, input: [count.rejected, dedup.rejected]}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 3);
-    ck_assert(has_diag(3, 41,
-                       "step 'clicks' has no output 'rejectd' (it has: main, rejected); "
-                       "did you mean 'clicks.rejected'?"));
-    ck_assert(has_diag(4, 45, "step 'dedup' has no output 'late' (it has: main, rejected)"));
+    ck_assert_diag_count(&diags, 3);
+    ck_assert_diag(&diags, has_diag(3, 41,
+                                    "step 'clicks' has no output 'rejectd' (it has: main, rejected); "
+                                    "did you mean 'clicks.rejected'?"));
+    ck_assert_diag(&diags, has_diag(4, 45, "step 'dedup' has no output 'late' (it has: main, rejected)"));
     /* Only the source has an implicit "rejected". */
-    ck_assert(has_diag(5, 41, "step 'count' has no output 'rejected' (it has: main)"));
+    ck_assert_diag(&diags, has_diag(5, 41, "step 'count' has no output 'rejected' (it has: main)"));
 }
 END_TEST
 
@@ -146,8 +144,8 @@ START_TEST(an_input_from_a_sink_is_reported)
          "  - {name: out, plugin: stdout, input: clicks}\n"
          "  - {name: again, plugin: stdout, input: out}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(4, 42, "input 'out' of step 'again' is a sink, which has no outputs"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(4, 42, "input 'out' of step 'again' is a sink, which has no outputs"));
 }
 END_TEST
 
@@ -161,7 +159,7 @@ START_TEST(a_cycle_is_reported_with_its_steps)
          "  - {name: after, plugin: stdout, input: c}\n"
          "  - {name: self, plugin: op, input: self}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 2);
+    ck_assert_diag_count(&diags, 2);
     int found = 0;
     for (size_t i = 0; i < diags.count; i++) {
         const char *m = diags.items[i].message;
@@ -181,8 +179,8 @@ START_TEST(two_sources_are_reported)
          "  - {name: two, plugin: clickgen}\n"
          "  - {name: out, plugin: stdout, input: [one, two]}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(3, 25, "step 'two' is a second source"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(3, 25, "step 'two' is a second source"));
 }
 END_TEST
 
@@ -205,8 +203,8 @@ START_TEST(a_source_with_an_input_and_a_step_without_are_reported)
          "  - {name: clicks, plugin: file, input: x}\n"
          "  - {name: x, plugin: op}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert(has_diag(2, 41, "source step 'clicks' cannot have an input"));
-    ck_assert(has_diag(3, 5, "step 'x' (an operator) has no 'input'"));
+    ck_assert_diag(&diags, has_diag(2, 41, "source step 'clicks' cannot have an input"));
+    ck_assert_diag(&diags, has_diag(3, 5, "step 'x' (an operator) has no 'input'"));
 }
 END_TEST
 
@@ -216,8 +214,8 @@ START_TEST(an_input_listed_twice_is_reported)
          "  - {name: clicks, plugin: file}\n"
          "  - {name: out, plugin: stdout, input: [clicks, clicks.main]}\n");
     ck_assert_int_eq(validate(NULL), -1);
-    ck_assert_uint_eq(diags.count, 1);
-    ck_assert(has_diag(3, 49, "step 'out' lists input 'clicks.main' twice"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(3, 49, "step 'out' lists input 'clicks.main' twice"));
 }
 END_TEST
 
@@ -241,7 +239,7 @@ START_TEST(dot_output_draws_steps_and_labelled_edges)
          "  - {name: out, plugin: stdout, input: [dedup, clicks.rejected]}\n");
     char *path = ts_strf("%s/g.dot", ts_tmpdir());
     FILE *f = fopen(path, "w");
-    graph_print_dot(def, fake_info, def, f);
+    graph_print_dot(def, fake_info, NULL, def, f);
     fclose(f);
     char *text = ts_read_file(path, NULL);
     ck_assert_str_eq(text, "digraph \"demo\" {\n"

@@ -687,10 +687,15 @@ static char *nested(int depth, int objects, const char *inner, size_t *len)
 {
     size_t il = strlen(inner), open = objects ? 5 : 1;
     char *b = malloc((size_t)depth * (open + 1) + il + 1), *o = b;
-    for (int i = 0; i < depth; i++, o += open)
-        memcpy(o, objects ? "{\"a\":" : "[", open);
-    if (objects && depth)
-        o -= 5, memcpy(o, "{", 1), o += 1; /* the innermost object is {inner} */
+    for (int i = 0; i < depth; i++) {
+        /* Each level opens forwards, the innermost object as just {inner}:
+         * writing every level as {"a": and then stepping back over the last
+         * one is what GCC 12's -Wstringop-overflow could not follow. */
+        const char *head = !objects ? "[" : i + 1 < depth ? "{\"a\":" : "{";
+        size_t hl = strlen(head);
+        memcpy(o, head, hl);
+        o += hl;
+    }
     memcpy(o, inner, il);
     o += il;
     for (int i = 0; i < depth; i++)

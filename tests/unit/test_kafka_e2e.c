@@ -18,7 +18,7 @@
  *    too late either way and the FINAL results are order independent: the
  *    last url_clicks per (window, url) and window_summary per window, every
  *    session (each final when emitted), and every dead letter.
- * Kafka keys are checked against SEMANTICS.md sections 5 and 6. */
+ * Kafka keys are checked against docs/semantics.md sections 5 and 6. */
 #include "test_kafka_support.h"
 
 static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }

@@ -347,7 +347,7 @@ static inline void kt_run_replay(const char *input, const char *out, const char 
 }
 
 /* The values of `kind` (NULL: all) from a key<TAB>value file, in order, each
- * checked to carry the key SEMANTICS.md gives its kind. */
+ * checked to carry the key docs/semantics.md gives its kind. */
 static inline char **kt_values_of_kind(const char *path, const char *kind, char **buf, size_t *count)
 {
     size_t n;

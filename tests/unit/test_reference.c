@@ -1,5 +1,5 @@
 /* The reference test: the streaming pipeline (pipelines/replay.yaml) against
- * an independent, deliberately naive batch implementation of SEMANTICS.md,
+ * an independent, deliberately naive batch implementation of docs/semantics.md,
  * written here with jansson and sorting, on generated streams of 200,000
  * events with disorder, duplicates, late and invalid events.
  *
@@ -86,7 +86,7 @@ static char *generate_input(const char *dir)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The naive decoder (SEMANTICS.md section 1). */
+/* The naive decoder (docs/semantics.md section 1). */
 
 typedef struct ref_event {
     const char *reason; /* NULL when valid, else the first rejection reason */
@@ -227,7 +227,7 @@ static ref_stream decode_all(const char *input)
     return s;
 }
 
-/* Watermark and duplicates, event by event (SEMANTICS.md sections 3, 4). */
+/* Watermark and duplicates, event by event (docs/semantics.md sections 3, 4). */
 static void replay_watermark_and_dedup(ref_stream *s, int64_t max_out_of_order)
 {
     json_t *first_ts = json_object(); /* dedup key -> ts of its first event */

@@ -1,4 +1,4 @@
-/* The sessionize operator (SEMANTICS.md sections 4 and 6), run through the
+/* The sessionize operator (docs/semantics.md sections 4 and 6), run through the
  * real `sluice` binary: file source -> sessionize -> file sinks for its
  * sessions, its dead letters, and a timeline that merges the input events
  * with what sessionize emitted, in source order (which shows *when* each

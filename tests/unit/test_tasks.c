@@ -289,6 +289,35 @@ START_TEST(state_follows_its_task_across_a_restart_and_a_new_partition_count_is_
 }
 END_TEST
 
+START_TEST(check_and_graph_show_the_stages_and_their_exchanges)
+{
+    char *cmd = ts_strf(
+        "PARTITIONS=6 %s check %s/pipelines/replay.yaml && PARTITIONS=6 %s graph %s/pipelines/replay.yaml",
+        SLUICE_BIN, SLUICE_SOURCE_DIR, SLUICE_BIN, SLUICE_SOURCE_DIR);
+    char *out = NULL, *err = NULL;
+    ck_assert_msg(ts_run(cmd, &out, &err) == 0, "%s", err);
+    ck_assert_msg(
+        strstr(out, "stage 1 (keyed by event, 6 tasks): dedup; exchange by event from clicks\n") &&
+            strstr(out, "stage 2 (keyed by user, 6 tasks): sessionize; exchange by user from dedup\n") &&
+            strstr(out, "once, on the pipeline's thread: clicks, url_count,"),
+        "check does not show the stages:\n%s", out);
+    /* The graph boxes each stage and draws the exchanges into it in bold. */
+    ck_assert_msg(strstr(out, "label=\"stage 2: keyed by user, 6 tasks\";\n    \"sessionize\";") &&
+                      strstr(out, "\"dedup\" -> \"sessionize\" [label=\"exchange\", style=bold];") &&
+                      strstr(out, "\"dedup\" -> \"url_count\";"),
+                  "graph does not show the stages:\n%s", out);
+    free(out);
+    free(err);
+    free(cmd);
+    cmd = ts_strf("PARTITIONS=1 %s check %s/pipelines/replay.yaml", SLUICE_BIN, SLUICE_SOURCE_DIR);
+    ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "stage") == NULL && strstr(out, "once") == NULL,
+                  "one partition still shows stages:\n%s", out);
+    free(out);
+    free(cmd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tasks");
@@ -297,6 +326,7 @@ int main(void)
     tcase_add_test(tc, any_thread_count_and_batch_size_give_the_same_records);
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
+    tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

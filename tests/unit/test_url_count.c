@@ -1,4 +1,4 @@
-/* The url_count operator (SEMANTICS.md section 5), run through the real
+/* The url_count operator (docs/semantics.md section 5), run through the real
  * `sluice` binary: file source -> url_count -> file sinks for its results,
  * its dead letters, and both merged in source order (which shows *when* a
  * window fired relative to the events around it). */

@@ -1,4 +1,4 @@
-/* Watermarks over partitions (SEMANTICS.md section 4): max ts - max_out_of_order
+/* Watermarks over partitions (docs/semantics.md section 4): max ts - max_out_of_order
  * per partition, the minimum over partitions with data, idle partitions
  * stop holding it back, and it never goes back. */
 #include "test_support.h"

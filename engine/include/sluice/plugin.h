@@ -152,7 +152,7 @@ typedef enum sluice_state_key {
     SLUICE_STATE_KEY_USER = 3,       /* state per user (SLUICE_ROLE_USER)         */
     SLUICE_STATE_KEY_EVENT = 4       /* state per event identity: the event_id when
                                       * present, else user, url and event time
-                                      * (SEMANTICS.md section 3's dedup key)     */
+                                      * (docs/semantics.md section 3's dedup key)     */
 } sluice_state_key;
 
 /* Whether a plugin keeps state (sluice_plugin.state, ABI 1.3). */
@@ -310,7 +310,7 @@ typedef enum sluice_type {
 } sluice_type;
 
 /* The roles the engine's event decoder extracts from clickstream events
- * (field names are configured per source; SEMANTICS.md section 1). */
+ * (field names are configured per source; docs/semantics.md section 1). */
 typedef enum sluice_role {
     SLUICE_ROLE_USER = 0,     /* string; an integer user id as its decimal text */
     SLUICE_ROLE_URL = 1,      /* string                                         */
@@ -457,7 +457,7 @@ struct sluice_host_api {
     void (*set_null)(sluice_record *rec, const char *name);
     /* Nested JSON (object or array) given as text; the host trusts it is valid. */
     void (*set_json)(sluice_record *rec, const char *name, const char *json, size_t len);
-    /* Kafka sinks use it as the message key (SEMANTICS.md gives one per kind). */
+    /* Kafka sinks use it as the message key (docs/semantics.md gives one per kind). */
     void (*set_key)(sluice_record *rec, const char *ptr, size_t len);
 
     /* --- emitting ----------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include "broker.h"
 #include "checkpoint.h"
+#include "graph.h"
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
@@ -76,13 +77,13 @@ static void usage(FILE *out)
           "Commands:\n"
           "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
           "  check PIPELINE.yaml...  validate pipelines without running them (--connect: start steps)\n"
-          "  graph PIPELINE.yaml     print a pipeline's graph in Graphviz DOT\n"
+          "  graph PIPELINE.yaml     print a pipeline's graph (Graphviz DOT, or --format text)\n"
           "  plugins [NAME]          list the plugins found (or one), with their options\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
           "\n"
           "Options:\n"
           "  --log-level LEVEL       error, warn, info (default) or debug; also SLUICE_LOG_LEVEL\n"
-          "  -h, --help              this help; `sluice COMMAND --help` for a command's\n"
+          "  -h, --help              this help; `sluice COMMAND --help` explains a command\n"
           "  -V, --version           print the version\n"
           "\n"
           "Exit codes: 0 success, 1 a pipeline failed while running, 2 bad usage,\n"
@@ -170,7 +171,9 @@ static int cmd_run(int argc, char **argv)
     discard_list discard = {NULL, 0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
+    /* No '+': options may come after the pipeline files, as with most
+     * commands (`sluice run p.yaml --metrics m.json`). */
+    while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             metrics_path = optarg;
@@ -179,7 +182,7 @@ static int cmd_run(int argc, char **argv)
             discard_add(&discard, optarg);
             break;
         case 'h':
-            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml...\n"
+            puts("Usage: sluice run [--metrics FILE] PIPELINE.yaml... (options may also follow the files)\n"
                  "\n"
                  "Runs the pipelines, each on its own thread, until every source ends or\n"
                  "SIGINT/SIGTERM arrives; then flushes every sink and exits. A bounded\n"
@@ -253,6 +256,14 @@ out:
 
 /* ---- check, graph ------------------------------------------------------ */
 
+static size_t count_sinks(const pipeline *p)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->nsteps; k++)
+        n += p->steps[k].plugin && p->steps[k].plugin->desc.kind == SLUICE_KIND_SINK;
+    return n;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {{"connect", no_argument, NULL, 'c'},
@@ -279,7 +290,8 @@ static int cmd_check(int argc, char **argv)
                  "(inputs, outputs, cycles), steps that keep state they cannot checkpoint,\n"
                  "and the state folder's checkpoint: state of steps the pipeline no longer\n"
                  "has, or that an operator refuses to restore. Prints every error as\n"
-                 "file:line:column: error: message and exits 3 if there is any.\n"
+                 "file:line:column: error: message and exits 3 if there is any. For a valid\n"
+                 "pipeline it shows the keyed stages and the tasks they run in.\n"
                  "\n"
                  "  --connect             also create every step once (connects to brokers and\n"
                  "                        databases, opens files) and try every step's state\n"
@@ -312,8 +324,15 @@ static int cmd_check(int argc, char **argv)
             diag_print(&d, stderr);
             bad = 1;
         } else {
-            printf("%s: ok (%zu steps%s)\n", argv[optind + i], ps[i]->nsteps,
+            size_t steps = ps[i]->nsteps;
+            printf("%s: ok (%zu step%s%s)\n", argv[optind + i], steps, steps == 1 ? "" : "s",
                    connect ? ", every step started" : "");
+            pipeline_print_stages(ps[i], "  ", stdout);
+            if (count_sinks(ps[i]) == 0)
+                fprintf(stderr,
+                        "%s: warning: no step is a sink, so the results go nowhere "
+                        "(add one, e.g. `plugin: stdout` with an input)\n",
+                        argv[optind + i]);
         }
         diag_free(&d);
         pipeline_close(ps[i]);
@@ -323,21 +342,82 @@ static int cmd_check(int argc, char **argv)
     return bad ? EXIT_INVALID : EXIT_OK;
 }
 
+/* What graph_print_* needs of a step's plugin (the kind; outputs are only
+ * needed to validate, already done by pipeline_open). */
+static int step_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs)
+{
+    const pipeline *p = ud;
+    if (p->steps[i].plugin == NULL)
+        return 0;
+    *kind = p->steps[i].plugin->desc.kind;
+    *outputs = p->steps[i].plugin->outputs;
+    return 1;
+}
+
+/* Is `prog` an executable file in a $PATH folder? */
+static int on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(len ? len : 1), len ? path : ".", prog);
+        if (access(full, X_OK) == 0)
+            return 1;
+        path += len + (path[len] == ':');
+    }
+    return 0;
+}
+
 static int cmd_graph(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice graph PIPELINE.yaml\n\nPrints the pipeline's graph in Graphviz DOT (try: | dot "
-             "-Tpng > g.png).");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int text = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                text = 1;
+            else if (strcmp(optarg, "dot") == 0)
+                text = 0;
+            else {
+                fprintf(stderr, "sluice graph: unknown format '%s' (dot or text)\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            puts("Usage: sluice graph [--format dot|text] PIPELINE.yaml\n"
+                 "\n"
+                 "Prints the pipeline's graph: in Graphviz DOT by default, to be drawn with\n"
+                 "`sluice graph p.yaml | dot -Tpng > g.png` (dot comes with Graphviz: on\n"
+                 "Debian, apt-get install graphviz); --format text prints one step per line\n"
+                 "with its plugin, kind and inputs, and needs nothing else.");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
     }
-    if (argc != 2) {
+    if (argc - optind != 1) {
         fputs("sluice graph: give exactly one pipeline\n", stderr);
         return EXIT_USAGE;
     }
     pipeline *p;
-    if (open_all(1, argv + 1, &p))
+    if (open_all(1, argv + optind, &p))
         return EXIT_INVALID;
-    pipeline_print_dot(p, stdout);
+    if (text) {
+        graph_print_text(p->def, step_plugin_info, p, stdout);
+        pipeline_print_stages(p, "  ", stdout);
+    } else {
+        pipeline_print_dot(p, stdout);
+        /* `sluice graph p.yaml | dot` then fails with only the shell's
+         * "dot: command not found": say where dot comes from. */
+        if (!on_path("dot"))
+            fputs("sluice graph: note: Graphviz's `dot` is not installed, so this DOT text cannot be drawn "
+                  "here (on Debian: apt-get install graphviz); `sluice graph --format text` needs nothing\n",
+                  stderr);
+    }
     pipeline_close(p);
     return EXIT_OK;
 }

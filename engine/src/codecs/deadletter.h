@@ -1,4 +1,4 @@
-/* Dead-letter records (SEMANTICS.md section 2):
+/* Dead-letter records (docs/semantics.md section 2):
  * {"reason":..,"detail":..,"origin":..,"raw":..} with raw cut to 1024 bytes;
  * invalid UTF-8 in it becomes U+FFFD when the record is written. */
 #ifndef SLUICE_DEADLETTER_H

@@ -1,4 +1,4 @@
-/* Click-event validation, SEMANTICS.md section 1: the reasons are checked in
+/* Click-event validation, docs/semantics.md section 1: the reasons are checked in
  * the table's order (too_large, malformed, bad_user, bad_url, bad_ts,
  * future_ts) so the first that matches is the one reported. */
 #include "event_decoder.h"
@@ -184,7 +184,7 @@ int event_decode(const event_config *cfg, sluice_record *rec, int64_t now_ms, ev
     set_role(rec, SLUICE_ROLE_USER, user);
     set_role(rec, SLUICE_ROLE_URL, url);
     /* event_id is optional. One of another type than string or integer is
-     * treated as absent (SEMANTICS.md lists no rejection for it): such an
+     * treated as absent (docs/semantics.md lists no rejection for it): such an
      * event is deduplicated by (user, url, ts). An empty string is present. */
     f = find(rec, cfg->field_event_id);
     if (f && f->type == SLUICE_TYPE_STRING)

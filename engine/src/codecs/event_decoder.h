@@ -1,4 +1,4 @@
-/* Turns a source's raw message into a validated click event (SEMANTICS.md
+/* Turns a source's raw message into a validated click event (docs/semantics.md
  * section 1): JSON decoded once, the configured fields checked and their
  * roles (user, url, event id) and event time extracted. */
 #ifndef SLUICE_EVENT_DECODER_H

@@ -43,6 +43,7 @@ void cfg_free(cfg_node *n)
     if (!n)
         return;
     free(n->scalar);
+    free(n->written);
     for (size_t i = 0; i < n->count; i++) {
         if (n->keys)
             free(n->keys[i]);
@@ -52,6 +53,39 @@ void cfg_free(cfg_node *n)
     free(n->key_pos);
     free(n->items);
     free(n);
+}
+
+void cfg_origin(const cfg_node *n, int secret, char *buf, size_t size)
+{
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    if (n == NULL || n->written == NULL)
+        return;
+    /* The names of ${NAME...} references; $$ is a literal dollar. */
+    char names[256] = "";
+    size_t used = 0, count = 0;
+    for (const char *p = n->written; *p; p++) {
+        if (p[0] == '$' && p[1] == '$') {
+            p++;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{')
+            continue;
+        const char *name = p + 2;
+        size_t len = strcspn(name, ":}");
+        int w = snprintf(names + used, sizeof names - used, "%s$%.*s", count ? " and " : "", (int)len, name);
+        if (w < 0 || (size_t)w >= sizeof names - used)
+            break;
+        used += (size_t)w;
+        count++;
+    }
+    if (count == 0)
+        return;
+    if (secret)
+        snprintf(buf, size, " (from %s, interpolated here)", names);
+    else
+        snprintf(buf, size, " (from %s, interpolated here into '%s')", names, n->written);
 }
 
 /* Append an entry (key NULL for lists); takes ownership of key and child. */
@@ -108,7 +142,9 @@ typedef struct builder {
     cfg_node **graveyard; /* dropped nodes, freed last: an anchor may point at them */
     size_t ngraveyard;
     cfg_node *root;
-    int failed; /* out of memory or too many nodes: stop */
+    int failed;       /* out of memory or too many nodes: stop */
+    const char *text; /* the whole input, for hints on syntax errors (may be NULL) */
+    size_t text_len;
 } builder;
 
 static src_pos mark_pos(const builder *b, yaml_mark_t m)
@@ -153,6 +189,8 @@ static cfg_node *cfg_copy(builder *b, const cfg_node *src)
         return NULL;
     n->quoted = src->quoted;
     if (src->scalar && !(n->scalar = strdup(src->scalar)))
+        goto fail;
+    if (src->written && !(n->written = strdup(src->written)))
         goto fail;
     for (size_t i = 0; i < src->count; i++) {
         char *key = NULL;
@@ -265,6 +303,8 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
             diag_add(b->diags, pos, "%s", error ? error : "out of memory");
             free(error);
             n->scalar = strdup(""); /* keep going to report further problems */
+        } else if (strcmp(n->scalar, text) != 0 && !(n->written = strdup(text))) {
+            b->failed = 1;
         }
     }
     if (!n->scalar) {
@@ -415,6 +455,24 @@ static void builder_free(builder *b)
     free(b->graveyard);
 }
 
+/* Do the lines from `from`'s to `to`'s hold "${"? In a flow collection,
+ * `path: ${OUT}/x` is a syntax error (`{` opens a map there), and libyaml's
+ * message says nothing of why. */
+static int holds_interpolation(const builder *b, yaml_mark_t from, yaml_mark_t to)
+{
+    if (b->text == NULL || from.index > to.index || to.index > b->text_len)
+        return 0;
+    size_t start = from.index, end = to.index;
+    while (start > 0 && b->text[start - 1] != '\n')
+        start--;
+    while (end < b->text_len && b->text[end] != '\n')
+        end++;
+    for (size_t i = start; i + 1 < end; i++)
+        if (b->text[i] == '$' && b->text[i + 1] == '{')
+            return 1;
+    return 0;
+}
+
 /* Read one YAML document into a tree; NULL after a syntax error. */
 static cfg_node *parse_yaml(yaml_parser_t *p, builder b)
 {
@@ -425,11 +483,18 @@ static cfg_node *parse_yaml(yaml_parser_t *p, builder b)
         yaml_event_t ev;
         if (!yaml_parser_parse(p, &ev)) {
             src_pos pos = mark_pos(&b, p->problem_mark);
+            const char *hint =
+                holds_interpolation(&b, p->context ? p->context_mark : p->problem_mark, p->problem_mark)
+                    ? "; a value holding ${...} inside {...} or [...] must be quoted "
+                      "(path: \"${OUT}/x.jsonl\") or the map written in block style, "
+                      "one key per line"
+                    : "";
             if (p->context)
-                diag_add(diags, pos, "invalid YAML: %s (%s at line %d)",
-                         p->problem ? p->problem : "syntax error", p->context, (int)p->context_mark.line + 1);
+                diag_add(diags, pos, "invalid YAML: %s (%s at line %d)%s",
+                         p->problem ? p->problem : "syntax error", p->context, (int)p->context_mark.line + 1,
+                         hint);
             else
-                diag_add(diags, pos, "invalid YAML: %s", p->problem ? p->problem : "syntax error");
+                diag_add(diags, pos, "invalid YAML: %s%s", p->problem ? p->problem : "syntax error", hint);
             syntax_error = 1;
             break;
         }
@@ -483,9 +548,33 @@ cfg_node *cfg_yaml_read_file(FILE *fp, const char *file, interp_lookup_fn lookup
         diag_add(diags, (src_pos){file, 0, 0}, "out of memory");
         return NULL;
     }
-    yaml_parser_set_input_file(&parser, fp);
-    return parse_yaml(&parser,
-                      (builder){.file = file, .diags = diags, .interpolate = 1, .lookup = lookup, .ud = ud});
+    /* Read whole (pipeline files are small), so a syntax error can look at
+     * the text around it for a hint. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char chunk[8192];
+    size_t got;
+    while (mem && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (fwrite(chunk, 1, got, mem) != got)
+            break;
+    if (mem == NULL || fclose(mem) != 0 || ferror(fp)) {
+        diag_add(diags, (src_pos){file, 0, 0}, "cannot read the file: %s",
+                 ferror(fp) ? "read error" : "out of memory");
+        free(text);
+        yaml_parser_delete(&parser);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    cfg_node *root = parse_yaml(&parser, (builder){.file = file,
+                                                   .diags = diags,
+                                                   .interpolate = 1,
+                                                   .lookup = lookup,
+                                                   .ud = ud,
+                                                   .text = text,
+                                                   .text_len = len});
+    free(text);
+    return root;
 }
 
 cfg_node *cfg_yaml_read_string(const char *text, const char *file, diag_list *diags)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg_yaml.h"
 #include "duration.h"
 #include "suggest.h"
 
@@ -43,8 +44,10 @@ static int duration_value(const cfg_node *n, const char *what, int allow_off, in
         return 0;
     }
     if (duration_parse_ms(s, out) != 0) {
-        diag_add(d, n->pos, "%s: '%s' is not a duration (like 250ms, 5s, 30m, 1h, 1d%s)", what, s,
-                 allow_off ? ", or off" : "");
+        char origin[512];
+        cfg_origin(n, 0, origin, sizeof origin);
+        diag_add(d, n->pos, "%s: '%s' is not a duration (like 250ms, 5s, 30m, 1h, 1d%s)%s", what, s,
+                 allow_off ? ", or off" : "", origin);
         return -1;
     }
     return 0;

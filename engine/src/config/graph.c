@@ -1,4 +1,4 @@
-/* Step graph checks and ordering (Kahn's algorithm) and its DOT rendering. */
+/* Step graph checks and ordering (Kahn's algorithm) and its DOT and text renderings. */
 #include "graph.h"
 
 #include <stdlib.h>
@@ -303,12 +303,55 @@ static void dot_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out)
+static size_t step_index(const pipeline_def *def, const char *name)
+{
+    for (size_t i = 0; i < def->nsteps; i++)
+        if (strcmp(def->steps[i].name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static size_t stage_of(graph_stage_fn stage, void *ud, size_t i, const char **label)
+{
+    size_t st = 0;
+    *label = NULL;
+    if (stage && i != SIZE_MAX)
+        stage(ud, i, &st, label);
+    return st;
+}
+
+void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, graph_stage_fn stage, void *ud,
+                     FILE *out)
 {
     step_info *si = collect_info(def, info, ud);
     fprintf(out, "digraph ");
     dot_string(out, def->name ? def->name : "pipeline");
     fprintf(out, " {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+    /* Keyed stages: a box around the steps each task runs. */
+    for (size_t st = 1; stage && st <= def->nsteps; st++) {
+        int opened = 0;
+        for (size_t i = 0; i < def->nsteps; i++) {
+            const char *label;
+            if (stage_of(stage, ud, i, &label) != st)
+                continue;
+            if (!opened) {
+                fprintf(out, "  subgraph cluster_stage%zu {\n    style=rounded;\n    label=", st);
+                char *text = NULL;
+                if (asprintf(&text, "stage %zu: %s", st, label ? label : "keyed") < 0)
+                    text = NULL;
+                dot_string(out, text ? text : "stage");
+                free(text);
+                fprintf(out, ";\n");
+                opened = 1;
+            }
+            fprintf(out, "    ");
+            dot_string(out, def->steps[i].name);
+            fprintf(out, ";\n");
+        }
+        if (!opened)
+            break;
+        fprintf(out, "  }\n");
+    }
     for (size_t i = 0; i < def->nsteps; i++) {
         const step_def *s = &def->steps[i];
         const char *shape = "octagon";
@@ -339,19 +382,60 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *u
     }
     for (size_t i = 0; i < def->nsteps; i++) {
         const step_def *s = &def->steps[i];
+        const char *to_label;
+        size_t to_stage = stage_of(stage, ud, i, &to_label);
         for (size_t k = 0; k < s->ninputs; k++) {
+            const char *from_label;
+            int exchange =
+                to_stage && stage_of(stage, ud, step_index(def, s->inputs[k].step), &from_label) != to_stage;
             fprintf(out, "  ");
             dot_string(out, s->inputs[k].step);
             fprintf(out, " -> ");
             dot_string(out, s->name);
-            if (strcmp(s->inputs[k].output, "main") != 0) {
+            int main_port = strcmp(s->inputs[k].output, "main") == 0;
+            if (!main_port || exchange) {
+                char *text = NULL;
+                if (asprintf(&text, "%s%s%s", main_port ? "" : s->inputs[k].output,
+                             main_port || !exchange ? "" : " ", exchange ? "exchange" : "") < 0)
+                    text = NULL;
                 fprintf(out, " [label=");
-                dot_string(out, s->inputs[k].output);
-                fprintf(out, "]");
+                dot_string(out, text ? text : "");
+                fprintf(out, "%s]", exchange ? ", style=bold" : "");
+                free(text);
             }
             fprintf(out, ";\n");
         }
     }
     fprintf(out, "}\n");
+    free(si);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text                                                                      */
+
+void graph_print_text(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out)
+{
+    step_info *si = collect_info(def, info, ud);
+    int wname = 4, wplugin = 6;
+    for (size_t i = 0; i < def->nsteps; i++) {
+        int n = (int)strlen(def->steps[i].name), pl = (int)strlen(def->steps[i].plugin);
+        wname = n > wname ? n : wname;
+        wplugin = pl > wplugin ? pl : wplugin;
+    }
+    fprintf(out, "pipeline %s: %zu step%s\n", def->name ? def->name : "(unnamed)", def->nsteps,
+            def->nsteps == 1 ? "" : "s");
+    for (size_t i = 0; i < def->nsteps; i++) {
+        const step_def *s = &def->steps[i];
+        const char *kind = si && si[i].known ? kind_name(si[i].kind) : "?";
+        /* kind_name() says "a source": drop the article in a table. */
+        kind += strncmp(kind, "an ", 3) == 0 ? 3 : strncmp(kind, "a ", 2) == 0 ? 2 : 0;
+        fprintf(out, "  %-*s  %-*s  %-*s", wname, s->name, wplugin, s->plugin, s->ninputs ? 8 : 0, kind);
+        for (size_t k = 0; k < s->ninputs; k++) {
+            fprintf(out, "%s%s", k ? ", " : "  <- ", s->inputs[k].step);
+            if (strcmp(s->inputs[k].output, "main") != 0)
+                fprintf(out, ".%s", s->inputs[k].output);
+        }
+        fprintf(out, "\n");
+    }
     free(si);
 }

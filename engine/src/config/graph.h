@@ -25,9 +25,21 @@ typedef int (*graph_plugin_info_fn)(void *ud, size_t step, sluice_kind *kind, co
 int graph_validate(const pipeline_def *def, graph_plugin_info_fn info, void *ud, size_t *order,
                    diag_list *diags);
 
+/* Where the engine runs a step: in keyed stage *stage (1-based; 0: once,
+ * outside the stages), with *label saying how ("keyed by user, 8 tasks").
+ * May be NULL when only the file is known. */
+typedef void (*graph_stage_fn)(void *ud, size_t step, size_t *stage, const char **label);
+
 /* A digraph with one node per step (name and plugin; shape by kind) and one
- * edge per input, labelled with the output's name unless it is "main". */
-void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out);
+ * edge per input, labelled with the output's name unless it is "main". With
+ * `stage`, the steps of each keyed stage are drawn in a box of their own and
+ * an edge into a stage from outside it is an exchange (bold, labelled). */
+void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, graph_stage_fn stage, void *ud,
+                     FILE *out);
+
+/* The same as text, one step per line in file order: name, plugin, kind and
+ * its inputs ("step" or "step.output"), for when Graphviz is not at hand. */
+void graph_print_text(const pipeline_def *def, graph_plugin_info_fn info, void *ud, FILE *out);
 
 /* Does a step of this kind (with these declared outputs) have `output`?
  * The source's "rejected" is the engine's, present whatever the plugin says. */

@@ -179,36 +179,60 @@ static int has_range(const sluice_option_spec *s)
 
 static void format_bound(const sluice_option_spec *s, double v, char *buf, size_t size)
 {
-    if (s->type == SLUICE_OPT_DURATION)
+    if (s->type == SLUICE_OPT_DURATION && v == 0)
+        snprintf(buf, size, "0");
+    else if (s->type == SLUICE_OPT_DURATION)
         options_format_duration((int64_t)v, buf, size);
+    else if (s->type == SLUICE_OPT_INT && v >= 1048576 && v == ldexp(1, ilogb(v)))
+        snprintf(buf, size, "2^%d", ilogb(v)); /* 2^40, not 1099511627776 */
     else if (s->type == SLUICE_OPT_INT)
         snprintf(buf, size, "%.0f", v);
-    else
-        snprintf(buf, size, "%g", v);
+    else {
+        /* 1e9, not %g's 1e+09. */
+        char raw[32], *e;
+        snprintf(raw, sizeof raw, "%g", v);
+        if ((e = strchr(raw, 'e')) != NULL) {
+            char *digits = e + 1 + (e[1] == '+' || e[1] == '-');
+            while (*digits == '0' && digits[1] != '\0')
+                memmove(digits, digits + 1, strlen(digits));
+            if (e[1] == '+')
+                memmove(e + 1, e + 2, strlen(e + 1));
+        }
+        snprintf(buf, size, "%s", raw);
+    }
 }
 
-/* Bounds this large stand for "no limit" (plugins write e.g. 1e17 ms). */
-static int bound_is_open(const sluice_option_spec *s, double v)
+/* Bounds this large stand for "no limit" (plugins write e.g. 1e17 ms). In
+ * help, a duration bound past 1000 days or an integer one past 2^53 is no
+ * limit either: plugins put 50000000m or 9007199254740991 there as "anything
+ * sane", and printing it would only puzzle the reader. An error still names
+ * the exact bound. */
+static int bound_is_open(const sluice_option_spec *s, double v, int exact)
 {
-    double limit = s->type == SLUICE_OPT_DURATION ? 1e15 : s->type == SLUICE_OPT_INT ? 9e18 : 1e300;
+    double limit = s->type == SLUICE_OPT_DURATION ? (exact ? 1e15 : 1000 * 86400e3)
+                   : s->type == SLUICE_OPT_INT    ? (exact ? 9e18 : 9e15)
+                                                  : 1e300;
     return v >= limit || v <= -limit;
 }
 
-/* "1s..1d", ">= 1ms", "<= 10", or "" when neither bound matters. */
-static void format_range(const sluice_option_spec *s, char *buf, size_t size)
+/* "1s..1d", "at least 1ms", "up to 15m", or "" when neither bound matters
+ * (a duration's lower bound of 0 says nothing: none is negative). With
+ * `for_error`, the words fit after "must be". */
+static void format_range(const sluice_option_spec *s, char *buf, size_t size, int for_error)
 {
     char lo[32], hi[32];
-    int has_lo = !bound_is_open(s, s->min), has_hi = !bound_is_open(s, s->max);
+    int has_lo = !bound_is_open(s, s->min, for_error) && !(s->type == SLUICE_OPT_DURATION && s->min <= 0);
+    int has_hi = !bound_is_open(s, s->max, for_error);
     format_bound(s, s->min, lo, sizeof lo);
     format_bound(s, s->max, hi, sizeof hi);
     if (!has_range(s) || (!has_lo && !has_hi))
         snprintf(buf, size, "%s", "");
     else if (has_lo && has_hi)
-        snprintf(buf, size, "%s..%s", lo, hi);
+        snprintf(buf, size, "%s%s..%s", for_error ? "in " : "", lo, hi);
     else if (has_lo)
-        snprintf(buf, size, ">= %s", lo);
+        snprintf(buf, size, "at least %s", lo);
     else
-        snprintf(buf, size, "<= %s", hi);
+        snprintf(buf, size, "%s %s", for_error ? "at most" : "up to", hi);
 }
 
 static int check_range(const sluice_option_spec *s, double v, const char *shown, char *err, size_t errsz)
@@ -216,11 +240,8 @@ static int check_range(const sluice_option_spec *s, double v, const char *shown,
     if (!has_range(s) || (v >= s->min && v <= s->max))
         return 0;
     char range[80];
-    format_range(s, range, sizeof range);
-    if (strstr(range, ".."))
-        snprintf(err, errsz, "must be in %s, not '%s'", range, shown);
-    else
-        snprintf(err, errsz, "must be %s, not '%s'", range, shown);
+    format_range(s, range, sizeof range, 1);
+    snprintf(err, errsz, "must be %s, not '%s'", *range ? range : "smaller", shown);
     return -1;
 }
 
@@ -514,9 +535,12 @@ sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node 
         char err[512];
         const cfg_node *at;
         v->is_set = v->has_value = 1;
-        if (convert(v, map->items[k], err, sizeof err, &at) < 0)
-            diag_add(diags, at->pos, "option '%s' of plugin '%s'%s%s", v->name, plugin,
-                     strncmp(err, "must", 4) == 0 ? " " : ": ", err);
+        if (convert(v, map->items[k], err, sizeof err, &at) < 0) {
+            char origin[512];
+            cfg_origin(at, v->spec.secret, origin, sizeof origin);
+            diag_add(diags, at->pos, "option '%s' of plugin '%s'%s%s%s", v->name, plugin,
+                     strncmp(err, "must", 4) == 0 ? " " : ": ", err, origin);
+        }
     }
     for (size_t i = 0; i < opts->n; i++) {
         opt_value *v = &opts->v[i];
@@ -678,7 +702,7 @@ void options_print_help(const sluice_option_spec *spec, FILE *out)
             fprintf(out, ", default %s", s->secret ? "***" : s->default_value);
         if (s->type == SLUICE_OPT_INT || s->type == SLUICE_OPT_DOUBLE || s->type == SLUICE_OPT_DURATION) {
             char range[80];
-            format_range(s, range, sizeof range);
+            format_range(s, range, sizeof range, 0);
             if (*range)
                 fprintf(out, ", %s", range);
         }

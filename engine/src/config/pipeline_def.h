@@ -16,6 +16,8 @@ typedef struct cfg_node {
     src_pos pos;
     char *scalar;            /* CFG_SCALAR: the interpolated text (owned)          */
     int quoted;              /* CFG_SCALAR: was written quoted ("..." or '...')    */
+    char *written;           /* CFG_SCALAR: the text as written when interpolation
+                                changed it, for messages (owned), else NULL       */
     size_t count;            /* CFG_MAP / CFG_LIST: number of entries              */
     char **keys;             /* CFG_MAP: keys (owned)                               */
     src_pos *key_pos;        /* CFG_MAP: position of each key                       */

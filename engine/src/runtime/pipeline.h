@@ -140,7 +140,8 @@ typedef struct exchange {
     size_t step, port;
     int64_t routed_wm;   /* the last watermark every task was told of */
     uint64_t routed_seq; /* the sequence number it was told at */
-    item_vec merged;     /* scratch: the upstream's instances merged */
+    item_vec merged;     /* the upstream's instances merged, this tick */
+    int merged_now;      /* merged is this tick's: steps outside the stages read it too */
     const item_vec **queues;
     size_t *pos;
 } exchange;
@@ -157,7 +158,8 @@ typedef struct task {
 
 typedef struct stage {
     sluice_state_key key;
-    size_t *order; /* its steps, topological */
+    char label[64]; /* "keyed by user, 8 tasks" */
+    size_t *order;  /* its steps, topological */
     size_t n;
     exchange *ex;
     size_t nex;
@@ -185,6 +187,7 @@ typedef struct pipeline {
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
     stage *running; /* the stage whose tasks the workers take this round */
+    task *flushing; /* the task flushing alone at the end of the input */
     size_t threads;
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
@@ -211,8 +214,14 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop);
 void pipeline_close(pipeline *p);
 /* Counters as one JSON object {"pipeline":..,"steps":{name:{counter:value}}}. */
 char *pipeline_metrics_json(const pipeline *p);
-/* Graphviz DOT of the pipeline. */
+/* Graphviz DOT of the pipeline, its keyed stages boxed. */
 void pipeline_print_dot(const pipeline *p, FILE *out);
+/* A step's plugin for the graph (graph_plugin_info_fn over a pipeline). */
+int pipeline_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs);
+/* How the pipeline runs, one line per keyed stage (its steps, and what the
+ * exchange into it routes) and one for the steps outside them, each line
+ * starting with indent; nothing when every step runs once. */
+void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
@@ -229,6 +238,9 @@ static inline step *step_instance(pipeline *p, size_t i, size_t n)
  * the queues at the end of a tick; free them. */
 int tasks_build(pipeline *p);
 void tasks_route(pipeline *p, stage *st);
+/* The tasks' output of (step, port) merged in stream order this tick, when an
+ * exchange has merged it already; else NULL. */
+const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port);
 void tasks_end_tick(pipeline *p);
 void tasks_free(pipeline *p);
 /* Release what a step (or a task's instance of one) owns, after destroy. */

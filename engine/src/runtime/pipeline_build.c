@@ -16,7 +16,7 @@
 
 static const char *const source_outputs[] = {"rejected", NULL};
 
-static int plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs)
+int pipeline_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *const **outputs)
 {
     pipeline *p = ud;
     if (p->steps[i].plugin == NULL)
@@ -144,7 +144,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     }
     /* The graph is checked even after other errors (unloaded plugins are
      * skipped), so that `sluice check` shows every problem at once. */
-    if (graph_validate(def, plugin_info, p, p->order, diags) == 0 && diags->count == errors) {
+    if (graph_validate(def, pipeline_plugin_info, p, p->order, diags) == 0 && diags->count == errors) {
         p->source = p->order[0];
         for (size_t i = 0; i < p->nsteps; i++)
             build_ports(p, i);
@@ -272,9 +272,4 @@ char *pipeline_metrics_json(const pipeline *p)
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;
-}
-
-void pipeline_print_dot(const pipeline *p, FILE *out)
-{
-    graph_print_dot(p->def, plugin_info, (void *)p, out);
 }

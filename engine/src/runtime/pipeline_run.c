@@ -168,28 +168,6 @@ typedef struct runner {
 
 static const item_vec no_items;
 
-void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
-{
-    memset(pos, 0, nq * sizeof *pos);
-    for (;;) {
-        const item *best = NULL;
-        size_t best_k = 0;
-        for (size_t k = 0; k < nq; k++) {
-            const item_vec *q = queues[k];
-            if (pos[k] < q->n && (best == NULL || q->v[pos[k]].seq < best->seq)) {
-                best = &q->v[pos[k]];
-                best_k = k;
-            }
-        }
-        if (best == NULL)
-            return;
-        /* Markers from several inputs: the watermark is the least of them,
-         * which, with one source, is the one with the smaller sequence. */
-        items_push(out, best->rec, best->wm, best->seq);
-        pos[best_k]++;
-    }
-}
-
 static void gather_add(step *s, size_t *nq, const item_vec *q)
 {
     if (q->n > 0)
@@ -232,6 +210,8 @@ static const item_vec *gather(const runner *r, step *s)
             gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
         else if (r->st != NULL)
             gather_add(s, &nq, &r->t->in[exchange_of(r->st, j, pt)].queue);
+        else if (from && tasks_merged(p, j, pt))
+            gather_add(s, &nq, tasks_merged(p, j, pt));
         else if (from)
             for (size_t u = 0; u < p->ntasks; u++)
                 gather_add(s, &nq, &p->stages[from - 1].tasks[u].steps[j].ports[pt].queue);
@@ -269,6 +249,7 @@ static void process_segment(pipeline *p, step *s, const item *items, size_t n)
 }
 
 static void run_from(const runner *r, size_t k);
+static void run_global(pipeline *p);
 
 static void end_tick(pipeline *p)
 {
@@ -299,8 +280,10 @@ static int fire_watermark(const runner *r, step *s, size_t k, const item *marker
                 run_from(r, k + 1); /* the last chunk, as the earlier ones */
             return drained;
         }
-        if (last && r->st == NULL) {
+        if (last && (r->st == NULL || r->t == p->flushing)) {
             run_from(r, k + 1);
+            if (r->st != NULL)
+                run_global(p);
             end_tick(p);
             drained = 1;
         }
@@ -369,21 +352,83 @@ static void worker_round(void *arg, size_t worker)
     }
 }
 
-static void run_downstream(pipeline *p)
+static void run_global(pipeline *p)
 {
-    for (size_t k = 0; k < p->nstages && !p->failed; k++) {
-        stage *st = &p->stages[k];
-        tasks_route(p, st);
-        p->running = st;
-        p->next_task = 0;
-        if (p->workers)
-            workers_round(p->workers);
-        else
-            worker_round(p, 0);
-    }
     runner g = {p, NULL, NULL, p->global_order, p->nglobal};
     run_from(&g, 0);
+}
+
+static void run_stage(pipeline *p, stage *st)
+{
+    tasks_route(p, st);
+    p->running = st;
+    p->next_task = 0;
+    if (p->workers)
+        workers_round(p->workers);
+    else
+        worker_round(p, 0);
+}
+
+static void run_downstream(pipeline *p)
+{
+    for (size_t k = 0; k < p->nstages && !p->failed; k++)
+        run_stage(p, &p->stages[k]);
+    run_global(p);
     end_tick(p);
+}
+
+static int only_markers(const pipeline *p, const stage *st)
+{
+    for (size_t t = 0; t < p->ntasks; t++)
+        for (size_t x = 0; x < st->nex; x++)
+            for (size_t i = 0; i < st->tasks[t].in[x].queue.n; i++)
+                if (st->tasks[t].in[x].queue.v[i].rec != NULL)
+                    return 0;
+    return 1;
+}
+
+/* The end of a bounded input: the watermark goes to +infinity and every
+ * open window and session is emitted. Where the last stage's tasks get
+ * nothing but that (its upstream emits nothing at the end, as dedup does),
+ * they flush one after the other on this thread, each chunk of what they
+ * emit run to the sinks and its memory released before the next, as a
+ * single instance does: a replay of a million users' sessions never holds
+ * them all at once. */
+static void end_of_input(pipeline *p, uint64_t end_seq)
+{
+    step *src = &p->steps[p->source];
+    p->src.ended = 1;
+    p->src.wm.current = SLUICE_TIME_MAX;
+    step_advance_ports(src, SLUICE_TIME_MAX, end_seq);
+    if (p->nstages == 0) {
+        run_downstream(p);
+        return;
+    }
+    for (size_t k = 0; k + 1 < p->nstages && !p->failed; k++)
+        run_stage(p, &p->stages[k]);
+    stage *last = &p->stages[p->nstages - 1];
+    tasks_route(p, last);
+    if (p->failed || !only_markers(p, last)) {
+        p->running = last;
+        p->next_task = 0;
+        worker_round(p, 0);
+        run_global(p);
+        end_tick(p);
+        return;
+    }
+    for (size_t t = 0; t < p->ntasks && !p->failed; t++) {
+        task *tk = &last->tasks[t];
+        for (size_t x = 0; x < last->nex; x++) { /* an earlier task's flush ended the tick */
+            tk->in[x].queue.n = 0;
+            items_push(&tk->in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
+        }
+        p->flushing = tk;
+        runner r = {p, last, tk, last->order, last->n};
+        run_from(&r, 0);
+        p->flushing = NULL;
+        run_global(p);
+        end_tick(p);
+    }
 }
 
 static uint64_t last_seq(const pipeline *p) { return p->src.next_seq ? p->src.next_seq - 1 : 0; }
@@ -440,13 +485,12 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
         src->ctx.cur_wm = p->src.wm.current;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         if (st == SLUICE_END) {
-            p->src.ended = 1;
-            p->src.wm.current = SLUICE_TIME_MAX;
-            step_advance_ports(src, SLUICE_TIME_MAX, p->src.next_seq);
+            run_downstream(p); /* what came before the end */
+            end_of_input(p, p->src.next_seq);
         } else {
             check_status(p, src, "poll", st);
+            run_downstream(p);
         }
-        run_downstream(p);
         checkpoint_poll(p);
         if (!p->failed && now >= next_checkpoint) {
             checkpoint_take(p);

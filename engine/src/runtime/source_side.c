@@ -1,7 +1,7 @@
 /* Where a source's messages enter the engine: each is copied into the tick
  * arena (or, lent by the source, referenced until the tick ends), given its
  * sequence number, decoded and validated once
- * (SEMANTICS.md section 1), and either queued on the source's main output
+ * (docs/semantics.md section 1), and either queued on the source's main output
  * with the watermark after it, or turned into a dead letter on its
  * `rejected` output. Every message is counted exactly once: accepted, or
  * under one rejection reason. */

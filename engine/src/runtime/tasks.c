@@ -29,12 +29,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "pipeline.h"
 
 /* How often, in source sequence numbers, every task hears of the stream's
  * watermark: a task fires at most this far behind the stream's position,
  * at a cost of one marker per task per MARKER_EVERY records. */
 #define MARKER_EVERY 256
+
+static const char *key_name(sluice_state_key key) { return key == SLUICE_STATE_KEY_USER ? "user" : "event"; }
 
 static int keyed(sluice_state_key key)
 {
@@ -73,7 +76,7 @@ static int try_join(pipeline *p, step *s, stage *st)
         while (x < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
             x++;
         if (x == st->nex)
-            st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, NULL, NULL};
+            st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, 0, NULL, NULL};
     }
     return 1;
 }
@@ -199,10 +202,49 @@ int tasks_build(pipeline *p)
     for (size_t k = 1; k < p->nsteps; k++)
         if (p->steps[p->order[k]].stage == 0)
             p->global_order[p->nglobal++] = p->order[k];
-    for (size_t k = 0; k < p->nstages; k++)
-        if (stage_build(p, &p->stages[k]) != 0)
+    for (size_t k = 0; k < p->nstages; k++) {
+        stage *st = &p->stages[k];
+        snprintf(st->label, sizeof st->label, "keyed by %s, %zu tasks", key_name(st->key), p->ntasks);
+        if (stage_build(p, st) != 0)
             return -1;
+    }
     return 0;
+}
+
+static void stage_info(void *ud, size_t i, size_t *stage, const char **label)
+{
+    const pipeline *p = ud;
+    *stage = p->steps[i].stage;
+    *label = *stage ? p->stages[*stage - 1].label : NULL;
+}
+
+void pipeline_print_dot(const pipeline *p, FILE *out)
+{
+    graph_print_dot(p->def, pipeline_plugin_info, stage_info, (void *)p, out);
+}
+
+void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
+{
+    for (size_t k = 0; k < p->nstages; k++) {
+        const stage *st = &p->stages[k];
+        fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
+        for (size_t m = 0; m < st->n; m++)
+            fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
+        fprintf(out, "; exchange by %s from", key_name(st->key));
+        for (size_t x = 0; x < st->nex; x++) {
+            const step *up = &p->steps[st->ex[x].step];
+            fprintf(out, "%s%s%s%s", x ? ", " : " ", up->def->name, st->ex[x].port ? "." : "",
+                    st->ex[x].port ? up->ports[st->ex[x].port].name : "");
+        }
+        fputc('\n', out);
+    }
+    if (p->nstages == 0)
+        return; /* every step runs once: nothing to say */
+    fprintf(out, "%sonce, on the pipeline's thread:", indent);
+    fprintf(out, " %s", p->steps[p->source].def->name);
+    for (size_t k = 0; k < p->nglobal; k++)
+        fprintf(out, ", %s", p->steps[p->global_order[k]].def->name);
+    fputc('\n', out);
 }
 
 /* The task of a record: the same for a key in every process and run, so a
@@ -239,7 +281,19 @@ static const item_vec *exchange_input(pipeline *p, exchange *ex)
         ex->queues[u] = &from->tasks[u].steps[ex->step].ports[ex->port].queue;
     ex->merged.n = 0;
     items_merge(ex->queues, ex->pos, p->ntasks, &ex->merged);
+    ex->merged_now = 1;
     return &ex->merged;
+}
+
+const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port)
+{
+    for (size_t k = 0; k < p->nstages; k++)
+        for (size_t x = 0; x < p->stages[k].nex; x++) {
+            const exchange *ex = &p->stages[k].ex[x];
+            if (ex->merged_now && ex->step == step && ex->port == port)
+                return &ex->merged;
+        }
+    return NULL;
 }
 
 void tasks_route(pipeline *p, stage *st)
@@ -280,6 +334,10 @@ void tasks_end_tick(pipeline *p)
 {
     for (size_t k = 0; k < p->nstages; k++) {
         stage *st = &p->stages[k];
+        for (size_t x = 0; x < st->nex; x++) {
+            st->ex[x].merged.n = 0;
+            st->ex[x].merged_now = 0;
+        }
         for (size_t ti = 0; ti < p->ntasks; ti++) {
             task *t = &st->tasks[ti];
             for (size_t x = 0; x < st->nex; x++)

@@ -1,4 +1,4 @@
-/* Event-time watermarks over a source's partitions (SEMANTICS.md section 4):
+/* Event-time watermarks over a source's partitions (docs/semantics.md section 4):
  * a partition's watermark is max(valid ts seen) - max_out_of_order; the
  * pipeline's is the minimum over partitions that have data and are neither
  * idle (no data for idle_timeout of wall clock), ended nor revoked. It never

@@ -1,5 +1,5 @@
 /* url_count: clicks per URL over tumbling event-time windows, and a summary
- * per window (SEMANTICS.md section 5).
+ * per window (docs/semantics.md section 5).
  *
  * Windows are [k*size, (k+1)*size) on the epoch. With W the watermark in force
  * after the record being handled (the record is applied first, then what is

@@ -1,4 +1,4 @@
-/* dedup: drops events whose key was already seen (SEMANTICS.md section 3).
+/* dedup: drops events whose key was already seen (docs/semantics.md section 3).
  *
  * The key is the event_id role when the event has one, else the triple
  * (user, url, ts). A key is remembered from the first valid, non-duplicate

@@ -1,4 +1,4 @@
-/* The dedup key of an event as a 128-bit fingerprint (SEMANTICS.md section 3).
+/* The dedup key of an event as a 128-bit fingerprint (docs/semantics.md section 3).
  *
  * The key is the event_id role when present, else the triple (user, url, ts).
  * Only the fingerprint is stored, never the key bytes, so memory per key is

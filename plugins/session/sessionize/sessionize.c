@@ -1,4 +1,4 @@
-/* sessionize: per-user sessions of clicks (SEMANTICS.md sections 4 and 6).
+/* sessionize: per-user sessions of clicks (docs/semantics.md sections 4 and 6).
  *
  * Watermark rules (wm = the watermark in force after the current record):
  *  - an event is too late when ts < wm - allowed_lateness;

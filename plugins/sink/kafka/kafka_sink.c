@@ -2,7 +2,7 @@
  * Sink `kafka`: every record as one message on a Kafka topic.
  *
  * Value: the record as JSON. Key: the `key_field` member of the record when
- * that option is set, else the key the producing operator set (SEMANTICS.md:
+ * that option is set, else the key the producing operator set (docs/semantics.md:
  * url_clicks "<window_start>|<url>", window_summary "<window_start>",
  * session the user id); records without one (dead letters) are sent
  * without a key.

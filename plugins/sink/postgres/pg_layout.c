@@ -83,7 +83,7 @@ pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec, co
     sluice_str kind = {NULL, 0};
     if (api->field_string(rec, "kind", &kind))
         return route_by_kind(kind.ptr, kind.len);
-    /* Dead letters carry no kind (SEMANTICS.md section 2). */
+    /* Dead letters carry no kind (docs/semantics.md section 2). */
     if (api->field_type(rec, "reason") == SLUICE_TYPE_STRING &&
         api->field_type(rec, "origin") == SLUICE_TYPE_STRING)
         return PG_REJECTED;
@@ -243,7 +243,7 @@ void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_
     pg_text_puts(out, "\tdb_rejected\t");
     pg_copy_value(out, message, strlen(message), 1);
     pg_text_putc(out, '\t');
-    /* raw is cut like the engine's dead letters (SEMANTICS.md section 2). */
+    /* raw is cut like the engine's dead letters (docs/semantics.md section 2). */
     pg_copy_value(out, raw.ptr, raw.len > 1024 ? 1024 : raw.len, 1);
     pg_text_putc(out, '\n');
     pg_text_free(&origin);

@@ -2,7 +2,7 @@
  * writes, their columns, keys and indexes, the COPY line of a record, and
  * the SQL that stages a batch and upserts it.
  *
- * Results are final per key (SEMANTICS.md: (window_start, url),
+ * Results are final per key (docs/semantics.md: (window_start, url),
  * (window_start), (user_id, session_start)), dead letters are keyed by their
  * origin, other kinds by (kind, key): an upsert of the same records leaves
  * the same rows, which is what makes a replay after a crash exactly once in

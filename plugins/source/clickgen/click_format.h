@@ -1,6 +1,6 @@
 /*
  * clickgen's JSON: a click event rendered to bytes, valid or broken in one
- * of the ways SEMANTICS.md section 1 rejects. Hand-rolled (no printf) since
+ * of the ways docs/semantics.md section 1 rejects. Hand-rolled (no printf) since
  * it runs millions of times a second; the output depends only on the event,
  * so a duplicate re-rendered from the same event is byte-identical.
  */

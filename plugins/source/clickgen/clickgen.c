@@ -6,7 +6,7 @@
  * top of that, as real streams do, events arrive a little out of order
  * (`disorder`), some are sent twice (`duplicates`, same event_id and bytes),
  * some very late (`late`, 2 to 10 minutes behind), and some are broken in
- * every way SEMANTICS.md section 1 rejects (`invalid`, click_format.h).
+ * every way docs/semantics.md section 1 rejects (`invalid`, click_format.h).
  * About 5% of events carry ts as an RFC 3339 string, and 5% of users have an
  * integer user_id, so the decoder's other paths run too.
  */
