@@ -93,14 +93,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
-}
-
 /* ---- run ------------------------------------------------------------------ */
 
 /* Steps named by --discard-state (the strings are argv's). */
