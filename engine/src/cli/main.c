@@ -1,5 +1,6 @@
 /* sluice: the command line. */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -432,6 +433,19 @@ static int file_names_plugin(const char *path, const char *name)
     return dash && strncmp(dash + 1, name, n) == 0 && strcmp(dash + 1 + n, ".so") == 0;
 }
 
+/* Is there a file <kind>-<name>.so of any kind on the path? */
+static int plugin_path_has_file(const plugin_path *pp, const char *name)
+{
+    for (size_t d = 0; d < pp->count; d++)
+        for (int k = SLUICE_KIND_SOURCE; k <= SLUICE_KIND_SINK; k++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s-%s.so", pp->dirs[d], plugin_kind_name((sluice_kind)k), name);
+            if (access(path, F_OK) == 0)
+                return 1;
+        }
+    return 0;
+}
+
 static void print_plugin(void *ud, const char *path, const loaded_plugin *p, const char *err)
 {
     plugins_listing *l = ud;
@@ -537,16 +551,18 @@ static int cmd_plugins(int argc, char **argv)
     for (size_t i = 0; i < pp.count; i++)
         printf(" %s", pp.dirs[i]);
     printf("\n\n");
-    plugins_listing l = {name, 0, 0};
-    plugin_scan(&pp, print_plugin, &l);
-    int code = l.broken ? EXIT_INVALID : EXIT_OK;
-    if (name && l.shown == 0) {
+    int code = EXIT_OK;
+    if (name && !plugin_path_has_file(&pp, name)) {
         /* Say what there is instead, as a pipeline naming it would. */
         char err[2048];
         unsigned all = (1u << SLUICE_KIND_SOURCE) | (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
         if (plugin_find(&pp, name, all, err, sizeof err) == NULL)
             fprintf(stderr, "sluice plugins: %s\n", err);
         code = EXIT_INVALID;
+    } else {
+        plugins_listing l = {name, 0, 0};
+        plugin_scan(&pp, print_plugin, &l);
+        code = l.broken ? EXIT_INVALID : EXIT_OK;
     }
     plugin_path_free(&pp);
     pipeline_def_free(def);
