@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 static char tmpdir_path[512];
+static pid_t tmpdir_owner; /* forked test processes inherit the atexit, not the folder */
 
 static void remove_tmpdir(void)
 {
-    if (tmpdir_path[0] != '\0' && getenv("SLUICE_KEEP_TMP") == NULL) {
+    if (tmpdir_path[0] != '\0' && getpid() == tmpdir_owner && getenv("SLUICE_KEEP_TMP") == NULL) {
         char *cmd = ts_strf("rm -rf '%s'", tmpdir_path);
         if (system(cmd) != 0) {
             /* best effort */
@@ -29,6 +30,7 @@ const char *ts_tmpdir(void)
             perror("mkdtemp");
             abort();
         }
+        tmpdir_owner = getpid();
         atexit(remove_tmpdir);
     }
     return tmpdir_path;

@@ -327,7 +327,8 @@ START_TEST(secret_config_values_never_reach_the_logs)
     ck_assert_msg(strstr(err, "sasl.username=visible-user") != NULL, "%s", err);
     ck_assert_msg(strstr(err, "hunter2") == NULL && strstr(err, "k3y-secret") == NULL, "%s", err);
 
-    /* Refused at start: the error names the property, never the secret. */
+    /* Refused before the run (the validate hook, exit 3): the error names
+     * the property, never the secret. */
     char *bad = ts_strf("steps:\n"
                         "  - name: in\n"
                         "    plugin: kafka\n"
@@ -335,7 +336,7 @@ START_TEST(secret_config_values_never_reach_the_logs)
                         "              config: {sasl.password: hunter2-secret, no.such.property: 1}}\n"
                         "  - {name: out, plugin: stdout, input: in}\n",
                         broker_bootstraps(b));
-    ck_assert_int_eq(kt_run_yaml("bad.yaml", bad, "", &err), 1);
+    ck_assert_int_eq(kt_run_yaml("bad.yaml", bad, "", &err), 3);
     ck_assert_msg(strstr(err, "no.such.property") != NULL, "%s", err);
     ck_assert_msg(strstr(err, "hunter2") == NULL, "%s", err);
     free(bad);
@@ -354,7 +355,7 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                         "              config: {enable.auto.commit: 'true'}}\n"
                         "  - {name: out, plugin: stdout, input: in}\n");
     char *err = NULL;
-    ck_assert_int_eq(kt_run_yaml("autocommit.yaml", src, "", &err), 1);
+    ck_assert_int_eq(kt_run_yaml("autocommit.yaml", src, "", &err), 3);
     ck_assert_msg(
         strstr(err, "'enable.auto.commit' cannot be set here: offsets are committed at checkpoints only"),
         "%s", err);
@@ -364,7 +365,7 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                          "    options: {brokers: '127.0.0.1:1', topics: [t], group: g,\n"
                          "              config: {partition.assignment.strategy: cooperative-sticky}}\n"
                          "  - {name: out, plugin: stdout, input: in}\n");
-    ck_assert_int_eq(kt_run_yaml("coop.yaml", coop, "", &err), 1);
+    ck_assert_int_eq(kt_run_yaml("coop.yaml", coop, "", &err), 3);
     ck_assert_msg(strstr(err, "eager rebalancing") != NULL, "%s", err);
     char *sink = ts_strf("steps:\n"
                          "  - {name: gen, plugin: clickgen, event: raw, options: {count: 1}}\n"
@@ -372,7 +373,7 @@ START_TEST(settings_the_plugins_rely_on_are_refused_in_config)
                          "    plugin: kafka\n"
                          "    input: gen\n"
                          "    options: {brokers: '127.0.0.1:1', topic: t, config: {acks: '1'}}\n");
-    ck_assert_int_eq(kt_run_yaml("acks.yaml", sink, "", &err), 1);
+    ck_assert_int_eq(kt_run_yaml("acks.yaml", sink, "", &err), 3);
     ck_assert_msg(strstr(err, "'acks' cannot be set here: use the `acks` option") != NULL, "%s", err);
     free(err);
     free(src);

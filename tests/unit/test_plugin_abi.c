@@ -69,6 +69,40 @@ END_TEST
 START_TEST(refuses_unknown_state_key) { assert_refused("broken_state_key.so", "unknown state_key 99"); }
 END_TEST
 
+START_TEST(refuses_plugin_needing_a_newer_engine)
+{
+    assert_refused("broken_min_host_abi.so", "needs a sluice engine of plugin ABI 1.999 or later");
+}
+END_TEST
+
+START_TEST(refuses_contradictory_state_declaration)
+{
+    assert_refused("broken_state_decl.so", "declares SLUICE_STATE_NONE but has a snapshot hook");
+}
+END_TEST
+
+START_TEST(refuses_values_in_reserved_slots)
+{
+    assert_refused("broken_reserved.so", "reserved[2] is not NULL");
+}
+END_TEST
+
+START_TEST(invalid_reject_reason_stops_the_pipeline_as_a_plugin_bug)
+{
+    char *path = ts_strf("%s/broken_reason.so", BROKEN_DIR);
+    char *err = NULL;
+    ck_assert_int_eq(check_with_sink(path, &err), 0); /* loads: the reason is only known at run */
+    free(err);
+    char *cmd = ts_strf("%s run %s/abi.yaml", SLUICE_BIN, ts_tmpdir());
+    ck_assert_int_eq(ts_run(cmd, NULL, &err), 1);
+    ck_assert_msg(strstr(err, "plugin bug") && strstr(err, "'bad_reason'") && strstr(err, "'Not Valid!'"),
+                  "%s", err);
+    free(err);
+    free(cmd);
+    free(path);
+}
+END_TEST
+
 START_TEST(refuses_file_that_is_not_a_shared_object)
 {
     char *path = ts_strf("%s/garbage.so", ts_tmpdir());
@@ -267,6 +301,98 @@ START_TEST(out_of_tree_plugin_runs_in_a_pipeline)
 }
 END_TEST
 
+#define ABI10_DIR SLUICE_BINARY_DIR "/tests/abi10"
+
+/* A plugin built against the frozen ABI 1.0 header runs in this engine,
+ * and its state survives a restart through its 1.0 snapshot hooks (it
+ * declares no state: having a snapshot hook makes it stateful). */
+START_TEST(plugin_built_for_abi_1_0_runs_and_restores_its_state)
+{
+    const char *dir = ts_tmpdir();
+    char *in = ts_strf("%s/abi10-in.jsonl", dir);
+    ts_write_file(in, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000}\n"
+                      "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000}\n");
+    char *yaml = ts_strf("%s/abi10.yaml", dir);
+    char *text = ts_strf("name: abi10\n"
+                         "plugin_path: [%s]\n"
+                         "state_dir: %s/abi10-state\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: %s}\n"
+                         "    event: {max_future: off}\n"
+                         "  - name: numbered\n"
+                         "    plugin: abi10_counter\n"
+                         "    input: clicks\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: numbered\n"
+                         "    options: {path: %s/abi10-out.jsonl}\n",
+                         ABI10_DIR, dir, in, dir);
+    ts_write_file(yaml, text);
+    char *cmd = ts_strf("%s run %s", SLUICE_BIN, yaml);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
+    free(err);
+    /* More input, a second run: the count goes on from the snapshot. */
+    char *before = ts_read_file(in, NULL);
+    char *more = ts_strf("%s{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000}\n", before);
+    free(before);
+    ts_write_file(in, more);
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
+    char *out = read_in(dir, "abi10-out.jsonl");
+    ck_assert_str_eq(out, "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000,\"n\":1}\n"
+                          "{\"user_id\":\"u2\",\"url\":\"/b\",\"ts\":1795737601000,\"n\":2}\n"
+                          "{\"user_id\":\"u3\",\"url\":\"/c\",\"ts\":1795737602000,\"n\":3}\n");
+    free(out);
+    free(err);
+    free(cmd);
+    free(more);
+    free(text);
+    free(yaml);
+    free(in);
+}
+END_TEST
+
+/* `sluice plugins NAME` shows one plugin; -p searches the pipeline's
+ * plugin_path first, as a run of that pipeline would. */
+START_TEST(plugins_command_shows_one_plugin_and_uses_a_pipelines_plugin_path)
+{
+    const char *dir = ts_tmpdir();
+    char *yaml = ts_strf("%s/pp.yaml", dir);
+    char *text = ts_strf("plugin_path: [%s]\n"
+                         "steps:\n"
+                         "  - {name: a, plugin: file, options: {path: x}}\n",
+                         ABI10_DIR);
+    ts_write_file(yaml, text);
+    char *out = NULL, *err = NULL;
+    char *cmd = ts_strf("%s plugins abi10_counter", SLUICE_BIN);
+    ck_assert_int_eq(ts_run(cmd, &out, &err), 3);
+    ck_assert_msg(strstr(err, "unknown source or operator or sink plugin 'abi10_counter'"), "%s", err);
+    free(out);
+    free(err);
+    free(cmd);
+    cmd = ts_strf("%s plugins -p %s abi10_counter", SLUICE_BIN, yaml);
+    ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "Plugin search path: " ABI10_DIR " "), "%s", out);
+    ck_assert_msg(strstr(out, "operator abi10_counter 1.0.0"), "%s", out);
+    ck_assert_msg(strstr(out, "built for plugin ABI 1.0"), "%s", out);
+    ck_assert_msg(strstr(out, "state: undeclared (taken as kept"), "%s", out);
+    ck_assert_msg(strstr(out, "sink file") == NULL, "more than the one plugin: %s", out);
+    free(out);
+    free(cmd);
+    /* A name of two kinds shows both. */
+    cmd = ts_strf("%s plugins file", SLUICE_BIN);
+    ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "sink file ") && strstr(out, "source file ") && !strstr(out, "dedup"), "%s",
+                  out);
+    free(out);
+    free(cmd);
+    free(text);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(shipped_plugins_export_only_their_entry)
 {
     char *cmd =
@@ -293,6 +419,10 @@ int main(void)
     tcase_add_test(tc, refuses_missing_hook);
     tcase_add_test(tc, refuses_invalid_name);
     tcase_add_test(tc, refuses_unknown_state_key);
+    tcase_add_test(tc, refuses_plugin_needing_a_newer_engine);
+    tcase_add_test(tc, refuses_values_in_reserved_slots);
+    tcase_add_test(tc, refuses_contradictory_state_declaration);
+    tcase_add_test(tc, invalid_reject_reason_stops_the_pipeline_as_a_plugin_bug);
     tcase_add_test(tc, refuses_file_that_is_not_a_shared_object);
     tcase_add_test(tc, create_failure_stops_the_pipeline_with_its_reason);
     tcase_add_test(tc, plugins_command_lists_broken_plugins_with_reasons);
@@ -303,6 +433,8 @@ int main(void)
     tcase_add_test(oot, out_of_tree_plugin_runs_in_a_pipeline);
     tcase_add_test(oot, lent_messages_are_read_in_place_and_released_once_per_tick);
     tcase_add_test(oot, shipped_plugins_export_only_their_entry);
+    tcase_add_test(oot, plugin_built_for_abi_1_0_runs_and_restores_its_state);
+    tcase_add_test(oot, plugins_command_shows_one_plugin_and_uses_a_pipelines_plugin_path);
     suite_add_tcase(s, oot);
     return ts_run_suite(s);
 }

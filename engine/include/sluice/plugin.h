@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 2
+#define SLUICE_ABI_MINOR 3
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -155,6 +155,14 @@ typedef enum sluice_state_key {
                                       * (docs/semantics.md section 3's dedup key)     */
 } sluice_state_key;
 
+/* Whether a plugin keeps state (sluice_plugin.state, ABI 1.3). */
+typedef enum sluice_state_decl {
+    SLUICE_STATE_UNDECLARED = 0, /* older plugins: stateful iff it has a snapshot hook */
+    SLUICE_STATE_NONE = 1,       /* keeps nothing a restart could lose            */
+    SLUICE_STATE_KEPT = 2        /* keeps state: must snapshot and restore it to
+                                  * run in a pipeline with state_dir              */
+} sluice_state_decl;
+
 /* Snapshot encoding: plugins write their state as bytes and say which version
  * of their own encoding it is; restore gets that version back so state written
  * by an older build is either read or refused with SLUICE_ERR_STATE. */
@@ -249,7 +257,7 @@ typedef struct sluice_plugin {
     sluice_status (*checkpoint_begin)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                       uint64_t checkpoint_id);
 
-    void *reserved[8]; /* spare slots for later hooks; must be NULL */
+    void *reserved[8]; /* spare slots for later hooks; must be NULL (refused otherwise) */
 
     /* ABI 1.2. OPERATOR: what the instance's state is keyed by, so the
      * engine may run several instances side by side (tasks, on several
@@ -258,6 +266,31 @@ typedef struct sluice_plugin {
      * header reads as SLUICE_STATE_KEY_UNDECLARED: one instance sees every
      * record, as before. Ignored for sources and sinks. */
     sluice_state_key state_key;
+
+    /* ABI 1.3. The oldest engine this plugin can run in, as
+     * SLUICE_ABI_VERSION_OF(1, minor): an engine older than that refuses to
+     * load it (naming both versions) instead of loading it with the hooks and
+     * host functions it relies on silently missing. 0 means any 1.x engine
+     * (the plugin tests SLUICE_HOST_HAS for what it uses beyond 1.0). */
+    uint32_t min_host_abi;
+
+    /* ABI 1.3. Whether an instance keeps state from one record (or message)
+     * to the next that a restart must not lose. A pipeline with `state_dir`
+     * refuses a step whose plugin declares SLUICE_STATE_KEPT but lacks
+     * snapshot or restore. Undeclared (older plugins): stateful when it has a
+     * snapshot hook, as before. */
+    sluice_state_decl state;
+
+    /* ABI 1.3. Check the options beyond what the option table says (a Kafka
+     * property the client library refuses, a rule across two options), with
+     * the same options create() gets. Called by `sluice check` and before
+     * every run, with no instance: it must have no side effects (no
+     * connections, no files created). Report each problem with
+     * api->option_error(ctx, "option", ...), which places it at the option's
+     * file:line:column, and return SLUICE_ERR_CONFIG; return SLUICE_OK when
+     * the options are fine. Only api->log, the opt_* functions,
+     * api->option_error and api->step_name may be called. May be NULL. */
+    sluice_status (*validate)(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts);
 } sluice_plugin;
 
 /* The entry function's type. */
@@ -292,7 +325,10 @@ typedef struct sluice_str {
 } sluice_str;
 
 /* Dead-letter reasons shared by the engine and the shipped operators. A
- * third-party plugin may use its own [a-z_]+ reason. */
+ * third-party plugin may use its own reason: 1 to 63 characters of [a-z0-9_],
+ * starting with a letter (it becomes the counter "rejected.<reason>"). The
+ * host checks it: reject() with any other reason fails the pipeline as a
+ * plugin bug. */
 #define SLUICE_REASON_TOO_LARGE "too_large"
 #define SLUICE_REASON_MALFORMED "malformed"
 #define SLUICE_REASON_BAD_USER "bad_user"
@@ -499,6 +535,17 @@ struct sluice_host_api {
      * advance need not call it: a partition then counts from its first
      * message. */
     void (*source_partition_assigned)(sluice_ctx *ctx, int32_t partition);
+
+    /* ABI 1.3, for the validate hook: report a problem with the option
+     * `option` ("brokers"), or with one entry of a MAP option written as
+     * "option.key" ("config.acks"), at its file:line:column in the pipeline
+     * file (the step's position when it is not there, or when option is
+     * NULL). printf-style; call it once per problem. */
+    void (*option_error)(sluice_ctx *ctx, const char *option, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
 
     /* New members are only ever added here, at the end. */
 };

@@ -1,5 +1,6 @@
 /* sluice: the command line. */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,12 +10,14 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "checkpoint.h"
 #include "graph.h"
 #include "listen_addr.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "options.h"
 #include "pipeline.h"
+#include "pipeline_probe.h"
 #include "plugin_loader.h"
 #include "stats.h"
 #include "status_line.h"
@@ -79,9 +82,9 @@ static void usage(FILE *out)
           "\n"
           "Commands:\n"
           "  run PIPELINE.yaml...    run pipelines until their sources end or SIGINT/SIGTERM\n"
-          "  check PIPELINE.yaml...  validate pipelines without running them\n"
+          "  check PIPELINE.yaml...  validate pipelines without running them (--connect: start steps)\n"
           "  graph PIPELINE.yaml     print a pipeline's graph (Graphviz DOT, or --format text)\n"
-          "  plugins                 list the plugins found, with their options\n"
+          "  plugins [NAME]          list the plugins found (or one), with their options\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
           "\n"
           "Options:\n"
@@ -96,15 +99,32 @@ static void usage(FILE *out)
           out);
 }
 
-static int wants_help(int argc, char **argv)
+/* ---- run ------------------------------------------------------------------ */
+
+/* Steps named by --discard-state (the strings are argv's). */
+typedef struct discard_list {
+    const char **names;
+    size_t count;
+} discard_list;
+
+static void discard_add(discard_list *l, const char *name)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
+    const char **grown = realloc(l->names, (l->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        abort();
+    l->names = grown;
+    l->names[l->count++] = name;
 }
 
-/* ---- run ------------------------------------------------------------------ */
+static void discard_apply(const discard_list *l, pipeline *p)
+{
+    if (l->count == 0)
+        return;
+    p->discard_state = calloc(l->count, sizeof *p->discard_state);
+    for (size_t i = 0; i < l->count; i++)
+        p->discard_state[i] = strdup(l->names[i]);
+    p->ndiscard_state = l->count;
+}
 
 typedef struct run_job {
     pipeline *p;
@@ -169,13 +189,13 @@ static const char *metrics_address(const char *cli, pipeline **ps, int n, int *b
 
 static int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"metrics", required_argument, NULL, 'm'},
-                                             {"metrics-listen", required_argument, NULL, 'l'},
-                                             {"no-progress", no_argument, NULL, 'P'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"metrics", required_argument, NULL, 'm'}, {"metrics-listen", required_argument, NULL, 'l'},
+        {"no-progress", no_argument, NULL, 'P'},   {"discard-state", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *metrics_path = NULL, *listen_cli = NULL;
     int progress = 1;
+    discard_list discard = {NULL, 0};
     int c;
     optind = 1;
     /* No '+': options may come after the pipeline files, as with most
@@ -191,6 +211,9 @@ static int cmd_run(int argc, char **argv)
         case 'P':
             progress = 0;
             break;
+        case 'D':
+            discard_add(&discard, optarg);
+            break;
         case 'h':
             puts("Usage: sluice run [--metrics FILE] [--metrics-listen ADDR] [--no-progress] "
                  "PIPELINE.yaml...\n"
@@ -205,15 +228,21 @@ static int cmd_run(int argc, char **argv)
                  "  --metrics-listen ADDR  serve Prometheus metrics at http://ADDR/metrics while\n"
                  "                         running (HOST:PORT, [IPV6]:PORT or :PORT; port 0 picks a\n"
                  "                         free one and logs it); also `metrics: {listen: ADDR}`\n"
-                 "  --no-progress          no live status line (shown only when stderr is a terminal)");
+                 "  --no-progress          no live status line (shown only when stderr is a terminal)\n"
+                 "  --discard-state STEP   start STEP with no state although the checkpoint holds\n"
+                 "                         some (a step that is gone, or state its plugin refuses);\n"
+                 "                         repeatable. Without it such a checkpoint stops the run.");
+            free(discard.names);
             return EXIT_OK;
         default:
+            free(discard.names);
             return EXIT_USAGE;
         }
     }
     int n = argc - optind;
     if (n < 1) {
         fputs("sluice run: no pipeline given (see sluice run --help)\n", stderr);
+        free(discard.names);
         return EXIT_USAGE;
     }
     char err[512];
@@ -222,6 +251,7 @@ static int cmd_run(int argc, char **argv)
         int port;
         if (listen_addr_split(listen_cli, host, sizeof host, &port, err, sizeof err) != 0) {
             fprintf(stderr, "sluice run: --metrics-listen %s\n", err);
+            free(discard.names);
             return EXIT_USAGE;
         }
     }
@@ -258,6 +288,8 @@ static int cmd_run(int argc, char **argv)
         }
         log_msg(SLUICE_LOG_INFO, NULL, "metrics at %s", metrics_server_url(server));
     }
+    for (int i = 0; i < n; i++)
+        discard_apply(&discard, ps[i]);
     for (int i = 0; i < n; i++) {
         if (pipeline_start(ps[i]) != 0) {
             code = EXIT_RUN_FAILED;
@@ -299,6 +331,7 @@ out:
     free(ps);
     free(jobs);
     free(stats);
+    free(discard.names);
     return code;
 }
 
@@ -314,35 +347,79 @@ static size_t count_sinks(const pipeline *p)
 
 static int cmd_check(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice check PIPELINE.yaml...\n"
-             "\n"
-             "Validates everything that can be validated without running: the YAML,\n"
-             "environment interpolation, plugins found and loaded, options type-checked,\n"
-             "event settings, and the graph (inputs, outputs, cycles). Prints every\n"
-             "error as file:line:column: error: message and exits 3 if there is any.");
-        return EXIT_OK;
+    static const struct option longopts[] = {{"connect", no_argument, NULL, 'c'},
+                                             {"discard-state", required_argument, NULL, 'D'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int connect = 0, c;
+    discard_list discard = {NULL, 0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            connect = 1;
+            break;
+        case 'D':
+            discard_add(&discard, optarg);
+            break;
+        case 'h':
+            puts("Usage: sluice check [--connect] [--discard-state STEP] PIPELINE.yaml...\n"
+                 "\n"
+                 "Validates everything that can be validated without running: the YAML,\n"
+                 "environment interpolation, plugins found and loaded, options type-checked\n"
+                 "and checked by each plugin's own validate hook, event settings, the graph\n"
+                 "(inputs, outputs, cycles), steps that keep state they cannot checkpoint,\n"
+                 "and the state folder's checkpoint: state of steps the pipeline no longer\n"
+                 "has, or that an operator refuses to restore. Prints every error as\n"
+                 "file:line:column: error: message and exits 3 if there is any. For a valid\n"
+                 "pipeline it shows the keyed stages and the tasks they run in.\n"
+                 "\n"
+                 "  --connect             also create every step once (connects to brokers and\n"
+                 "                        databases, opens files) and try every step's state\n"
+                 "  --discard-state STEP  check as `sluice run --discard-state STEP` would run");
+            free(discard.names);
+            return EXIT_OK;
+        default:
+            free(discard.names);
+            return EXIT_USAGE;
+        }
     }
-    if (argc < 2) {
+    int n = argc - optind;
+    if (n < 1) {
         fputs("sluice check: no pipeline given\n", stderr);
+        free(discard.names);
         return EXIT_USAGE;
     }
-    pipeline **ps = calloc((size_t)argc, sizeof *ps);
-    int bad = open_all(argc - 1, argv + 1, ps);
-    for (int i = 0; i < argc - 1; i++) {
-        if (ps[i]) {
-            size_t n = ps[i]->nsteps;
-            printf("%s: ok (%zu step%s)\n", argv[i + 1], n, n == 1 ? "" : "s");
+    pipeline **ps = calloc((size_t)n, sizeof *ps);
+    int bad = open_all(n, argv + optind, ps);
+    for (int i = 0; i < n; i++) {
+        if (ps[i] == NULL)
+            continue;
+        discard_apply(&discard, ps[i]);
+        diag_list d;
+        diag_init(&d);
+        checkpoint_check(ps[i], connect, &d);
+        if (connect)
+            pipeline_probe(ps[i], &d);
+        if (d.count) {
+            diag_print(&d, stderr);
+            bad = 1;
+        } else {
+            size_t steps = ps[i]->nsteps;
+            printf("%s: ok (%zu step%s%s)\n", argv[optind + i], steps, steps == 1 ? "" : "s",
+                   connect ? ", every step started" : "");
             pipeline_print_stages(ps[i], "  ", stdout);
             if (count_sinks(ps[i]) == 0)
                 fprintf(stderr,
                         "%s: warning: no step is a sink, so the results go nowhere "
                         "(add one, e.g. `plugin: stdout` with an input)\n",
-                        argv[i + 1]);
+                        argv[optind + i]);
         }
+        diag_free(&d);
         pipeline_close(ps[i]);
     }
     free(ps);
+    free(discard.names);
     return bad ? EXIT_INVALID : EXIT_OK;
 }
 
@@ -428,12 +505,44 @@ static int cmd_graph(int argc, char **argv)
 
 /* ---- plugins ------------------------------------------------------------ */
 
+typedef struct plugins_listing {
+    const char *only; /* a plugin name, or NULL for all */
+    int shown;
+    int broken;
+} plugins_listing;
+
+/* "<dir>/<kind>-<name>.so" names plugin `name` (of any kind)? */
+static int file_names_plugin(const char *path, const char *name)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dash = strchr(base, '-');
+    size_t n = strlen(name);
+    return dash && strncmp(dash + 1, name, n) == 0 && strcmp(dash + 1 + n, ".so") == 0;
+}
+
+/* Is there a file <kind>-<name>.so of any kind on the path? */
+static int plugin_path_has_file(const plugin_path *pp, const char *name)
+{
+    for (size_t d = 0; d < pp->count; d++)
+        for (int k = SLUICE_KIND_SOURCE; k <= SLUICE_KIND_SINK; k++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s-%s.so", pp->dirs[d], plugin_kind_name((sluice_kind)k), name);
+            if (access(path, F_OK) == 0)
+                return 1;
+        }
+    return 0;
+}
+
 static void print_plugin(void *ud, const char *path, const loaded_plugin *p, const char *err)
 {
-    int *broken = ud;
+    plugins_listing *l = ud;
+    if (l->only && !file_names_plugin(path, l->only))
+        return;
+    l->shown++;
     if (p == NULL) {
         printf("! %s\n    %s\n\n", path, err);
-        (*broken)++;
+        l->broken++;
         return;
     }
     const sluice_plugin *d = &p->desc;
@@ -446,6 +555,21 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
         printf("\n");
     } else if (d->kind == SLUICE_KIND_SOURCE) {
         printf("    outputs: main, rejected (invalid events, from the engine's decoder)\n");
+    }
+    if (l->only) {
+        /* One plugin: what the engine will hold it to, too. */
+        uint32_t abi = d->abi_version;
+        printf("    built for plugin ABI %u.%u", abi >> 16, abi & 0xffff);
+        if (d->min_host_abi)
+            printf(", needs an engine of ABI %u.%u or later", d->min_host_abi >> 16,
+                   d->min_host_abi & 0xffff);
+        printf("\n    state: %s%s%s\n",
+               d->state == SLUICE_STATE_KEPT   ? "kept"
+               : d->state == SLUICE_STATE_NONE ? "none"
+               : d->snapshot                   ? "undeclared (taken as kept: it has a snapshot hook)"
+                                               : "undeclared (taken as none)",
+               d->snapshot && d->restore ? ", snapshot and restore" : "",
+               d->validate ? "; validates its options" : "");
     }
     if (d->options) {
         /* Indent the option table under its heading. */
@@ -464,24 +588,73 @@ static void print_plugin(void *ud, const char *path, const loaded_plugin *p, con
 
 static int cmd_plugins(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        puts("Usage: sluice plugins\n\nLists every plugin on the search path with its kind, version, outputs "
-             "and\n"
-             "options (type, default, documentation). Plugins that fail to load are listed\n"
-             "with the reason, and the exit code is then 3.");
-        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"pipeline", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *pipeline_file = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            pipeline_file = optarg;
+            break;
+        case 'h':
+            puts("Usage: sluice plugins [-p PIPELINE.yaml] [NAME]\n"
+                 "\n"
+                 "Lists every plugin on the search path with its kind, version, outputs and\n"
+                 "options (type, default, documentation); with NAME, only the plugins of that\n"
+                 "name (of any kind), with the ABI they were built for and their state.\n"
+                 "Plugins that fail to load are listed with the reason, and the exit code is\n"
+                 "then 3.\n"
+                 "\n"
+                 "  -p, --pipeline FILE  search as that pipeline does: its plugin_path first");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
     }
-    (void)argc;
+    if (argc - optind > 1) {
+        fputs("sluice plugins: give at most one plugin name (see sluice plugins --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = optind < argc ? argv[optind] : NULL;
+    pipeline_def *def = NULL;
+    if (pipeline_file) {
+        diag_list d;
+        diag_init(&d);
+        def = pipeline_def_load(pipeline_file, &d);
+        if (def == NULL || d.count) {
+            if (d.count == 0)
+                fprintf(stderr, "%s: error: cannot read the pipeline\n", pipeline_file);
+            diag_print(&d, stderr);
+            diag_free(&d);
+            pipeline_def_free(def);
+            return EXIT_INVALID;
+        }
+        diag_free(&d);
+    }
     plugin_path pp;
-    plugin_path_init(&pp, NULL, 0);
+    plugin_path_init(&pp, def ? def->plugin_path : NULL, def ? def->nplugin_path : 0);
     printf("Plugin search path:");
     for (size_t i = 0; i < pp.count; i++)
         printf(" %s", pp.dirs[i]);
     printf("\n\n");
-    int broken = 0;
-    plugin_scan(&pp, print_plugin, &broken);
+    int code = EXIT_OK;
+    if (name && !plugin_path_has_file(&pp, name)) {
+        /* Say what there is instead, as a pipeline naming it would. */
+        char err[2048];
+        unsigned all = (1u << SLUICE_KIND_SOURCE) | (1u << SLUICE_KIND_OPERATOR) | (1u << SLUICE_KIND_SINK);
+        if (plugin_find(&pp, name, all, err, sizeof err) == NULL)
+            fprintf(stderr, "sluice plugins: %s\n", err);
+        code = EXIT_INVALID;
+    } else {
+        plugins_listing l = {name, 0, 0};
+        plugin_scan(&pp, print_plugin, &l);
+        code = l.broken ? EXIT_INVALID : EXIT_OK;
+    }
     plugin_path_free(&pp);
-    return broken ? EXIT_INVALID : EXIT_OK;
+    pipeline_def_free(def);
+    return code;
 }
 
 int main(int argc, char **argv)

@@ -11,8 +11,11 @@
 
 #include "suggest.h"
 
-#ifndef SLUICE_INSTALL_PLUGIN_DIR
-#define SLUICE_INSTALL_PLUGIN_DIR "/usr/local/lib/sluice/plugins"
+/* The install's plugin folder relative to the folder of the installed
+ * executable (bin/ -> lib/sluice/plugins), so an installed engine finds its
+ * own plugins wherever the prefix was put. */
+#ifndef SLUICE_PLUGIN_DIR_FROM_BIN
+#define SLUICE_PLUGIN_DIR_FROM_BIN "../lib/sluice/plugins"
 #endif
 
 /* The smallest descriptor of ABI 1.0: everything up to the reserved slots. */
@@ -50,6 +53,21 @@ static void add_dir(plugin_path *pp, const char *dir)
     pp->dirs[pp->count++] = strdup(dir);
 }
 
+int plugin_exe_dir(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return -1;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL || (size_t)(slash - exe) >= size)
+        return -1;
+    *slash = '\0';
+    snprintf(out, size, "%s", exe);
+    return 0;
+}
+
 void plugin_path_init(plugin_path *pp, char *const *pipeline_dirs, size_t n)
 {
     pp->dirs = NULL;
@@ -63,25 +81,22 @@ void plugin_path_init(plugin_path *pp, char *const *pipeline_dirs, size_t n)
             add_dir(pp, tok);
         free(copy);
     }
-    /* The build places plugins/ beside the sluice binary. */
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char dir[PATH_MAX + 32];
-            snprintf(dir, sizeof dir, "%s/plugins", exe);
+    char exe_dir[PATH_MAX];
+    if (plugin_exe_dir(exe_dir, sizeof exe_dir) == 0) {
+        char dir[PATH_MAX + 64];
+        /* Run from a build tree (its CMakeCache.txt beside the binary): the
+         * plugins that build placed there. Installed: the install's, found
+         * from the executable. Never a build tree it was not run from. */
+        snprintf(dir, sizeof dir, "%s/CMakeCache.txt", exe_dir);
+        if (access(dir, F_OK) == 0) {
+            snprintf(dir, sizeof dir, "%s/plugins", exe_dir);
             add_dir(pp, dir);
-            snprintf(dir, sizeof dir, "%s/../lib/sluice/plugins", exe);
-            add_dir(pp, dir);
+        } else {
+            snprintf(dir, sizeof dir, "%s/%s", exe_dir, SLUICE_PLUGIN_DIR_FROM_BIN);
+            char real[PATH_MAX];
+            add_dir(pp, realpath(dir, real) ? real : dir);
         }
     }
-#ifdef SLUICE_BUILD_PLUGIN_DIR
-    add_dir(pp, SLUICE_BUILD_PLUGIN_DIR);
-#endif
-    add_dir(pp, SLUICE_INSTALL_PLUGIN_DIR);
 }
 
 void plugin_path_free(plugin_path *pp)
@@ -122,6 +137,29 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
     memset(out, 0, sizeof *out);
     memcpy(out, raw, size < sizeof *out ? size : sizeof *out);
     out->struct_size = sizeof *out;
+    if (out->min_host_abi > SLUICE_ABI_VERSION) {
+        snprintf(err, errsz,
+                 "plugin '%s' needs a sluice engine of plugin ABI %u.%u or later, this engine speaks ABI "
+                 "%d.%d: upgrade sluice or use a build of the plugin for ABI %d.%d",
+                 valid_name(out->name) ? out->name : "?", out->min_host_abi >> 16, out->min_host_abi & 0xffff,
+                 SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+        return -1;
+    }
+    if (out->min_host_abi != 0 && out->min_host_abi >> 16 != SLUICE_ABI_MAJOR) {
+        snprintf(err, errsz, "malformed descriptor: min_host_abi %u.%u is not of ABI major %d",
+                 out->min_host_abi >> 16, out->min_host_abi & 0xffff, SLUICE_ABI_MAJOR);
+        return -1;
+    }
+    /* Spare slots are for hooks of later minors: a value there is a plugin
+     * built against a header that put something in them, which this engine
+     * would misread. Only the part the plugin's struct_size covers counts. */
+    for (size_t i = 0; i < sizeof out->reserved / sizeof out->reserved[0]; i++) {
+        if (out->reserved[i] != NULL) {
+            snprintf(err, errsz,
+                     "malformed descriptor: reserved[%zu] is not NULL (reserved slots must be zero)", i);
+            return -1;
+        }
+    }
     if (!valid_name(out->name)) {
         snprintf(err, errsz, "malformed descriptor: name %s%s%s is not [a-z0-9_]+", out->name ? "'" : "",
                  out->name ? out->name : "(null)", out->name ? "'" : "");
@@ -155,6 +193,26 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
         (out->state_key < SLUICE_STATE_KEY_UNDECLARED || out->state_key > SLUICE_STATE_KEY_EVENT)) {
         snprintf(err, errsz, "malformed descriptor: operator '%s' declares unknown state_key %d", out->name,
                  (int)out->state_key);
+        return -1;
+    }
+    if (out->state < SLUICE_STATE_UNDECLARED || out->state > SLUICE_STATE_KEPT) {
+        snprintf(err, errsz, "malformed descriptor: plugin '%s' declares unknown state %d", out->name,
+                 (int)out->state);
+        return -1;
+    }
+    if (out->state == SLUICE_STATE_NONE && (out->snapshot || out->restore)) {
+        snprintf(err, errsz,
+                 "malformed descriptor: plugin '%s' declares SLUICE_STATE_NONE but has a %s hook; declare "
+                 "SLUICE_STATE_KEPT",
+                 out->name, out->snapshot ? "snapshot" : "restore");
+        return -1;
+    }
+    if (out->kind == SLUICE_KIND_OPERATOR && out->state == SLUICE_STATE_KEPT &&
+        out->state_key == SLUICE_STATE_KEY_NONE) {
+        snprintf(err, errsz,
+                 "malformed descriptor: operator '%s' declares SLUICE_STATE_KEPT with state_key NONE "
+                 "(stateless)",
+                 out->name);
         return -1;
     }
     if (out->description == NULL)

@@ -23,10 +23,14 @@ typedef struct plugin_path {
     size_t count;
 } plugin_path;
 
-/* Pipeline folders first, then $SLUICE_PLUGIN_PATH (':'-separated), then the
- * folder beside the executable (the build's), then the install folder. */
+/* Pipeline folders first, then $SLUICE_PLUGIN_PATH (':'-separated), then
+ * <exe>/plugins when the executable runs from a build tree (a CMakeCache.txt
+ * beside it), else the install's plugin folder relative to the executable
+ * (<exe>/../lib/sluice/plugins). No absolute path is compiled in. */
 void plugin_path_init(plugin_path *pp, char *const *pipeline_dirs, size_t n);
 void plugin_path_free(plugin_path *pp);
+/* The folder of the running executable; -1 when it cannot be known. */
+int plugin_exe_dir(char *out, size_t size);
 
 /* Load a plugin file (refcounted: loading the same file twice returns the
  * same plugin). On failure returns NULL with the reason in err. */

@@ -53,35 +53,65 @@ static step *find_step(pipeline *p, const char *name, size_t *index)
     return NULL;
 }
 
-/* The instance an entry's state belongs to, or NULL with the pipeline failed
- * (or, for a step that is gone, a warning). */
-static step *entry_instance(pipeline *p, const state_entry *e)
+int checkpoint_discards(const pipeline *p, const char *step_name)
+{
+    for (size_t i = 0; i < p->ndiscard_state; i++)
+        if (strcmp(p->discard_state[i], step_name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Why an entry's state cannot be restored into this pipeline, before any
+ * plugin is asked: the step is gone, it runs another plugin or one that
+ * cannot restore, or its state is split over another number of tasks.
+ * Returns the step (and *instance, the entry's task) when it can be
+ * handed to the plugin; NULL with the reason in why otherwise. The
+ * messages say what to do. */
+static step *entry_target(pipeline *p, const state_entry *e, size_t *instance, char *why, size_t whysz)
 {
     char base[256];
     long task, tasks;
     if (parse_entry_name(e->step, base, sizeof base, &task, &tasks) != 0) {
-        pipeline_fail(p, p->def->name, "cannot restore: the checkpoint names an unknown step '%s'", e->step);
+        snprintf(why, whysz, "the checkpoint names an unknown step '%s'", e->step);
         return NULL;
     }
     size_t i;
     step *s = find_step(p, base, &i);
     if (s == NULL) {
-        log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' ignored: the pipeline has no such step",
-                base);
+        snprintf(why, whysz,
+                 "the checkpoint holds state of step '%s' (plugin '%s'), which the pipeline no longer has; "
+                 "name the step '%s' again to keep its state, or run with --discard-state %s to drop it",
+                 base, e->plugin, base, base);
+        return NULL;
+    }
+    if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
+        snprintf(why, whysz,
+                 "step '%s': the state was written by plugin '%s' %s, the step now runs '%s'%s; run with "
+                 "--discard-state %s to start it empty",
+                 base, e->plugin, e->version, s->plugin->desc.name,
+                 s->plugin->desc.restore ? "" : ", which cannot restore state", base);
         return NULL;
     }
     size_t now = step_instances(p, i);
     size_t then = task < 0 ? 1 : (size_t)tasks;
     if (now != then || (task < 0) != (s->stage == 0)) {
-        pipeline_fail(
-            p, s->scope,
-            "cannot restore: the checkpoint holds this step's state split over %zu task%s, the "
-            "pipeline now runs it in %zu (state is keyed by user, and a user's task depends on "
-            "the number of tasks); set 'partitions: %zu' to read it, or start with an empty state_dir",
-            then, then == 1 ? "" : "s", now, then);
+        snprintf(why, whysz,
+                 "step '%s': the checkpoint holds this step's state split over %zu task%s, the "
+                 "pipeline now runs it in %zu (state is keyed by user, and a user's task depends on "
+                 "the number of tasks); set 'partitions: %zu' to read it, or run with --discard-state %s",
+                 base, then, then == 1 ? "" : "s", now, then, base);
         return NULL;
     }
-    return step_instance(p, i, task < 0 ? 0 : (size_t)task);
+    *instance = task < 0 ? 0 : (size_t)task;
+    return s;
+}
+
+static const char *entry_step_base(const state_entry *e, char *base, size_t size)
+{
+    long task, tasks;
+    if (parse_entry_name(e->step, base, size, &task, &tasks) != 0)
+        snprintf(base, size, "%s", e->step);
+    return base;
 }
 
 int checkpoint_restore(pipeline *p)
@@ -99,20 +129,35 @@ int checkpoint_restore(pipeline *p)
     }
     for (size_t i = 0; i < img.count && !p->failed; i++) {
         const state_entry *e = &img.entries[i];
-        step *s = entry_instance(p, e);
-        if (s == NULL)
+        char base[256], why[2048];
+        if (checkpoint_discards(p, entry_step_base(e, base, sizeof base))) {
+            log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' discarded as asked (--discard-state)",
+                    e->step);
             continue;
-        if (strcmp(s->plugin->desc.name, e->plugin) != 0 || s->plugin->desc.restore == NULL) {
-            pipeline_fail(p, s->scope,
-                          "cannot restore: the state was written by plugin '%s' %s, the step now runs '%s'%s",
-                          e->plugin, e->version, s->plugin->desc.name,
-                          s->plugin->desc.restore ? "" : ", which cannot restore state");
+        }
+        size_t instance;
+        step *target = entry_target(p, e, &instance, why, sizeof why);
+        if (target == NULL) {
+            pipeline_fail(p, p->def->name, "cannot restore the checkpoint in %s: %s", p->def->state_dir, why);
             break;
         }
+        step *s = step_instance(p, (size_t)(target - p->steps), instance);
         sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, s->self, &e->snap);
         if (st != SLUICE_OK)
-            pipeline_fail(p, s->scope, "cannot restore state written by %s %s (encoding %u): status %d",
-                          e->plugin, e->version, e->snap.encoding_version, (int)st);
+            pipeline_fail(p, s->scope,
+                          "cannot restore state written by %s %s (encoding %u): status %d; run with "
+                          "--discard-state %s to start this step empty",
+                          e->plugin, e->version, e->snap.encoding_version, (int)st, base);
+    }
+    for (size_t k = 0; k < p->ndiscard_state && !p->failed; k++) {
+        int found = 0;
+        for (size_t i = 0; i < img.count && !found; i++) {
+            char base[256];
+            found = strcmp(entry_step_base(&img.entries[i], base, sizeof base), p->discard_state[k]) == 0;
+        }
+        if (!found)
+            log_msg(SLUICE_LOG_WARN, p->def->name, "--discard-state %s: the checkpoint holds no state of it",
+                    p->discard_state[k]);
     }
     if (!p->failed)
         log_msg(SLUICE_LOG_INFO, p->def->name, "restored checkpoint %llu from %s",
@@ -120,6 +165,61 @@ int checkpoint_restore(pipeline *p)
     p->checkpoint_id = img.checkpoint_id;
     state_image_free(&img);
     return p->failed ? -1 : 0;
+}
+
+int checkpoint_check(pipeline *p, int create_all, diag_list *diags)
+{
+    if (p->def->state_dir == NULL)
+        return 0;
+    const cfg_node *at = cfg_map_get(p->def->root, "state_dir");
+    src_pos where = at ? at->pos : (src_pos){p->def->path, 0, 0};
+    state_image img;
+    char err[512];
+    int rc = state_read(p->def->state_dir, p->def->name, &img, err, sizeof err);
+    if (rc < 0) {
+        diag_add(diags, where, "cannot read the checkpoint in %s: %s", p->def->state_dir, err);
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+    size_t before = diags->count;
+    for (size_t i = 0; i < img.count; i++) {
+        const state_entry *e = &img.entries[i];
+        char base[256], why[2048];
+        if (checkpoint_discards(p, entry_step_base(e, base, sizeof base)))
+            continue;
+        size_t instance;
+        step *s = entry_target(p, e, &instance, why, sizeof why);
+        if (s == NULL) {
+            diag_add(diags, where, "cannot restore the checkpoint in %s: %s", p->def->state_dir, why);
+            continue;
+        }
+        /* Try the restore on a fresh instance: operators always (they only
+         * transform records), sources and sinks only when asked (creating
+         * them may connect). */
+        if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR && !create_all)
+            continue;
+        char cerr[1024] = "";
+        void *self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, cerr, sizeof cerr);
+        if (self == NULL) {
+            diag_add(diags, s->def->plugin_pos, "step '%s': cannot create it to try its state: %s", base,
+                     cerr[0] ? cerr : "create failed");
+            continue;
+        }
+        sluice_status st = s->plugin->desc.restore(&host_api, &s->ctx, self, &e->snap);
+        if (s->plugin->desc.flush)
+            s->plugin->desc.flush(&host_api, &s->ctx, self);
+        s->plugin->desc.destroy(&host_api, &s->ctx, self);
+        if (st != SLUICE_OK)
+            diag_add(
+                diags, s->def->plugin_pos,
+                "step '%s': plugin '%s' %s refuses the state in %s (written by %s %s, encoding %u): status "
+                "%d; run with --discard-state %s to start it empty",
+                base, s->plugin->desc.name, s->plugin->desc.version, p->def->state_dir, e->plugin, e->version,
+                e->snap.encoding_version, (int)st, base);
+    }
+    state_image_free(&img);
+    return diags->count == before ? 0 : -1;
 }
 
 static int async_sinks_acked(const pipeline *p, uint64_t id)

@@ -8,6 +8,16 @@
 /* Restore every instance from the state folder's last checkpoint; -1 (the
  * pipeline failed, with the reason) when it cannot. */
 int checkpoint_restore(pipeline *p);
+/* What `sluice check` says of the state folder's last checkpoint before a
+ * run: state of steps the pipeline no longer has, of another plugin or task
+ * split, and (for operators, or every step with create_all) state the
+ * plugin refuses to restore into a fresh instance. Errors go to diags;
+ * steps named by --discard-state are left out. 0 when a run would restore
+ * it all. */
+int checkpoint_check(pipeline *p, int create_all, diag_list *diags);
+/* Was the state of this step to be dropped on purpose (--discard-state)? */
+int checkpoint_discards(const pipeline *p, const char *step_name);
+
 /* Begin a checkpoint: positions, snapshots, flushes; it completes at once
  * or when the asynchronous sinks acknowledge it (checkpoint_poll). */
 void checkpoint_take(pipeline *p);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
+#include "step_validate.h"
 
 /* --- logging and memory ------------------------------------------------ */
 
@@ -308,19 +309,39 @@ static sluice_status api_emit(sluice_ctx *ctx, const char *output, const sluice_
     return SLUICE_OK;
 }
 
+/* A reason becomes a counter name and a dead-letter field: [a-z][a-z0-9_]{0,62}. */
+static int valid_reason(const char *r)
+{
+    if (r == NULL || !(*r >= 'a' && *r <= 'z'))
+        return 0;
+    size_t n = 0;
+    for (; r[n]; n++)
+        if (!((r[n] >= 'a' && r[n] <= 'z') || (r[n] >= '0' && r[n] <= '9') || r[n] == '_') || n >= 63)
+            return 0;
+    return 1;
+}
+
 static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const char *reason,
                                 const char *detail)
 {
     step *s = ctx->s;
+    if (!valid_reason(reason)) {
+        pipeline_fail(ctx->p, s->scope,
+                      "plugin bug: %s '%s' rejected a record with reason '%.80s', which is not 1 to 63 of "
+                      "[a-z0-9_] starting with a letter",
+                      plugin_kind_name(s->plugin->desc.kind), s->plugin->desc.name,
+                      reason ? reason : "(null)");
+        return SLUICE_ERR;
+    }
     char name[96];
-    snprintf(name, sizeof name, "rejected.%s", reason ? reason : "unknown");
+    snprintf(name, sizeof name, "rejected.%s", reason);
     step_counter(s, name)->value++;
     port *pt = step_port(s, "rejected");
     if (pt == NULL || pt->consumers == 0)
         return SLUICE_OK;
     sluice_record *dl =
-        deadletter_make(ctx->arena, reason ? reason : "unknown", detail,
-                        (sluice_str){rec->origin, rec->origin_len}, (sluice_str){rec->raw, rec->raw_len});
+        deadletter_make(ctx->arena, reason, detail, (sluice_str){rec->origin, rec->origin_len},
+                        (sluice_str){rec->raw, rec->raw_len});
     items_push(&pt->queue, dl, ctx->cur_wm, ctx->cur_seq);
     if (ctx->cur_wm > pt->last_wm)
         pt->last_wm = ctx->cur_wm;
@@ -442,4 +463,5 @@ const sluice_host_api host_api = {
     .embedded_kafka = api_embedded_kafka,
     .batch_peek = api_batch_peek,
     .source_partition_assigned = source_partition_assigned,
+    .option_error = step_option_error,
 };

@@ -214,6 +214,9 @@ typedef struct pipeline {
     char failure[512];
     const volatile sig_atomic_t *stop;
     struct pipeline_stats *stats; /* where the run loop publishes figures for other threads; NULL none */
+    diag_list *validating;        /* where option_error reports, while validate hooks run */
+    char **discard_state;         /* steps whose checkpointed state is dropped on purpose (--discard-state) */
+    size_t ndiscard_state;
 } pipeline;
 
 /* Parse, load plugins, validate options, event settings and the graph.

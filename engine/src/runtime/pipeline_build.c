@@ -11,6 +11,7 @@
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
+#include "step_validate.h"
 #include "workers.h"
 
 static const char *const source_outputs[] = {"rejected", NULL};
@@ -181,6 +182,10 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
             s->c_out = step_counter(s, "out");
     }
     p->src.c_accepted = step_counter(&p->steps[p->source], "accepted");
+    if (pipeline_validate_steps(p, diags) != 0) {
+        pipeline_close(p);
+        return NULL;
+    }
     if (tasks_build(p) != 0) {
         diag_add(diags, (src_pos){def->path, 0, 0}, "out of memory building the pipeline's tasks");
         pipeline_close(p);
@@ -236,6 +241,9 @@ void pipeline_close(pipeline *p)
     free(p->worker_records);
     pthread_mutex_destroy(&p->fail_lock);
     plugin_path_free(&p->path);
+    for (size_t i = 0; i < p->ndiscard_state; i++)
+        free(p->discard_state[i]);
+    free(p->discard_state);
     pipeline_def_free(p->def);
     free(p);
 }

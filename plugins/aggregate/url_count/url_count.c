@@ -288,6 +288,26 @@ static void report_state(const sluice_host_api *api, url_count *uc)
 
 /* ---- hooks --------------------------------------------------------------- */
 
+/* Rules across the option table's ranges (checked by `sluice check`). */
+static sluice_status url_count_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                        const sluice_options *opts)
+{
+    sluice_status st = SLUICE_OK;
+    if (api->opt_duration_ms(opts, "size") < 1) {
+        api->option_error(ctx, "size", "the window size must be at least 1ms");
+        st = SLUICE_ERR_CONFIG;
+    }
+    if (api->opt_duration_ms(opts, "allowed_lateness") < 0) {
+        api->option_error(ctx, "allowed_lateness", "must not be negative");
+        st = SLUICE_ERR_CONFIG;
+    }
+    if (api->opt_int(opts, "top") < 1) {
+        api->option_error(ctx, "top", "must be at least 1");
+        st = SLUICE_ERR_CONFIG;
+    }
+    return st;
+}
+
 static void *url_count_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                               char *errbuf, size_t errbuf_size)
 {
@@ -381,6 +401,8 @@ static const sluice_plugin url_count_plugin = {
     .options = url_count_options,
     .outputs = url_count_outputs,
     .create = url_count_create,
+    .validate = url_count_validate,
+    .state = SLUICE_STATE_KEPT,
     .destroy = url_count_destroy,
     .process = url_count_process,
     .watermark = url_count_watermark,

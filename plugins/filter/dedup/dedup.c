@@ -207,6 +207,7 @@ static const sluice_plugin dedup_plugin = {
     .options = dedup_options,
     .outputs = dedup_outputs,
     .create = dedup_create,
+    .state = SLUICE_STATE_KEPT,
     .destroy = dedup_destroy,
     .process = dedup_process,
     .watermark = dedup_watermark,

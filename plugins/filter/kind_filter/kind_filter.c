@@ -19,6 +19,26 @@ static const sluice_option_spec kind_filter_options[] = {
     SLUICE_OPTION_END,
 };
 
+/* At least one non-empty kind (checked by `sluice check`). */
+static sluice_status kind_filter_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                          const sluice_options *opts)
+{
+    size_t n = api->opt_count(opts, "kinds");
+    if (n == 0) {
+        api->option_error(ctx, "kinds", "give at least one kind");
+        return SLUICE_ERR_CONFIG;
+    }
+    sluice_status st = SLUICE_OK;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = NULL, *value = NULL;
+        if (!api->opt_entry(opts, "kinds", i, &key, &value) || value == NULL || value[0] == '\0') {
+            api->option_error(ctx, "kinds", "kind %zu is empty", i + 1);
+            st = SLUICE_ERR_CONFIG;
+        }
+    }
+    return st;
+}
+
 static void *kind_filter_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                                 char *errbuf, size_t errbuf_size)
 {
@@ -85,6 +105,8 @@ static const sluice_plugin kind_filter_plugin = {
     .description = "passes records whose \"kind\" field is one of the given kinds",
     .options = kind_filter_options,
     .create = kind_filter_create,
+    .validate = kind_filter_validate,
+    .state = SLUICE_STATE_NONE,
     .destroy = kind_filter_destroy,
     .process = kind_filter_process,
     .state_key = SLUICE_STATE_KEY_NONE,

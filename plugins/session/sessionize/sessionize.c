@@ -55,6 +55,22 @@ static const sluice_option_spec sessionize_options[] = {
 
 static const char *const sessionize_outputs[] = {"rejected", NULL};
 
+/* Rules the option table cannot express (checked by `sluice check`). */
+static sluice_status sessionize_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                         const sluice_options *opts)
+{
+    sluice_status st = SLUICE_OK;
+    if (api->opt_duration_ms(opts, "gap") < 0) {
+        api->option_error(ctx, "gap", "must not be negative");
+        st = SLUICE_ERR_CONFIG;
+    }
+    if (api->opt_duration_ms(opts, "allowed_lateness") < 0) {
+        api->option_error(ctx, "allowed_lateness", "must not be negative");
+        st = SLUICE_ERR_CONFIG;
+    }
+    return st;
+}
+
 static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                                char *errbuf, size_t errbuf_size)
 {
@@ -304,6 +320,8 @@ static const sluice_plugin sessionize_plugin = {
     .options = sessionize_options,
     .outputs = sessionize_outputs,
     .create = sessionize_create,
+    .validate = sessionize_validate,
+    .state = SLUICE_STATE_KEPT,
     .destroy = sessionize_destroy,
     .process = sessionize_process,
     .watermark = sessionize_watermark,

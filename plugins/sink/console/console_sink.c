@@ -358,6 +358,7 @@ static const sluice_plugin descriptor = {
     .description = "readable live output: window top URLs, session and rejection summaries",
     .options = options,
     .create = console_create,
+    .state = SLUICE_STATE_NONE,
     .destroy = console_destroy,
     .process = console_process,
     .flush = console_flush,

@@ -253,6 +253,7 @@ static const sluice_plugin file_sink_plugin = {
     .description = "appends each record as one JSON line to a file",
     .options = file_sink_options,
     .create = file_sink_create,
+    .state = SLUICE_STATE_NONE,
     .destroy = file_sink_destroy,
     .process = file_sink_process,
     .flush = file_sink_flush,

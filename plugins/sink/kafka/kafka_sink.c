@@ -178,6 +178,26 @@ static int build_conf(kafka_sink *s, const sluice_options *opts, rd_kafka_conf_t
     return kc_apply_map(&s->host, opts, conf, reserved_properties, err, errsz);
 }
 
+/* `sluice check`: topic and key_field, and every config entry as librdkafka
+ * would take it (on a throwaway configuration: no producer, no connection). */
+static sluice_status kafka_sink_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                         const sluice_options *opts)
+{
+    int bad = 0;
+    if (api->opt_string(opts, "topic")[0] == '\0') {
+        api->option_error(ctx, "topic", "must not be empty");
+        bad = 1;
+    }
+    if (api->opt_is_set(opts, "key_field") && api->opt_string(opts, "key_field")[0] == '\0') {
+        api->option_error(ctx, "key_field", "must not be empty (leave it out for no key)");
+        bad = 1;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bad |= kc_validate_map(api, ctx, opts, reserved_properties, conf) != 0;
+    rd_kafka_conf_destroy(conf);
+    return bad ? SLUICE_ERR_CONFIG : SLUICE_OK;
+}
+
 static void *kafka_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                                char *errbuf, size_t errbuf_size)
 {
@@ -353,6 +373,8 @@ static const sluice_plugin kafka_sink_plugin = {
     .create = kafka_sink_create,
     .destroy = kafka_sink_destroy,
     .process = kafka_sink_process,
+    .validate = kafka_sink_validate,
+    .state = SLUICE_STATE_NONE,
     .flush = kafka_sink_flush,
 };
 

@@ -493,6 +493,27 @@ static int build_sql(pg_sink *s)
     return stage.oom ? -1 : 0;
 }
 
+/* Schema and table names, and no two kinds into one table (checked by
+ * `sluice check`, without connecting). */
+static sluice_status pg_validate(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts)
+{
+    sluice_status st = SLUICE_OK;
+    const char *schema = api->opt_string(opts, "schema");
+    if (!valid_name(schema)) {
+        api->option_error(ctx, "schema", "'%s' is not a plain schema name ([a-z_][a-z0-9_]*)", schema);
+        st = SLUICE_ERR_CONFIG;
+    }
+    pg_sink scratch = {.api = api, .ctx = ctx};
+    char err[512];
+    if (read_tables(&scratch, opts, err, sizeof err) != 0) {
+        const char *prefix = "tables: ";
+        api->option_error(ctx, "tables", "%s",
+                          strncmp(err, prefix, strlen(prefix)) == 0 ? err + strlen(prefix) : err);
+        st = SLUICE_ERR_CONFIG;
+    }
+    return st;
+}
+
 static void *pg_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts, char *errbuf,
                        size_t errbuf_size)
 {
@@ -666,6 +687,8 @@ static const sluice_plugin pg_plugin = {
                    "transaction per checkpoint)",
     .options = pg_options,
     .create = pg_create,
+    .validate = pg_validate,
+    .state = SLUICE_STATE_NONE,
     .destroy = pg_destroy,
     .process = pg_process,
     .flush = pg_flush,

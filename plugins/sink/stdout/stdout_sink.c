@@ -159,6 +159,7 @@ static const sluice_plugin stdout_plugin = {
     .description = "writes each record as one JSON line to standard output",
     .options = stdout_options,
     .create = stdout_create,
+    .state = SLUICE_STATE_NONE,
     .destroy = stdout_destroy,
     .process = stdout_process,
     .flush = stdout_flush,

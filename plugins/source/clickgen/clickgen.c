@@ -104,6 +104,24 @@ static void sleep_ms(int64_t ms)
     }
 }
 
+/* The fractions of odd events cannot add up past 1 (checked by `sluice check`). */
+static sluice_status clickgen_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                       const sluice_options *opts)
+{
+    double sum = api->opt_double(opts, "duplicates") + api->opt_double(opts, "invalid") +
+                 api->opt_double(opts, "late");
+    if (sum > 1.0) {
+        const char *at = api->opt_is_set(opts, "late")         ? "late"
+                         : api->opt_is_set(opts, "invalid")    ? "invalid"
+                         : api->opt_is_set(opts, "duplicates") ? "duplicates"
+                                                               : NULL;
+        api->option_error(
+            ctx, at, "duplicates + invalid + late is %g: the fractions cannot add up to more than 1", sum);
+        return SLUICE_ERR_CONFIG;
+    }
+    return SLUICE_OK;
+}
+
 static void *clickgen_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                              char *errbuf, size_t errbuf_size)
 {
@@ -460,6 +478,8 @@ static const sluice_plugin clickgen_plugin = {
                    "and invalid events",
     .options = clickgen_options,
     .create = clickgen_create,
+    .validate = clickgen_validate,
+    .state = SLUICE_STATE_KEPT, /* its position in the generated stream */
     .destroy = clickgen_destroy,
     .poll = clickgen_poll,
     .snapshot = clickgen_snapshot,

@@ -379,6 +379,7 @@ static const sluice_plugin file_plugin = {
     .description = "JSON lines from a file or stdin, one message per line (origin path:line)",
     .options = file_options,
     .create = file_create,
+    .state = SLUICE_STATE_KEPT, /* its position in the file */
     .destroy = file_destroy,
     .poll = file_poll,
     .snapshot = file_snapshot,

@@ -61,6 +61,39 @@ int kc_apply_map(kc_host *h, const sluice_options *opts, rd_kafka_conf_t *conf, 
     return 0;
 }
 
+int kc_validate_map(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                    const char *const *reserved, rd_kafka_conf_t *conf)
+{
+    int bad = 0;
+    size_t n = api->opt_count(opts, "config");
+    for (size_t i = 0; i < n; i++) {
+        const char *key = NULL, *value = NULL;
+        if (!api->opt_entry(opts, "config", i, &key, &value) || key == NULL)
+            continue;
+        char where[300];
+        snprintf(where, sizeof where, "config.%s", key);
+        int is_reserved = 0;
+        for (const char *const *r = reserved; *r && !is_reserved; r += 2) {
+            if (strcmp(key, r[0]) == 0) {
+                api->option_error(ctx, where, "'%s' cannot be set here: %s", key, r[1]);
+                is_reserved = 1;
+            }
+        }
+        char err[600];
+        if (!is_reserved && kc_set(conf, key, value, err, sizeof err) != 0) {
+            api->option_error(ctx, where, "%s", err);
+            is_reserved = 1;
+        }
+        bad |= is_reserved;
+    }
+    const char *brokers = api->opt_string(opts, "brokers");
+    if (brokers == NULL || brokers[0] == '\0') {
+        api->option_error(ctx, "brokers", "give a bootstrap list (host:port,...) or 'embedded'");
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
 void kc_log_config(kc_host *h, const sluice_options *opts)
 {
     size_t n = h->api->opt_count(opts, "config");

@@ -61,6 +61,13 @@ void kc_route_logs(rd_kafka_t *rk);
 void kc_warn_limited(kc_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Log the effective `config` entries at info level, secrets masked. */
+/* The validate hook's share: every `config` entry is neither reserved nor
+ * refused by librdkafka (set into `conf`, a throwaway configuration, with no
+ * client made), and brokers is not empty. Each problem is reported with
+ * api->option_error at the entry's position. 0 when all is well. */
+int kc_validate_map(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                    const char *const *reserved, rd_kafka_conf_t *conf);
+
 void kc_log_config(kc_host *h, const sluice_options *opts);
 
 #endif

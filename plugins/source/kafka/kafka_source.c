@@ -132,6 +132,39 @@ static int build_conf(kafka_source *s, const sluice_options *opts, rd_kafka_conf
     return 0;
 }
 
+/* `sluice check`: the topics, and every config entry as librdkafka would
+ * take it (on a throwaway configuration: no consumer, no connection). */
+static sluice_status kafka_source_validate(const sluice_host_api *api, sluice_ctx *ctx,
+                                           const sluice_options *opts)
+{
+    int bad = 0;
+    size_t ntopics = api->opt_count(opts, "topics");
+    if (ntopics == 0) {
+        api->option_error(ctx, "topics", "give at least one topic name");
+        bad = 1;
+    }
+    for (size_t i = 0; i < ntopics; i++) {
+        const char *key = NULL, *topic = NULL;
+        if (api->opt_entry(opts, "topics", i, &key, &topic) && (topic == NULL || topic[0] == '\0')) {
+            api->option_error(ctx, "topics", "topic %zu is empty", i + 1);
+            bad = 1;
+        }
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bad |= kc_validate_map(api, ctx, opts, reserved_properties, conf) != 0;
+    char strategy[256];
+    size_t len = sizeof strategy;
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy, &len) == RD_KAFKA_CONF_OK &&
+        strstr(strategy, "cooperative") != NULL) {
+        api->option_error(ctx, "config.partition.assignment.strategy",
+                          "'%s' is not supported: the source uses eager rebalancing (range or roundrobin)",
+                          strategy);
+        bad = 1;
+    }
+    rd_kafka_conf_destroy(conf);
+    return bad ? SLUICE_ERR_CONFIG : SLUICE_OK;
+}
+
 static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                                  char *errbuf, size_t errbuf_size)
 {
@@ -312,6 +345,8 @@ static const sluice_plugin kafka_source_plugin = {
     .create = kafka_source_create,
     .destroy = kafka_source_destroy,
     .poll = kafka_source_poll,
+    .validate = kafka_source_validate,
+    .state = SLUICE_STATE_KEPT, /* its positions */
     .snapshot = kafka_source_snapshot,
     .restore = kafka_source_restore,
     .checkpoint_begin = kafka_source_checkpoint_begin,

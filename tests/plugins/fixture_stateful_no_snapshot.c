@@ -1,0 +1,35 @@
+/* An operator that declares it keeps state (ABI 1.3) but cannot snapshot
+ * it: fine without state_dir, refused in a pipeline with one, since a
+ * restart would lose the state silently. */
+#include <sluice/plugin.h>
+
+static void *create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *o, char *e, size_t n)
+{
+    (void)api, (void)ctx, (void)o, (void)e, (void)n;
+    return (void *)1;
+}
+static void destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    (void)api, (void)ctx, (void)self;
+}
+static sluice_status process(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *b)
+{
+    (void)self;
+    for (const sluice_record *r; (r = api->batch_next(b)) != NULL;)
+        api->emit(ctx, NULL, r);
+    return SLUICE_OK;
+}
+
+static const sluice_plugin descriptor = {
+    .struct_size = sizeof(sluice_plugin),
+    .abi_version = SLUICE_ABI_VERSION,
+    .name = "forgetful",
+    .kind = SLUICE_KIND_OPERATOR,
+    .version = "1.0.0",
+    .create = create,
+    .destroy = destroy,
+    .process = process,
+    .state = SLUICE_STATE_KEPT,
+};
+
+SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &descriptor; }
