@@ -508,6 +508,86 @@ START_TEST(kafka_lag_per_partition_and_producer_queue_depth)
 }
 END_TEST
 
+/* The dashboard sink reads the same gauges from the engine (ABI 1.4,
+ * step_counters) and shows the lag per partition in its status. */
+START_TEST(the_dashboard_shows_the_kafka_sources_consumer_lag)
+{
+    need_tool("curl");
+    char *produce = write_in_tmp("produce-d.yaml", "name: produce\n"
+                                                   "steps:\n"
+                                                   "  - name: clicks\n"
+                                                   "    plugin: clickgen\n"
+                                                   "    options: {count: 0, rate: 1000}\n"
+                                                   "    event: raw\n"
+                                                   "  - name: to-kafka\n"
+                                                   "    plugin: kafka\n"
+                                                   "    input: clicks\n"
+                                                   "    options: {brokers: embedded, topic: clicks-d}\n");
+    char *consume = write_in_tmp("consume-d.yaml",
+                                 "name: consume\n"
+                                 "steps:\n"
+                                 "  - name: from-kafka\n"
+                                 "    plugin: kafka\n"
+                                 "    options: {brokers: embedded, topics: [clicks-d], group: d}\n"
+                                 "  - name: board\n"
+                                 "    plugin: dashboard\n"
+                                 "    input: from-kafka\n"
+                                 "    options: {listen: '127.0.0.1:0', interval: 200ms, linger: 0ms}\n");
+    char *err_path = ts_strf("%s/dashboard.err", ts_tmpdir());
+    char *args = ts_strf("%s %s", produce, consume);
+    pid_t pid = spawn_sluice(args, err_path);
+    char *base = NULL;
+    for (int i = 0; i < 200 && base == NULL; i++) {
+        char *log = ts_read_file(err_path, NULL);
+        const char *at = log ? strstr(log, "dashboard at http://") : NULL;
+        if (at) {
+            at += strlen("dashboard at ");
+            base = strndup(at, strcspn(at, " \n"));
+        }
+        free(log);
+        if (base == NULL)
+            sleep_ms(50);
+    }
+    ck_assert_msg(base != NULL, "the dashboard logged no URL");
+    char *url = ts_strf("%s%ssnapshot", base, base[strlen(base) - 1] == '/' ? "" : "/");
+    json_t *lag = NULL;
+    char *text = NULL;
+    /* The consumer joins its group and fetches within a few seconds. */
+    for (int i = 0; i < 40 && (lag == NULL || json_object_size(json_object_get(lag, "partitions")) < 4);
+         i++) {
+        sleep_ms(500);
+        free(text);
+        text = scrape(url);
+        json_decref(lag);
+        json_t *snap = json_loads(text, 0, NULL);
+        ck_assert_msg(snap != NULL, "/snapshot is not JSON: %s", text);
+        lag = json_incref(json_object_get(json_object_get(snap, "status"), "consumer_lag"));
+        json_decref(snap);
+    }
+    ck_assert_msg(json_is_object(lag), "no consumer lag in the dashboard's status: %s", text);
+    /* The embedded broker makes a topic it does not know with 4 partitions. */
+    json_t *parts = json_object_get(lag, "partitions");
+    json_int_t total = 0;
+    for (int part = 0; part < 4; part++) {
+        char *name = ts_strf("clicks-d/%d", part);
+        json_t *n = json_object_get(parts, name);
+        ck_assert_msg(json_is_integer(n) && json_integer_value(n) >= 0, "no lag for %s: %s", name, text);
+        total += json_integer_value(n);
+        free(name);
+    }
+    ck_assert_int_eq(json_integer_value(json_object_get(lag, "total")), total);
+    stop_and_wait(pid, 0);
+    json_decref(lag);
+    free(text);
+    free(url);
+    free(base);
+    free(args);
+    free(err_path);
+    free(consume);
+    free(produce);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
@@ -518,6 +598,7 @@ int main(void)
     tcase_add_test(tc, an_invalid_listen_address_is_an_error_at_its_position);
     tcase_add_test(tc, a_busy_address_fails_the_run_with_the_reason);
     tcase_add_test(tc, kafka_lag_per_partition_and_producer_queue_depth);
+    tcase_add_test(tc, the_dashboard_shows_the_kafka_sources_consumer_lag);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

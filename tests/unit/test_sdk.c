@@ -48,7 +48,7 @@ START_TEST(install_puts_engine_plugins_header_and_packages_in_the_prefix)
         "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --cflags --variable=abi_version sluice-plugin", prefix);
     char *out = NULL;
     ck_assert_int_eq(ts_run(cmd, &out, NULL), 0);
-    ck_assert_msg(strstr(out, "1.3") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "1.4") != NULL, "%s", out);
     free(out);
     free(cmd);
 }

@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 3
+#define SLUICE_ABI_MINOR 4
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -546,6 +546,16 @@ struct sluice_host_api {
         __attribute__((format(printf, 3, 4)))
 #endif
         ;
+
+    /* ABI 1.4. The counters of another step of this pipeline, summed over
+     * its tasks: fn(ud, name, value) for each whose name starts with
+     * `prefix` ("" for all). `step` NULL means the pipeline's source (e.g.
+     * a sink showing the Kafka source's consumer lag, kafka.lag.<topic>/<p>,
+     * docs/metrics.md). Only from a step that runs once, outside the keyed
+     * stages (any sink): a task's hooks get no calls, as other tasks may be
+     * counting at the same moment. The name is borrowed for the call. */
+    void (*step_counters)(sluice_ctx *ctx, const char *step, const char *prefix,
+                          void (*fn)(void *ud, const char *name, int64_t value), void *ud);
 
     /* New members are only ever added here, at the end. */
 };

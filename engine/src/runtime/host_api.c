@@ -405,6 +405,28 @@ static const char *api_embedded_kafka(sluice_ctx *ctx, char *err, size_t errsz)
     return broker_embedded_bootstraps(err, errsz);
 }
 
+static void api_step_counters(sluice_ctx *ctx, const char *step, const char *prefix,
+                              void (*fn)(void *ud, const char *name, int64_t value), void *ud)
+{
+    pipeline *p = ctx->p;
+    if (ctx->task != NULL || fn == NULL) /* workers may be counting: see plugin.h */
+        return;
+    size_t i = p->source;
+    if (step != NULL) {
+        for (i = 0; i < p->nsteps && strcmp(p->steps[i].def->name, step) != 0; i++)
+            ;
+        if (i == p->nsteps)
+            return;
+    }
+    counter_total *totals;
+    size_t n = pipeline_step_totals(p, i, &totals);
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (size_t k = 0; k < n; k++)
+        if (plen == 0 || strncmp(totals[k].name, prefix, plen) == 0)
+            fn(ud, totals[k].name, totals[k].value);
+    free(totals);
+}
+
 const sluice_host_api host_api = {
     .struct_size = sizeof(sluice_host_api),
     .abi_version = SLUICE_ABI_VERSION,
@@ -464,4 +486,5 @@ const sluice_host_api host_api = {
     .batch_peek = api_batch_peek,
     .source_partition_assigned = source_partition_assigned,
     .option_error = step_option_error,
+    .step_counters = api_step_counters,
 };

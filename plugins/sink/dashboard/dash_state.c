@@ -1,5 +1,6 @@
 #include "dash_state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,7 +67,33 @@ struct dash_state {
     int64_t watermark;
     int64_t checkpoints, last_checkpoint_ms;
     rate_slot rates[RATE_SLOTS];
+
+    int lag_known; /* a reading was taken */
+    int64_t lag_total;
+    size_t nlag;
+    struct {
+        char partition[96];
+        int64_t messages;
+    } lag[DASH_LAG_PARTITIONS];
 };
+
+void state_lag_begin(dash_state *s)
+{
+    s->lag_known = 1;
+    s->lag_total = 0;
+    s->nlag = 0;
+}
+
+void state_lag_end(dash_state *s) { s->lag_known = s->nlag > 0; }
+
+void state_lag_add(dash_state *s, const char *partition, int64_t messages)
+{
+    s->lag_total += messages;
+    if (s->nlag == DASH_LAG_PARTITIONS)
+        return;
+    snprintf(s->lag[s->nlag].partition, sizeof s->lag[s->nlag].partition, "%s", partition);
+    s->lag[s->nlag++].messages = messages;
+}
 
 dash_state *state_new(size_t history, int64_t now_ms)
 {
@@ -395,10 +422,20 @@ static void render_rest(const dash_state *s, jbuf *b, int64_t now_ms, dash_pages
     jbuf_printf(b, ",\"input_ended\":%s,\"checkpoints\":%lld,\"last_checkpoint\":",
                 s->watermark == SLUICE_TIME_MAX ? "true" : "false", (long long)s->checkpoints);
     render_time(b, s->last_checkpoint_ms);
-    /* Consumer lag is the source's to know; no sink can see it through the
-     * plugin ABI today, so the page says so rather than guess. */
-    jbuf_printf(b, ",\"consumer_lag\":null,\"pages\":%zu,\"pages_dropped\":%llu}", pages.open,
-                (unsigned long long)pages.dropped);
+    /* Consumer lag as the Kafka source reports it (null: not Kafka). */
+    jbuf_puts(b, ",\"consumer_lag\":");
+    if (!s->lag_known) {
+        jbuf_puts(b, "null");
+    } else {
+        jbuf_printf(b, "{\"total\":%lld,\"partitions\":{", (long long)s->lag_total);
+        for (size_t i = 0; i < s->nlag; i++) {
+            jbuf_puts(b, i ? "," : "");
+            jbuf_string(b, s->lag[i].partition, strlen(s->lag[i].partition));
+            jbuf_printf(b, ":%lld", (long long)s->lag[i].messages);
+        }
+        jbuf_puts(b, "}}");
+    }
+    jbuf_printf(b, ",\"pages\":%zu,\"pages_dropped\":%llu}", pages.open, (unsigned long long)pages.dropped);
 }
 
 void state_render_snapshot(const dash_state *s, jbuf *out, int64_t now_ms, dash_pages pages)

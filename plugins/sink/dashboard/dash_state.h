@@ -46,6 +46,17 @@ void state_note_watermark(dash_state *s, int64_t watermark);
 /* A flush: the engine flushes sinks at its checkpoints. */
 void state_note_checkpoint(dash_state *s, int64_t now_ms);
 
+/* Consumer lag of the pipeline's Kafka source, per partition ("topic/3"),
+ * as the source last reported it: begin a new reading, add each partition,
+ * end it. Without any reading the status says null (not Kafka, or an
+ * engine too old to tell). At most DASH_LAG_PARTITIONS are kept, the total
+ * counts them all. */
+#define DASH_LAG_PARTITIONS 64
+void state_lag_begin(dash_state *s);
+void state_lag_add(dash_state *s, const char *partition, int64_t messages);
+/* A reading that found no partition leaves the lag unknown (null). */
+void state_lag_end(dash_state *s);
+
 /* What the HTTP side adds to the status. */
 typedef struct dash_pages {
     size_t open;

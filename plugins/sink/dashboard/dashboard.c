@@ -18,8 +18,8 @@
  *
  * What a sink can see of the pipeline's status: the watermark its records
  * carry, the records and their rate, and flush() calls, which the engine
- * makes at each checkpoint. Consumer lag is the source's to know and is not
- * in the plugin ABI, so the page shows it as not available.
+ * makes at each checkpoint; and (ABI 1.4) the consumer lag per partition
+ * that a Kafka source reports as its kafka.lag.<topic>/<partition> gauges.
  *
  * At the end of the input the pages are sent the final results and an `end`
  * event; `linger` bounds how long that may hold up the pipeline's exit.
@@ -40,6 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The Kafka source's lag gauges (docs/metrics.md). */
+#define LAG_PREFIX "kafka.lag."
 
 typedef struct dashboard {
     /* Guards `state`, and orders a new page's snapshot against publishing
@@ -326,10 +329,23 @@ static sluice_status dashboard_flush(const sluice_host_api *api, sluice_ctx *ctx
     return SLUICE_OK;
 }
 
+static void add_lag(void *ud, const char *name, int64_t value)
+{
+    dashboard *d = ud;
+    state_lag_add(d->state, name + strlen(LAG_PREFIX), value);
+}
+
 static sluice_status dashboard_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self, int64_t now_ms)
 {
     dashboard *d = self;
     pthread_mutex_lock(&d->lock);
+    /* The source's consumer lag, where the engine can tell (ABI 1.4) and
+     * the source reports it (Kafka: kafka.lag.<topic>/<partition>). */
+    if (SLUICE_HOST_HAS(api, step_counters)) {
+        state_lag_begin(d->state);
+        api->step_counters(ctx, NULL, LAG_PREFIX, add_lag, d);
+        state_lag_end(d->state);
+    }
     publish_tick(d, wall_ms());
     pthread_mutex_unlock(&d->lock);
     log_notes(api, ctx, d);
