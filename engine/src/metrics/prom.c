@@ -144,6 +144,8 @@ static void step_family(FILE *f, stats_snapshot *const *snaps, size_t n, enum fa
 {
     int headed = 0;
     char metric[200];
+    if (only == NULL)
+        only = ""; /* every family but F_STATE_OTHER */
     if (fam == F_STATE_OTHER)
         state_metric(only, metric, sizeof metric);
     else
@@ -161,7 +163,7 @@ static void step_family(FILE *f, stats_snapshot *const *snaps, size_t n, enum fa
                     continue;
                 if (!headed) {
                     char help[300];
-                    snprintf(help, sizeof help, fams[fam].help, only ? only : "");
+                    snprintf(help, sizeof help, fams[fam].help, only);
                     header(f, metric, fams[fam].type, help);
                     headed = 1;
                 }
