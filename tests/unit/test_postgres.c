@@ -246,12 +246,12 @@ END_TEST
 
 /* ---- crashes and outages ------------------------------------------------- */
 
-/* Runs that last: every batch of the sink waits 15 ms in the server, and
+/* Runs that last: every batch of the sink waits 30 ms in the server, and
  * the pipeline reads 64 events per tick and sends what it has at once, so
  * it reads at the pace the server writes. */
 static const char slow_sink[] = "batch_size: 200, flush_interval: 0";
 static const char *slow_server = "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS "
-                                 "$$BEGIN PERFORM pg_sleep(0.015); RETURN NULL; END$$;\n"
+                                 "$$BEGIN PERFORM pg_sleep(0.03); RETURN NULL; END$$;\n"
                                  "CREATE TRIGGER slow AFTER INSERT ON sluice.url_clicks "
                                  "FOR EACH STATEMENT EXECUTE FUNCTION public.slow();\n"
                                  "CREATE TRIGGER slow AFTER INSERT ON sluice.sessions "
@@ -333,7 +333,7 @@ START_TEST(sigkill_at_random_points_then_restart_leaves_the_rows_of_one_clean_ru
     long long before_last = 0;
     for (int i = 0; i < 4; i++) {
         pid_t pid = spawn(cmd, log);
-        /* Somewhere in the first 2.5 s of writing (a run takes about 6 s). */
+        /* Somewhere in the first 2.5 s of writing (a run takes about 6 to 12 s). */
         int delay = 300 + rand() % 2200;
         pgs_sleep_ms(delay);
         if (waitpid(pid, NULL, WNOHANG) != 0)
