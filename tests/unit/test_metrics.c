@@ -553,7 +553,7 @@ START_TEST(the_dashboard_shows_the_kafka_sources_consumer_lag)
     json_t *lag = NULL;
     char *text = NULL;
     /* The consumer joins its group and fetches within a few seconds. */
-    for (int i = 0; i < 40 && (lag == NULL || json_object_size(json_object_get(lag, "partitions")) < 4);
+    for (int i = 0; i < 80 && (lag == NULL || json_object_size(json_object_get(lag, "partitions")) < 4);
          i++) {
         sleep_ms(500);
         free(text);

@@ -53,9 +53,13 @@ static const sluice_record *api_batch_next(sluice_batch *b)
     ctx->cur_wm = it->wm;
     ctx->cur_seq = it->seq;
     /* Records may be shared by fan-out consumers; the stamp is the item's and
-     * is written right before each delivery. */
-    it->rec->watermark = it->wm;
-    it->rec->seq = it->seq;
+     * is written right before each delivery. Mostly it is there already:
+     * not writing it then keeps tasks on other threads, reading records
+     * next to this one, from losing their cache lines. */
+    if (it->rec->watermark != it->wm)
+        it->rec->watermark = it->wm;
+    if (it->rec->seq != it->seq)
+        it->rec->seq = it->seq;
     return it->rec;
 }
 

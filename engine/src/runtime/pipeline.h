@@ -62,9 +62,10 @@ typedef struct step_input {
     size_t port;
 } step_input;
 
+/* A cache line of its own: instances on different threads count at once. */
 struct sluice_counter {
+    _Alignas(64) int64_t value;
     char *name;
-    int64_t value;
     int gauge;
 };
 
@@ -139,7 +140,9 @@ typedef struct source_side {
         event_verdict verdict;
     } * pending;
     size_t npending, pending_cap;
-    arena *decode_arenas; /* [threads]: what decoding a message allocates */
+    struct decode_arena {
+        _Alignas(64) arena a; /* a cache line of its own: one per worker */
+    } * decode_arenas;        /* [threads]: what decoding a message allocates */
 } source_side;
 
 /* Hand every borrowed message of the tick back to the source. */
@@ -165,10 +168,10 @@ typedef struct exchange {
  * steps (indexed like pipeline.steps; the others unused), what its
  * exchanges routed to it this tick, and the arena for what it makes. */
 typedef struct task {
+    _Alignas(64) arena arena; /* tasks run side by side: no cache line shared */
     size_t index;
     step *steps;
     port *in; /* [stage.nex] */
-    arena arena;
 } task;
 
 typedef struct stage {

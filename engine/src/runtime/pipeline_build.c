@@ -226,7 +226,7 @@ void pipeline_close(pipeline *p)
     free(p->src.borrowed);
     free(p->src.pending);
     for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
-        arena_free(&p->src.decode_arenas[w]);
+        arena_free(&p->src.decode_arenas[w].a);
     free(p->src.decode_arenas);
     workers_stop(p->workers);
     /* Task instances first: they borrow their steps' options and inputs. */

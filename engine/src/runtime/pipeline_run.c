@@ -59,7 +59,10 @@ struct sluice_counter *step_counter(step *s, const char *name)
         if (strcmp(s->counters[k]->name, name) == 0)
             return s->counters[k];
     s->counters = realloc(s->counters, (s->ncounters + 1) * sizeof *s->counters);
-    struct sluice_counter *c = calloc(1, sizeof *c);
+    struct sluice_counter *c = aligned_alloc(_Alignof(struct sluice_counter), sizeof *c);
+    if (c == NULL || s->counters == NULL)
+        abort(); /* as items_push: see the out-of-memory note in pipeline.h */
+    memset(c, 0, sizeof *c);
     c->name = strdup(name);
     s->counters[s->ncounters++] = c;
     return c;
@@ -143,13 +146,14 @@ int pipeline_start(pipeline *p)
         return -1;
     }
     if (p->workers && !p->src.raw) { /* the workers decode the source's messages too */
-        p->src.decode_arenas = calloc(p->threads, sizeof *p->src.decode_arenas);
+        size_t bytes = p->threads * sizeof *p->src.decode_arenas;
+        p->src.decode_arenas = aligned_alloc(_Alignof(struct decode_arena), bytes);
         if (p->src.decode_arenas == NULL) {
             pipeline_fail(p, p->def->name, "out of memory");
             return -1;
         }
         for (size_t w = 0; w < p->threads; w++)
-            arena_init(&p->src.decode_arenas[w], 1u << 20);
+            arena_init(&p->src.decode_arenas[w].a, 1u << 20);
     }
     for (size_t k = 0; k < p->nstages; k++)
         log_msg(SLUICE_LOG_DEBUG, p->def->name,
@@ -265,7 +269,7 @@ static void end_tick(pipeline *p)
 {
     source_release_borrowed(&p->src);
     for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
-        arena_reset(&p->src.decode_arenas[w]);
+        arena_reset(&p->src.decode_arenas[w].a);
     for (size_t i = 0; i < p->nsteps; i++)
         for (size_t k = 0; k < p->steps[i].nports; k++)
             p->steps[i].ports[k].queue.n = 0;
@@ -355,7 +359,7 @@ static void worker_round(void *arg, size_t worker)
     if (st == NULL) {
         size_t n = p->src.npending;
         source_decode_range(p, n * worker / p->threads, n * (worker + 1) / p->threads,
-                            &p->src.decode_arenas[worker]);
+                            &p->src.decode_arenas[worker].a);
         return;
     }
     for (;;) {
@@ -363,9 +367,11 @@ static void worker_round(void *arg, size_t worker)
         if (ti >= p->ntasks)
             return;
         task *t = &st->tasks[ti];
+        uint64_t events = 0; /* added once: the threads' totals share a line */
         for (size_t x = 0; x < st->nex; x++)
             for (size_t k = 0; k < t->in[x].queue.n; k++)
-                p->worker_records[worker] += t->in[x].queue.v[k].rec != NULL;
+                events += t->in[x].queue.v[k].rec != NULL;
+        p->worker_records[worker] += events;
         runner r = {p, st, t, st->order, st->n};
         host_thread_arena = &t->arena;
         run_from(&r, 0);

@@ -165,9 +165,10 @@ static int instance_init(pipeline *p, task *t, step *inst, const step *tmpl)
 
 static int stage_build(pipeline *p, stage *st)
 {
-    st->tasks = calloc(p->ntasks, sizeof *st->tasks);
+    st->tasks = aligned_alloc(_Alignof(task), p->ntasks * sizeof *st->tasks);
     if (st->tasks == NULL)
         return -1;
+    memset(st->tasks, 0, p->ntasks * sizeof *st->tasks);
     for (size_t x = 0; x < st->nex; x++) {
         exchange *ex = &st->ex[x];
         size_t nq = p->steps[ex->step].stage ? p->ntasks : 1;
