@@ -16,14 +16,6 @@
 #include "checkpoint.h"
 #include "log.h"
 
-static int check_status(pipeline *p, step *s, const char *hook, sluice_status st)
-{
-    if (st >= 0)
-        return 0;
-    pipeline_fail(p, s->scope, "%s failed (status %d)", hook, (int)st);
-    return -1;
-}
-
 /* An entry's step name and task: "dedup" (task -1) or "dedup[3/8]". */
 static int parse_entry_name(const char *name, char *base, size_t basesz, long *task, long *tasks)
 {
@@ -250,14 +242,15 @@ static void finish_checkpoint(pipeline *p, uint64_t id)
     }
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_complete)
-        check_status(p, src, "checkpoint_complete",
-                     src->plugin->desc.checkpoint_complete(&host_api, &src->ctx, src->self, id));
+        step_check_status(p, src, "checkpoint_complete",
+                          src->plugin->desc.checkpoint_complete(&host_api, &src->ctx, src->self, id));
 }
 
 static void snapshot_instance(pipeline *p, step *s, const char *entry_name)
 {
     sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    if (check_status(p, s, "snapshot", s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) == 0)
+    if (step_check_status(p, s, "snapshot", s->plugin->desc.snapshot(&host_api, &s->ctx, s->self, &snap)) ==
+        0)
         state_image_add(&p->pending_state, entry_name, s->plugin->desc.name, s->plugin->desc.version, &snap);
     free(snap.data);
 }
@@ -273,7 +266,7 @@ static void flush_all(pipeline *p, int only_async)
                 continue;
             sluice_status st = s->plugin->desc.flush(&host_api, &s->ctx, s->self);
             if (!p->failed)
-                check_status(p, s, "flush", st);
+                step_check_status(p, s, "flush", st);
         }
     }
 }
@@ -285,8 +278,8 @@ void checkpoint_take(pipeline *p)
     uint64_t id = ++p->checkpoint_id;
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_begin)
-        check_status(p, src, "checkpoint_begin",
-                     src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
+        step_check_status(p, src, "checkpoint_begin",
+                          src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
     if (p->def->state_dir) {
         state_image_free(&p->pending_state);
         for (size_t k = 0; k < p->nsteps && !p->failed; k++) {

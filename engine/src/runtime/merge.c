@@ -11,21 +11,6 @@
 
 #include "pipeline.h"
 
-static int reserve(item_vec *v, size_t more)
-{
-    if (v->n + more <= v->cap)
-        return 0;
-    size_t cap = v->cap ? v->cap : 256;
-    while (cap < v->n + more)
-        cap *= 2;
-    item *grown = realloc(v->v, cap * sizeof *grown);
-    if (grown == NULL)
-        return -1;
-    v->v = grown;
-    v->cap = cap;
-    return 0;
-}
-
 static void merge_scan(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
 {
     memset(pos, 0, nq * sizeof *pos);
@@ -60,8 +45,7 @@ void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec
     }
     if (total == 0)
         return;
-    if (reserve(out, total) != 0)
-        abort(); /* as items_push: the engine's queues cannot do without */
+    items_reserve(out, total);
     uint64_t span = hi - lo + 1;
     size_t *start = span <= 4 * (uint64_t)total + 4096 ? calloc((size_t)span + 1, sizeof *start) : NULL;
     if (start == NULL) {

@@ -246,6 +246,11 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
+/* Room for `more` items (aborts when memory runs out, as items_push). */
+void items_reserve(item_vec *v, size_t more);
+/* 0 for a hook's status that is not an error; else fail the pipeline
+ * naming the hook, and -1. */
+int step_check_status(pipeline *p, step *s, const char *hook, sluice_status st);
 void step_advance_ports(step *s, int64_t wm, uint64_t seq);
 /* How many instances step i has (one per task in a stage), and the nth. */
 static inline size_t step_instances(const pipeline *p, size_t i) { return p->steps[i].stage ? p->ntasks : 1; }
@@ -259,6 +264,8 @@ static inline step *step_instance(pipeline *p, size_t i, size_t n)
  * the queues at the end of a tick; free them. */
 int tasks_build(pipeline *p);
 void tasks_route(pipeline *p, stage *st);
+/* The index of stage st's exchange carrying (step, port); st->nex if none. */
+size_t stage_exchange(const stage *st, size_t step, size_t port);
 /* The tasks' output of (step, port) merged in stream order this tick, when an
  * exchange has merged it already; else NULL. */
 const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port);

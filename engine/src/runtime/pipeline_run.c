@@ -21,14 +21,23 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void items_reserve(item_vec *v, size_t more)
+{
+    if (v->n + more <= v->cap)
+        return;
+    size_t cap = v->cap ? v->cap : 256;
+    while (cap < v->n + more)
+        cap *= 2;
+    v->v = realloc(v->v, cap * sizeof *v->v);
+    if (v->v == NULL)
+        abort();
+    v->cap = cap;
+}
+
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq)
 {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 256;
-        v->v = realloc(v->v, v->cap * sizeof *v->v);
-        if (v->v == NULL)
-            abort();
-    }
+    if (v->n == v->cap)
+        items_reserve(v, 1);
     v->v[v->n++] = (item){rec, wm, seq};
 }
 
@@ -188,15 +197,6 @@ static void gather_add(step *s, size_t *nq, const item_vec *q)
         s->gather_q[(*nq)++] = q;
 }
 
-/* The exchange of stage st that carries (step j, port pt). */
-static size_t exchange_of(const stage *st, size_t j, size_t pt)
-{
-    size_t x = 0;
-    while (x + 1 < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
-        x++;
-    return x;
-}
-
 /* The items a step reads this tick: its one input's queue, or the queues of
  * its inputs (of every task, for a stage's step read from outside it)
  * merged by source sequence; ties keep input order, then task order. */
@@ -223,7 +223,7 @@ static const item_vec *gather(const runner *r, step *s)
         if (r->st != NULL && from == s->stage)
             gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
         else if (r->st != NULL)
-            gather_add(s, &nq, &r->t->in[exchange_of(r->st, j, pt)].queue);
+            gather_add(s, &nq, &r->t->in[stage_exchange(r->st, j, pt)].queue);
         else if (from && tasks_merged(p, j, pt))
             gather_add(s, &nq, tasks_merged(p, j, pt));
         else if (from)
@@ -239,7 +239,7 @@ static const item_vec *gather(const runner *r, step *s)
     return &s->merged;
 }
 
-static int check_status(pipeline *p, step *s, const char *hook, sluice_status st)
+int step_check_status(pipeline *p, step *s, const char *hook, sluice_status st)
 {
     if (st >= 0)
         return 0;
@@ -259,7 +259,7 @@ static void process_segment(pipeline *p, step *s, const item *items, size_t n)
     s->ctx.cur_wm = items[n - 1].wm;
     s->ctx.cur_seq = items[n - 1].seq;
     step_advance_ports(s, s->ctx.cur_wm, s->ctx.cur_seq);
-    check_status(p, s, "process", st);
+    step_check_status(p, s, "process", st);
 }
 
 static void run_from(const runner *r, size_t k);
@@ -291,7 +291,7 @@ static int fire_watermark(const runner *r, step *s, size_t k, const item *marker
         sluice_status st = s->plugin->desc.watermark(&host_api, &s->ctx, s->self, marker->wm);
         step_advance_ports(s, marker->wm, marker->seq);
         if (st != SLUICE_MORE) {
-            check_status(p, s, "watermark", st);
+            step_check_status(p, s, "watermark", st);
             if (drained)
                 run_from(r, k + 1); /* the last chunk, as the earlier ones */
             return drained;
@@ -391,15 +391,21 @@ static void run_global(pipeline *p)
     run_from(&g, 0);
 }
 
-static void run_stage(pipeline *p, stage *st)
+/* The tasks of stage st over what was routed to them, on every worker. */
+static void run_round(pipeline *p, stage *st)
 {
-    tasks_route(p, st);
     p->running = st;
     p->next_task = 0;
     if (p->workers)
         workers_round(p->workers);
     else
         worker_round(p, 0);
+}
+
+static void run_stage(pipeline *p, stage *st)
+{
+    tasks_route(p, st);
+    run_round(p, st);
 }
 
 static void run_downstream(pipeline *p)
@@ -442,9 +448,7 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
     stage *last = &p->stages[p->nstages - 1];
     tasks_route(p, last);
     if (p->failed || !only_markers(p, last)) {
-        p->running = last;
-        p->next_task = 0;
-        worker_round(p, 0);
+        run_round(p, last);
         run_global(p);
         end_tick(p);
         return;
@@ -479,7 +483,7 @@ static void run_timers(pipeline *p, int64_t now)
             s->timer_due = 0;
             s->ctx.cur_wm = p->src.wm.current;
             s->ctx.cur_seq = last_seq(p);
-            check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
+            step_check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
         }
     }
 }
@@ -526,7 +530,7 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);
         } else {
-            check_status(p, src, "poll", st);
+            step_check_status(p, src, "poll", st);
             run_downstream(p);
         }
         checkpoint_poll(p);

@@ -60,6 +60,14 @@ static stage *stage_for_key(pipeline *p, sluice_state_key key)
     return st->order && st->ex ? st : NULL;
 }
 
+size_t stage_exchange(const stage *st, size_t step, size_t port)
+{
+    size_t x = 0;
+    while (x < st->nex && !(st->ex[x].step == step && st->ex[x].port == port))
+        x++;
+    return x;
+}
+
 /* Add step s to stage st if every input allows it; returns 1 when added. */
 static int try_join(pipeline *p, step *s, stage *st)
 {
@@ -76,10 +84,7 @@ static int try_join(pipeline *p, step *s, stage *st)
         size_t j = s->inputs[k].step, pt = s->inputs[k].port;
         if (p->steps[j].stage == index)
             continue;
-        size_t x = 0;
-        while (x < st->nex && !(st->ex[x].step == j && st->ex[x].port == pt))
-            x++;
-        if (x == st->nex)
+        if (stage_exchange(st, j, pt) == st->nex)
             st->ex[st->nex++] = (exchange){j, pt, SLUICE_TIME_MIN, 0, {0}, 0, NULL, NULL};
     }
     return 1;
