@@ -95,7 +95,7 @@ static int mkdirs(const char *dir)
     return rc;
 }
 
-int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
+void *state_image_encode(const state_image *img, size_t *size)
 {
     buf b = {0};
     put(&b, magic, sizeof magic);
@@ -112,6 +112,14 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
         put(&b, e->snap.data, e->snap.size);
     }
     put_u64(&b, record_hash_bytes(b.p, b.n));
+    *size = b.n;
+    return b.p;
+}
+
+int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
+{
+    buf b = {0};
+    b.p = state_image_encode(img, &b.n);
     char *tmp = state_path(dir, pipeline, ".tmp");
     char *final = state_path(dir, pipeline, "");
     int rc = -1, fd = -1;
@@ -221,6 +229,17 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
         put(&b, chunk, got);
     fclose(f);
+    int rc = state_image_decode(b.p, b.n, img, path, err, errsz);
+    free(b.p);
+    free(path);
+    return rc;
+}
+
+int state_image_decode(const void *data, size_t size, state_image *img, const char *path, char *err,
+                       size_t errsz)
+{
+    memset(img, 0, sizeof *img);
+    buf b = {(char *)data, size, size};
     int rc = -1;
     if (b.n < sizeof magic + 4 + 8 || memcmp(b.p, magic, sizeof magic) != 0) {
         snprintf(err, errsz, "%s is not a Sluice state file", path);
@@ -265,7 +284,5 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
     }
     rc = 1;
 out:
-    free(b.p);
-    free(path);
     return rc;
 }
