@@ -131,7 +131,8 @@ static driven drive_dedup(const char *input, const char *options, int ooo_ms)
         line = nl + 1;
     }
     ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
-    driven r = {strdup(sluice_harness_output_text(h, "main")), strdup(sluice_harness_output_text(h, "rejected")),
+    driven r = {strdup(sluice_harness_output_text(h, "main")),
+                strdup(sluice_harness_output_text(h, "rejected")),
                 sluice_harness_counter(h, "rejected.duplicate"), sluice_harness_counter(h, "out")};
     sluice_harness_free(h);
     return r;
@@ -169,8 +170,7 @@ START_TEST(without_event_id_the_key_is_user_url_and_ts)
 {
     /* An event with an event_id is keyed by it alone, so it never matches a
      * triple; an integer user id is its decimal text. */
-    driven r =
-        drive_dedup(T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER, "", 0);
+    driven r = drive_dedup(T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER, "", 0);
     assert_text(r.out, T1 T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER);
     ck_assert_msg(r.duplicates == 2, "%lld duplicates", (long long)r.duplicates);
     driven_free(&r);
@@ -194,12 +194,12 @@ START_TEST(key_expires_when_the_watermark_reaches_first_ts_plus_ttl)
 
     /* The watermark, not the event's ts: with 5s out of order allowed a tick
      * at 16000 brings it to 11000 exactly, 15999 to one ms short. */
-    driven lag_before = drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s", 5000);
+    driven lag_before =
+        drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s", 5000);
     assert_text(lag_before.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n");
     driven_free(&lag_before);
 
-    driven lag_at = drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0,
-                                  "ttl: 10s", 5000);
+    driven lag_at = drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0, "ttl: 10s", 5000);
     assert_text(lag_at.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0);
     driven_free(&lag_at);
 }
@@ -212,9 +212,8 @@ START_TEST(an_event_that_renews_an_expired_key_starts_its_ttl_again)
 {
     /* "r" first at 1000 lives until 11000; seen again at 11000 it is new and
      * lives until 21000, counted from that event's ts. */
-    driven r =
-        drive_dedup(R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000) TICK(21000) R_AT(12000),
-                  "ttl: 10s", 0);
+    driven r = drive_dedup(R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000) TICK(21000) R_AT(12000),
+                           "ttl: 10s", 0);
     assert_text(r.out, R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) TICK(21000) R_AT(12000));
     driven_free(&r);
 }

@@ -203,8 +203,9 @@ static int create_instance(sluice_harness *h)
     char err[1024] = "";
     s->self = s->plugin->desc.create(&h->api, &s->ctx, s->opts, err, sizeof err);
     if (s->self == NULL) {
-        pipeline_fail(&h->p, s->scope, "cannot start %s plugin '%s': %s", plugin_kind_name(s->plugin->desc.kind),
-                      s->plugin->desc.name, err[0] ? err : "create failed (no reason given)");
+        pipeline_fail(&h->p, s->scope, "cannot start %s plugin '%s': %s",
+                      plugin_kind_name(s->plugin->desc.kind), s->plugin->desc.name,
+                      err[0] ? err : "create failed (no reason given)");
         return -1;
     }
     s->created = 1;
@@ -412,7 +413,10 @@ int sluice_harness_set_clock(sluice_harness *h, int64_t now_ms)
     return fire_timers(h);
 }
 
-int sluice_harness_advance_clock(sluice_harness *h, int64_t ms) { return sluice_harness_set_clock(h, h->clock + ms); }
+int sluice_harness_advance_clock(sluice_harness *h, int64_t ms)
+{
+    return sluice_harness_set_clock(h, h->clock + ms);
+}
 
 int64_t sluice_harness_timer_due(const sluice_harness *h) { return h->s.timer_due; }
 
@@ -438,7 +442,8 @@ int sluice_harness_restart(sluice_harness *h)
     if (rc == 0 && have) {
         sluice_status st = d->restore(&h->api, &s->ctx, s->self, &snap);
         if (st != SLUICE_OK)
-            pipeline_fail(&h->p, s->scope, "%s '%s' refused its own snapshot (encoding %u, %zu bytes): status %d",
+            pipeline_fail(&h->p, s->scope,
+                          "%s '%s' refused its own snapshot (encoding %u, %zu bytes): status %d",
                           plugin_kind_name(d->kind), d->name, snap.encoding_version, snap.size, (int)st);
     }
     free(snap.data);
