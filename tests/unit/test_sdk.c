@@ -2,7 +2,8 @@
  * prefix puts sluice, the plugins, the header, sluice-plugin.pc and the
  * Sluice CMake package there; the installed sluice finds its own plugins
  * from its location and never this build tree; and the template plugin
- * (examples/plugin-template) builds, passes its test and installs both with
+ * (examples/plugin-template) builds, passes its tests (one through the test
+ * driver, libsluice-testing) and installs both with
  * CMake (find_package(Sluice)) and with make (pkg-config). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ START_TEST(install_puts_engine_plugins_header_and_packages_in_the_prefix)
     assert_file("lib/sluice/plugins/source-file.so");
     assert_file("include/sluice/plugin.h");
     assert_file("lib/pkgconfig/sluice-plugin.pc");
+    assert_file("include/sluice/testing.h");
+    assert_file("lib/pkgconfig/sluice-testing.pc");
+    assert_file("lib/libsluice-testing.so");
     assert_file("lib/cmake/Sluice/SluiceConfig.cmake");
     assert_file("lib/cmake/Sluice/SluiceConfigVersion.cmake");
     char *cmd = ts_strf(
