@@ -202,7 +202,8 @@ static uint64_t get_u64(reader *r)
 static char *get_str(reader *r)
 {
     uint32_t len = get_u32(r);
-    if (r->bad || r->n - r->off < len) {
+    /* A NUL inside would cut the name short: no file this engine wrote. */
+    if (r->bad || r->n - r->off < len || memchr(r->p + r->off, '\0', len) != NULL) {
         r->bad = 1;
         return strdup("");
     }

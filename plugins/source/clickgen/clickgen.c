@@ -210,6 +210,10 @@ static size_t format_u64(char *p, uint64_t v)
     return n;
 }
 
+/* 2^53 ms (285,000 years): simulated time and the start of event time stay
+ * below it, so their sum is an exact double and fits an int64. */
+#define MAX_SIMULATED_MS 9007199254740992.0
+
 static int64_t clamp_ts(int64_t ts) { return ts < 0 ? 0 : ts; }
 
 /* Renders message number g->sent into g->buf; returns its length and the user. */
@@ -428,6 +432,11 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
     }
     p = get_u64le(p, &g->sent);
     p = get_u64le(p, &v);
+    if ((int64_t)v < 0 || (int64_t)v > MAX_SIMULATED_MS) {
+        api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: start time %lld is malformed",
+                 (long long)(int64_t)v);
+        return SLUICE_ERR_STATE;
+    }
     g->start_ms = (int64_t)v;
     for (int i = 0; i < 4; i++)
         p = get_u64le(p, &m->rng.s[i]);
@@ -457,6 +466,13 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
         click_user *u = &m->heap[i];
         p = get_u64le(p, &v);
         memcpy(&u->next_ms, &v, sizeof v);
+        /* Event time is start_ms + next_ms as an int64: a time that is not
+         * a number, or beyond what a double counts exactly, is no state
+         * this plugin wrote (and would overflow the conversion). */
+        if (!(u->next_ms >= 0 && u->next_ms <= MAX_SIMULATED_MS)) {
+            api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: user %u's next click time is malformed", i);
+            return SLUICE_ERR_STATE;
+        }
         p = get_u64le(p, &v);
         u->user = (uint32_t)v;
         p = get_u64le(p, &v);

@@ -279,6 +279,10 @@ int kpos_decode(kpos_table *t, const void *data, size_t size)
         return -1;
     uint32_t count = (uint32_t)get(p, 4);
     p += 4;
+    /* Each entry takes at least 15 bytes (a one-byte topic): a count the
+     * bytes cannot hold is malformed, not an allocation to attempt. */
+    if (count > (size - 4) / 15)
+        return -1;
     kpos_restored *r = calloc(count ? count : 1, sizeof *r);
     if (r == NULL)
         return -1;
