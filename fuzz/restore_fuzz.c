@@ -244,7 +244,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     close(fd);
     atexit(remove_file_source_input);
-    snprintf(file_source_options, sizeof file_source_options, "{path: '%s'}", file_source_path);
+    snprintf(file_source_options, sizeof file_source_options, "{path: '%s', max_line_bytes: 4096}",
+             file_source_path);
     for (size_t i = 0; i < NTARGETS; i++) {
         target *t = &targets[i];
         sluice_harness *h = start(t);

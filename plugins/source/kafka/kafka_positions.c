@@ -292,7 +292,8 @@ int kpos_decode(kpos_table *t, const void *data, size_t size)
             goto bad;
         size_t len = (size_t)get(p, 2);
         p += 2;
-        if ((size_t)(end - p) < len + 12 || len == 0)
+        /* A topic name holds no NUL: one inside would cut it short. */
+        if ((size_t)(end - p) < len + 12 || len == 0 || memchr(p, '\0', len) != NULL)
             goto bad;
         r[n].topic = strndup((const char *)p, len);
         if (r[n].topic == NULL)
