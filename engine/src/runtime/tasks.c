@@ -113,6 +113,10 @@ static int plan_stages(pipeline *p)
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
         sluice_state_key key = s->plugin->desc.state_key;
+        /* Partitioned by user, the input serves both keys: one stage, no
+         * exchange between dedup and sessionize. */
+        if (keyed(key) && p->by_partition)
+            key = SLUICE_STATE_KEY_USER;
         if (keyed(key)) {
             stage *st = stage_for_key(p, key);
             if (st == NULL)
@@ -255,7 +259,10 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
         for (size_t m = 0; m < st->n; m++)
             fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
-        fprintf(out, "; exchange by %s from", key_name(st->key));
+        if (p->by_partition)
+            fprintf(out, "; by input partition (keyed by user) from");
+        else
+            fprintf(out, "; exchange by %s from", key_name(st->key));
         for (size_t x = 0; x < st->nex; x++) {
             const step *up = &p->steps[st->ex[x].step];
             fprintf(out, "%s%s%s%s", x ? ", " : " ", up->def->name, st->ex[x].port ? "." : "",
