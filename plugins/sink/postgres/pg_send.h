@@ -34,10 +34,14 @@ pg_sender *pg_sender_start(pg_conn_info *ci);
 /* Waits for the batch in flight, ends the thread. NULL is fine. */
 void pg_sender_stop(pg_sender *snd);
 
-/* Start a batch on the sender thread; `data` is copied. Returns 0, or -1
- * when it cannot (out of memory): then nothing was started. No batch may be
- * in flight. */
-int pg_sender_submit(pg_sender *snd, PGconn *conn, const char *sql, const char *data, size_t n);
+/* Start a batch on the sender thread; `data` is copied. With key_cols (bit
+ * c: column c is part of the key), the sender sends the lines in the order
+ * of their keys, which the server's B-tree inserts faster; only for a batch
+ * whose order does not matter (no key twice). Returns 0, or -1 when it
+ * cannot (out of memory): then nothing was started. No batch may be in
+ * flight. */
+int pg_sender_submit(pg_sender *snd, PGconn *conn, const char *sql, const char *data, size_t n,
+                     unsigned key_cols);
 /* 1 while a submitted batch is not waited for. */
 int pg_sender_pending(pg_sender *snd);
 /* Wait for the batch in flight and take its outcome (as pg_batch_run's);

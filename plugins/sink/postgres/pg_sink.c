@@ -4,11 +4,17 @@
  * Records become rows of one table per kind (pg_layout.h): url_clicks,
  * window_summary, sessions, dead letters in rejected, and any other kind as
  * JSONB in records. Rows gather per table as COPY text; each batch is
- * copied into a temporary staging table and moved with one INSERT ... ON
- * CONFLICT DO UPDATE, all inside one transaction per checkpoint, committed
- * in flush(). flush() is the sink's acknowledgement, so the source commits
- * its positions only for what the database holds, and a replay after a
- * crash upserts the same rows again: exactly once in the database.
+ * COPYed into the table itself when none of its keys repeats, and when one
+ * does, or is already in the table, into a temporary staging table and
+ * moved with one INSERT ... ON CONFLICT DO UPDATE. All batches of a
+ * checkpoint are one transaction, committed in flush(). flush() is the
+ * sink's acknowledgement, so the source commits its positions only for
+ * what the database holds, and a replay after a crash upserts the same rows
+ * again: exactly once in the database.
+ *
+ * Batches go to the server on the sink's sender thread (pg_send.h): the
+ * pipeline goes on while the server stores the previous batch, and waits
+ * for it only when the next is due, or at the checkpoint.
  *
  * Every row of the open transaction stays in memory until COMMIT succeeds.
  * When the server goes away the transaction is lost with it, so the sink
@@ -283,6 +289,14 @@ static const char *batch_sql(pg_table *t, pg_kind k, int *direct)
 
 static pg_outcome send_batch(pg_sink *s, pg_kind k, int async);
 
+static unsigned key_columns(pg_kind k)
+{
+    unsigned cols = 0;
+    for (size_t c = 0; c < pg_layouts[k].ncols && c < 32; c++)
+        cols |= pg_layouts[k].cols[c].key ? 1u << c : 0;
+    return cols;
+}
+
 /* The outcome of a batch that went directly or through the staging table,
  * and was refused (then undone). */
 static pg_outcome refused(pg_sink *s, pg_kind k, int direct)
@@ -312,8 +326,9 @@ static pg_outcome settle(pg_sink *s)
     return o == PG_ROW_REFUSED ? refused(s, k, s->inflight_direct) : o;
 }
 
-/* Send table k's unsent rows, all in one batch: with `async` on the sender
- * thread (its outcome comes with the next settle()), else here. */
+/* Send table k's unsent rows, all in one batch, on the sender thread (or
+ * here, without one). With `async` it returns at once, and the outcome
+ * comes with the next settle(). */
 static pg_outcome send_batch(pg_sink *s, pg_kind k, int async)
 {
     pg_outcome o = settle(s);
@@ -330,13 +345,13 @@ static pg_outcome send_batch(pg_sink *s, pg_kind k, int async)
     const char *sql = batch_sql(t, k, &direct);
     const char *data = t->rows.ptr + t->sent;
     size_t n = t->rows.len - t->sent;
-    if (async && s->sender && pg_sender_submit(s->sender, s->conn, sql, data, n) == 0) {
+    if (s->sender && pg_sender_submit(s->sender, s->conn, sql, data, n, direct ? key_columns(k) : 0) == 0) {
         s->inflight = (int)k;
         s->inflight_direct = direct;
         s->inflight_to = t->rows.len;
         s->inflight_to_rows = t->nrows;
         forget_keys(t);
-        return PG_DONE;
+        return async ? PG_DONE : settle(s);
     }
     o = pg_batch_run(&s->ci, s->conn, sql, data, n, s->err, sizeof s->err);
     if (o == PG_DONE) {
