@@ -276,8 +276,12 @@ pg_outcome pg_sender_wait(pg_sender *snd, char *err, size_t errsz)
     while (snd->state != 3)
         pthread_cond_wait(&snd->cv, &snd->mu);
     pg_outcome o = snd->outcome;
-    if (o != PG_DONE)
-        snprintf(err, errsz, "%s", snd->err);
+    if (o != PG_DONE && errsz > 0) {
+        /* Cut to fit (what a caller that ignores the message passes). */
+        size_t n = strnlen(snd->err, errsz - 1);
+        memcpy(err, snd->err, n);
+        err[n] = '\0';
+    }
     snd->state = 0;
     pthread_mutex_unlock(&snd->mu);
     return o;
