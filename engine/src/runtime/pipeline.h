@@ -230,7 +230,7 @@ int step_create(pipeline *p, step *s);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
-/* Room for `more` items (aborts when memory runs out, as items_push). */
+/* Room for `more` items (never fails: out of memory ends the process, xalloc.h). */
 void items_reserve(item_vec *v, size_t more);
 /* 0 for a hook's status that is not an error; else fail the pipeline
  * naming the hook, and -1. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sluice/plugin.h"
+#include "xalloc.h"
 
 int64_t wm_sub(int64_t a, int64_t b)
 {
@@ -48,7 +49,7 @@ static wm_partition *find_partition(wm_tracker *t, int32_t id)
             return &t->parts[i];
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
-        t->parts = realloc(t->parts, t->cap * sizeof *t->parts);
+        t->parts = xrealloc(t->parts, t->cap * sizeof *t->parts);
     }
     wm_partition *p = &t->parts[t->count++];
     memset(p, 0, sizeof *p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "record.h"
+#include "xalloc.h"
 
 /* File layout (little-endian as the machine writes it; the magic's format
  * number changes if that ever matters):
@@ -35,11 +36,11 @@ void state_image_free(state_image *img)
 void state_image_add(state_image *img, const char *step, const char *plugin, const char *version,
                      sluice_snapshot *snap)
 {
-    img->entries = realloc(img->entries, (img->count + 1) * sizeof *img->entries);
+    img->entries = xrealloc(img->entries, (img->count + 1) * sizeof *img->entries);
     state_entry *e = &img->entries[img->count++];
-    e->step = strdup(step);
-    e->plugin = strdup(plugin);
-    e->version = strdup(version);
+    e->step = xstrdup(step);
+    e->plugin = xstrdup(plugin);
+    e->version = xstrdup(version);
     e->snap = *snap;
     snap->data = NULL;
 }
@@ -53,9 +54,7 @@ static void put(buf *b, const void *p, size_t n)
 {
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 256;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
+        b->p = xrealloc(b->p, b->cap);
     }
     memcpy(b->p + b->n, p, n);
     b->n += n;
@@ -72,14 +71,13 @@ static void put_str(buf *b, const char *s)
 static char *state_path(const char *dir, const char *pipeline, const char *suffix)
 {
     char *path;
-    if (asprintf(&path, "%s/%s.state%s", dir, pipeline, suffix) < 0)
-        abort();
+    xasprintf(&path, "%s/%s.state%s", dir, pipeline, suffix);
     return path;
 }
 
 static int mkdirs(const char *dir)
 {
-    char *copy = strdup(dir);
+    char *copy = xstrdup(dir);
     for (char *p = copy + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
@@ -204,9 +202,9 @@ static char *get_str(reader *r)
     uint32_t len = get_u32(r);
     if (r->bad || r->n - r->off < len) {
         r->bad = 1;
-        return strdup("");
+        return xstrdup("");
     }
-    char *s = strndup(r->p + r->off, len);
+    char *s = xstrndup(r->p + r->off, len);
     r->off += len;
     return s;
 }
@@ -265,7 +263,7 @@ int state_image_decode(const void *data, size_t size, state_image *img, const ch
         sluice_snapshot snap = {sizeof snap, get_u32(&r), NULL, 0};
         snap.size = get_u64(&r);
         if (!r.bad && r.n - r.off >= snap.size) {
-            snap.data = malloc(snap.size ? snap.size : 1);
+            snap.data = xmalloc(snap.size ? snap.size : 1);
             get(&r, snap.data, snap.size);
         } else {
             r.bad = 1;
