@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg_yaml.h"
 #include "duration.h"
@@ -17,8 +18,8 @@
 /* From the tree to a pipeline_def                                           */
 
 static const char *const top_keys[] = {
-    "name",       "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
-    "partitions", "threads",     "metrics",    "steps"};
+    "name",       "plugin_path", "batch_size", "state_dir",    "checkpoint_interval",
+    "partitions", "threads",     "metrics",    "memory_limit", "steps"};
 static const char *const metrics_keys[] = {"listen"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event", "key"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
@@ -190,6 +191,47 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
     return 0;
 }
 
+/* A size: an integer with an optional unit, B, KiB/MiB/GiB/TiB (powers of
+ * 1024) or KB/MB/GB/TB (powers of 1000), any case; "off" is 0 (no limit). */
+static int parse_bytes(const char *text, int64_t *out)
+{
+    if (strcmp(text, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (end == text || n < 0 || errno)
+        return -1;
+    while (*end == ' ')
+        end++;
+    static const struct {
+        const char *unit;
+        int64_t scale;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"kib", 1LL << 10},
+                 {"mib", 1LL << 20},
+                 {"gib", 1LL << 30},
+                 {"tib", 1LL << 40},
+                 {"kb", 1000},
+                 {"mb", 1000000},
+                 {"gb", 1000000000},
+                 {"tb", 1000000000000LL},
+                 {"k", 1LL << 10},
+                 {"m", 1LL << 20},
+                 {"g", 1LL << 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(end, units[i].unit) == 0) {
+            if (n > INT64_MAX / units[i].scale)
+                return -1;
+            *out = n * units[i].scale;
+            return 0;
+        }
+    return -1;
+}
+
 static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diags)
 {
     if (steps->kind != CFG_LIST) {
@@ -349,6 +391,11 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     else if (th && (parse_positive(th, &def->threads) < 0 || def->threads > MAX_THREADS))
         diag_add(diags, th_pos, "'threads' must be 'auto' or an integer from 1 to %d, not '%s'", MAX_THREADS,
                  th);
+    src_pos ml_pos;
+    const char *ml = get_scalar(root, "memory_limit", "the pipeline", diags, &ml_pos);
+    if (ml && parse_bytes(ml, &def->memory_limit) < 0)
+        diag_add(diags, ml_pos, "'memory_limit' must be a size like 512MiB, 2GiB or 300MB (or off), not '%s'",
+                 ml);
     const cfg_node *metrics = cfg_map_get(root, "metrics");
     if (metrics)
         read_metrics(def, metrics, diags);

@@ -575,6 +575,16 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
                 step_advance_ports(src, p->src.wm.current, last_seq(p));
         }
         src->ctx.cur_wm = p->src.wm.current;
+        if (memory_budget_pause(p, now)) {
+            run_downstream(p); /* what timers and idleness moved */
+            checkpoint_poll(p);
+            if (!p->failed && now >= next_checkpoint) {
+                checkpoint_take(p);
+                next_checkpoint = now + p->def->checkpoint_interval_ms;
+            }
+            usleep(50000);
+            continue;
+        }
         uint64_t seq_before = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         int64_t batch_start = stats_clock_ns();
