@@ -93,6 +93,40 @@ START_TEST(an_input_that_cannot_fit_fails_with_what_to_do)
 }
 END_TEST
 
+/* State that drains with time (fixture_draining_state): the source pauses
+ * over the limit, resumes under it, and every record gets through. */
+START_TEST(the_source_pauses_and_resumes_as_state_drains)
+{
+    make_input();
+    char *out = ts_strf("%s/drained.jsonl", ts_tmpdir()), *metrics = ts_strf("%s/drain.json", ts_tmpdir());
+    char *yaml =
+        ts_strf("memory_limit: 256KiB\n"
+                "batch_size: 512\n"
+                "steps:\n"
+                "  - {name: clicks, plugin: file, event: raw, options: {path: '%s'}}\n"
+                "  - {name: drain, plugin: '%s/tests/plugins/fixture_draining_state.so', input: clicks}\n"
+                "  - {name: out, plugin: file, input: drain, options: {path: '%s', truncate: true}}\n",
+                input, SLUICE_BINARY_DIR, out);
+    char *path = ts_strf("%s/drain.yaml", ts_tmpdir());
+    ts_write_file(path, yaml);
+    char *cmd = ts_strf("'%s' run --metrics '%s' '%s'", SLUICE_BIN, metrics, path);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "the source pauses") && strstr(err, "reading resumes"), "no pause:\n%s", err);
+    ck_assert_uint_eq(ts_count_lines(out), ts_count_lines(input));
+    char *m = ts_read_file(metrics, NULL);
+    ck_assert_msg(m && strstr(m, "\"memory.pauses\":") && !strstr(m, "\"memory.pauses\":0,"), "%s", m);
+    free(m);
+    free(err);
+    free(cmd);
+    free(path);
+    free(yaml);
+    free(metrics);
+    free(out);
+    free(input);
+}
+END_TEST
+
 START_TEST(a_bad_memory_limit_is_refused_at_its_line)
 {
     make_input();
@@ -113,6 +147,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_limit_the_state_stays_under_changes_nothing);
     tcase_add_test(tc, an_input_that_cannot_fit_fails_with_what_to_do);
+    tcase_add_test(tc, the_source_pauses_and_resumes_as_state_drains);
     tcase_add_test(tc, a_bad_memory_limit_is_refused_at_its_line);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

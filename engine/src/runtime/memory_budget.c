@@ -5,8 +5,8 @@
  * running averages), summed over every step and task: it is what grows with
  * the input, where the engine's own buffers are bounded by the batch size.
  * Above the limit the source is not polled: the pipeline keeps running its
- * timers, idleness and checkpoints, and as the watermark closes windows and
- * sessions the state shrinks and reading resumes. Kafka then simply holds
+ * timers, idleness and checkpoints, and state that drains with wall time
+ * (a plugin's timer) lets reading resume. Kafka then simply holds
  * the unread input (consumer lag grows), as in Flink or Kafka Streams under
  * backpressure. If the state does not shrink at all for MEMORY_WAIT_MS while
  * paused, nothing will make it (the watermark does not move without input):
