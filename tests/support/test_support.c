@@ -129,3 +129,27 @@ int ts_run_suite(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+void ts_generate_clicks(const char *options, const char *out)
+{
+    char *pipeline = ts_strf("%s/generate-%d.yaml", ts_tmpdir(), (int)getpid());
+    char *yaml = ts_strf("steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: clickgen\n"
+                         "    options: {%s%s}\n"
+                         "    event: raw\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: clicks\n"
+                         "    options: {path: '%s', truncate: true}\n",
+                         strstr(options, "start:") ? "" : "start: 1795737600000, ", options, out);
+    ts_write_file(pipeline, yaml);
+    char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, pipeline);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "clickgen failed (%d): %s", rc, err ? err : "");
+    free(err);
+    free(cmd);
+    free(yaml);
+    free(pipeline);
+}

@@ -33,4 +33,9 @@ char *ts_diag_text(const diag_list *d);
 /* Run one suite with the CK_NORMAL summary; returns the process exit code. */
 int ts_run_suite(Suite *s);
 
+/* Click events from clickgen into `out` (raw JSON lines), with `options`
+ * (YAML flow-map entries, e.g. "count: 1000, seed: 5"); fails the test if
+ * the run does. Times start at 2026-11-27 unless options say `start:`. */
+void ts_generate_clicks(const char *options, const char *out);
+
 #endif

@@ -13,19 +13,7 @@ static char *input;
 static void make_input(void)
 {
     input = ts_strf("%s/clicks.jsonl", ts_tmpdir());
-    char *yaml =
-        ts_strf("steps:\n"
-                "  - {name: clicks, plugin: clickgen, event: raw,\n"
-                "     options: {count: 20000, users: 2000, seed: 9, start: 1795737600000}}\n"
-                "  - {name: out, plugin: file, input: clicks, options: {path: '%s', truncate: true}}\n",
-                input);
-    char *path = ts_strf("%s/gen.yaml", ts_tmpdir());
-    ts_write_file(path, yaml);
-    char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, path);
-    ck_assert_int_eq(ts_run(cmd, NULL, NULL), 0);
-    free(cmd);
-    free(path);
-    free(yaml);
+    ts_generate_clicks("count: 20000, users: 2000, seed: 9", input);
 }
 
 /* replay.yaml with `memory_limit: limit` added, into folder `out`; returns
