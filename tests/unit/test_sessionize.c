@@ -588,7 +588,7 @@ START_TEST(snapshot_of_another_version_gap_or_malformed_is_refused)
     ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
                   sluice_harness_error(h));
     sluice_harness_free(h);
-    h = sessions_with("gap: 20s", 0); /* sessions cut with another gap */
+    h = sessions_with("gap: 5s", 0); /* sessions cut with another gap */
     ck_assert_int_eq(sluice_harness_restore(h, &snap), -1);
     sluice_harness_free(h);
     for (size_t cut = 1; cut < snap.size; cut += 3) {
