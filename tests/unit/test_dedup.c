@@ -111,21 +111,8 @@ typedef struct driven {
  * then end the input. */
 static driven drive_dedup(const char *input, const char *options, int ooo_ms)
 {
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    char *opts = ts_strf("{%s}", options);
-    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
-    free(opts);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    sluice_harness_max_out_of_order(h, ooo_ms);
-    for (const char *line = input; *line;) {
-        const char *nl = strchr(line, '\n');
-        char *one = strndup(line, (size_t)(nl - line));
-        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
-        free(one);
-        line = nl + 1;
-    }
+    sluice_harness *h = ts_harness("operator-dedup.so", options, ooo_ms);
+    ts_harness_push_lines(h, input);
     ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
     driven r = {strdup(sluice_harness_output_text(h, "main")),
                 strdup(sluice_harness_output_text(h, "rejected")),
@@ -321,20 +308,10 @@ static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char *
     *expected = want;
 }
 
-static sluice_harness *dedup_with(const char *options)
-{
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    ck_assert_int_eq(sluice_harness_options(h, options), 0);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    return h;
-}
-
 START_TEST(keys_survive_a_restart_of_the_instance)
 {
     /* Snapshot, a fresh instance, restore: e1 and the triple are still known. */
-    sluice_harness *h = dedup_with("{emit_rejected: true}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "emit_rejected: true", -1);
     ck_assert_int_eq(sluice_harness_push(h, E1), 0);
     ck_assert_int_eq(sluice_harness_push(h, T1), 0);
     ck_assert_msg(sluice_harness_restart(h) == 0, "%s", sluice_harness_error(h));
@@ -354,7 +331,7 @@ START_TEST(the_watermark_alone_expires_keys_between_batches)
 {
     /* ttl 10s from first_ts 1000: a watermark moved to 11000 with no record
      * (an upstream filter dropped them) expires the key; 10999 does not. */
-    sluice_harness *h = dedup_with("{ttl: 10s}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 10s", -1);
     ck_assert_int_eq(sluice_harness_push(h, K0), 0);
     ck_assert_int_eq(sluice_harness_watermark(h, 10999), 0);
     ck_assert_int_eq(sluice_harness_push(h, K0), 0);
@@ -480,7 +457,7 @@ START_TEST(table_agrees_with_a_plain_reference_through_sweeps_and_resizes)
     int64_t *expires = malloc(KEYS * sizeof *expires);
     for (size_t k = 0; k < KEYS; k++)
         expires[k] = INT64_MIN;
-    sluice_harness *h = dedup_with("{ttl: 2s}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 2s", -1);
     sluice_harness_max_out_of_order(h, 0);
     uint64_t rng = 7;
     int64_t ts = 0, max_bytes = 0, duplicates = 0;
@@ -520,7 +497,7 @@ START_TEST(memory_per_live_key_stays_within_64_bytes)
      * so about 20000 keys are live. Measure from the first expiry on. */
     enum { N = 100000 };
     const int64_t ttl = 20000, ooo = 5000;
-    sluice_harness *h = dedup_with("{ttl: 20s}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 20s", -1);
     sluice_harness_max_out_of_order(h, ooo);
     double worst = 0;
     for (int64_t i = 0; i < N; i++) {
@@ -547,7 +524,7 @@ END_TEST
 START_TEST(keys_separate_kinds_and_field_boundaries)
 {
     /* Same bytes split differently, or another kind of key: all new. */
-    sluice_harness *h = dedup_with("{}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "", -1);
     const char *events[] = {
         "{\"user_id\":\"ab\",\"url\":\"c\",\"ts\":10}",
         "{\"user_id\":\"a\",\"url\":\"bc\",\"ts\":10}",
@@ -572,7 +549,7 @@ END_TEST
  * the watermark reaches 1000 + k. */
 static sluice_harness *sample_keys(void)
 {
-    sluice_harness *h = dedup_with("{ttl: 1s}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
     for (int k = 0; k < 500; k++) {
         char line[96];
         snprintf(line, sizeof line, "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":%d,\"event_id\":\"k%d\"}", k, k);
@@ -611,7 +588,7 @@ START_TEST(snapshot_of_another_version_or_malformed_is_refused)
 
     sluice_snapshot other = snap;
     other.encoding_version = snap.encoding_version + 1;
-    h = dedup_with("{ttl: 1s}");
+    h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
     ck_assert_int_eq(sluice_harness_restore(h, &other), -1);
     ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
                   sluice_harness_error(h));
@@ -620,7 +597,7 @@ START_TEST(snapshot_of_another_version_or_malformed_is_refused)
     for (size_t i = 0; i < 2; i++) {
         other = snap;
         other.size = sizes[i];
-        h = dedup_with("{ttl: 1s}");
+        h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
         ck_assert_msg(sluice_harness_restore(h, &other) == -1, "%zu bytes: accepted", sizes[i]);
         sluice_harness_free(h);
     }

@@ -20,33 +20,6 @@
         ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
-static sluice_harness *sessions_with(const char *options, int64_t ooo_ms)
-{
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-sessionize.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    char *opts = ts_strf("{%s}", options);
-    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
-    free(opts);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    sluice_harness_max_out_of_order(h, ooo_ms);
-    return h;
-}
-
-/* Push each line of input (one batch each), as a one-partition source
- * allowing ooo_ms out of order stamps it. */
-static void push_lines(sluice_harness *h, const char *input)
-{
-    for (const char *line = input; *line;) {
-        const char *nl = strchr(line, '\n');
-        char *one = strndup(line, (size_t)(nl - line));
-        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
-        ck_assert_msg(sluice_harness_run(h) == 0, "%s", sluice_harness_error(h));
-        free(one);
-        line = nl + 1;
-    }
-}
-
 /* What the driver collected: the outputs as JSON lines, the sessions as
  * "key<TAB>json" lines, and the counters the rules are about. */
 typedef struct driven {
@@ -58,8 +31,8 @@ typedef struct driven {
  * the end of the input. */
 static driven drive_sessions(const char *input, const char *options, int64_t ooo_ms)
 {
-    sluice_harness *h = sessions_with(options, ooo_ms);
-    push_lines(h, input);
+    sluice_harness *h = ts_harness("operator-sessionize.so", options, ooo_ms);
+    ts_harness_push_lines(h, input);
     ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
     driven r = {strdup(sluice_harness_output_text(h, "main")),
                 strdup(sluice_harness_output_text(h, "rejected")),
@@ -69,13 +42,7 @@ static driven drive_sessions(const char *input, const char *options, int64_t ooo
                 sluice_harness_counter(h, "state.urls"),
                 sluice_harness_counter(h, "state.users"),
                 sluice_harness_counter(h, "state.user_bytes")};
-    size_t n = sluice_harness_count(h, "main"), len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(sluice_harness_key(h, "main", i)) + strlen(sluice_harness_record(h, "main", i)) + 2;
-    r.keyed = calloc(1, len + 1);
-    for (size_t i = 0, at = 0; i < n; i++)
-        at += (size_t)sprintf(r.keyed + at, "%s\t%s\n", sluice_harness_key(h, "main", i),
-                              sluice_harness_record(h, "main", i));
+    r.keyed = ts_harness_keyed(h, "main");
     sluice_harness_free(h);
     return r;
 }
@@ -273,10 +240,10 @@ START_TEST(session_is_emitted_only_once_the_watermark_passes_end_plus_gap_plus_l
     driven_free(&r);
 
     /* Same without the joining click: released by 16001, not by 16000. */
-    sluice_harness *h = sessions_with("gap: 10s, allowed_lateness: 5s", 0);
-    push_lines(h, EV("u1", "/a", 1000) EV("u2", "/c", 16000));
+    sluice_harness *h = ts_harness("operator-sessionize.so", "gap: 10s, allowed_lateness: 5s", 0);
+    ts_harness_push_lines(h, EV("u1", "/a", 1000) EV("u2", "/c", 16000));
     ck_assert_uint_eq(sluice_harness_count(h, "main"), 0);
-    push_lines(h, EV("u3", "/e", 16001));
+    ts_harness_push_lines(h, EV("u3", "/e", 16001));
     assert_text(sluice_harness_output_text(h, "main"),
                 SESSION("u1", 1000, 1000, 0, 1, 1, "/a", "/a", 1, "0.0"));
     ck_assert_int_eq(sluice_harness_end(h), 0);
@@ -531,14 +498,15 @@ END_TEST
  * URL set (12 URLs); URLs shared between sessions. */
 static sluice_harness *sample_store(void)
 {
-    sluice_harness *h = sessions_with("gap: 10s", 3600000); /* the watermark moves by hand */
-    push_lines(h, EV("u1", "/a", 1000) EV("u1", "/b", 2000));
+    sluice_harness *h =
+        ts_harness("operator-sessionize.so", "gap: 10s", 3600000); /* the watermark moves by hand */
+    ts_harness_push_lines(h, EV("u1", "/a", 1000) EV("u1", "/b", 2000));
     ck_assert_int_eq(sluice_harness_watermark(h, 12001), 0); /* 2000 + gap passed: emitted */
     ck_assert_uint_eq(sluice_harness_count(h, "main"), 1);
-    push_lines(h, EV("u1", "/a", 30000) EV("u1", "/c", 50000) EV("u2", "/a", 31000));
+    ts_harness_push_lines(h, EV("u1", "/a", 30000) EV("u1", "/c", 50000) EV("u2", "/a", 31000));
     for (int i = 0; i < 12; i++) {
         char *line = ts_strf("{\"user_id\":\"u3\",\"url\":\"/many%d\",\"ts\":%d}\n", i, 40000 + i);
-        push_lines(h, line);
+        ts_harness_push_lines(h, line);
         free(line);
     }
     sluice_harness_clear(h);
@@ -561,7 +529,7 @@ START_TEST(snapshot_round_trip_keeps_sessions_urls_and_running_totals)
     /* And behaves the same: a click bridging u1's two open sessions merges
      * them, keeping the first's entry; u1's running totals carry on
      * (sessions of 1000 and 20000 ms). By session end at the end. */
-    push_lines(h, EV("u1", "/a", 40000));
+    ts_harness_push_lines(h, EV("u1", "/a", 40000));
     ck_assert_int_eq(sluice_harness_counter(h, "state.keys"), 3);
     ck_assert_int_eq(sluice_harness_end(h), 0);
     assert_text(sluice_harness_output_text(h, "main"),
@@ -583,18 +551,18 @@ START_TEST(snapshot_of_another_version_gap_or_malformed_is_refused)
 
     sluice_snapshot other = snap;
     other.encoding_version = snap.encoding_version + 1;
-    h = sessions_with("gap: 10s", 0);
+    h = ts_harness("operator-sessionize.so", "gap: 10s", 0);
     ck_assert_int_eq(sluice_harness_restore(h, &other), -1);
     ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
                   sluice_harness_error(h));
     sluice_harness_free(h);
-    h = sessions_with("gap: 5s", 0); /* sessions cut with another gap */
+    h = ts_harness("operator-sessionize.so", "gap: 5s", 0); /* sessions cut with another gap */
     ck_assert_int_eq(sluice_harness_restore(h, &snap), -1);
     sluice_harness_free(h);
     for (size_t cut = 1; cut < snap.size; cut += 3) {
         sluice_snapshot part = snap;
         part.size = snap.size - cut;
-        h = sessions_with("gap: 10s", 0);
+        h = ts_harness("operator-sessionize.so", "gap: 10s", 0);
         ck_assert_msg(sluice_harness_restore(h, &part) == -1, "cut by %zu: accepted", cut);
         sluice_harness_free(h);
     }

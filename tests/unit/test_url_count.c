@@ -21,33 +21,6 @@
         ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
-static sluice_harness *counts_with(const char *options, int64_t ooo_ms)
-{
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-url_count.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    char *opts = ts_strf("{%s}", options);
-    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
-    free(opts);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    sluice_harness_max_out_of_order(h, ooo_ms);
-    return h;
-}
-
-/* Push each line of input (one batch each), as a one-partition source
- * allowing ooo_ms out of order stamps it. */
-static void push_lines(sluice_harness *h, const char *input)
-{
-    for (const char *line = input; *line;) {
-        const char *nl = strchr(line, '\n');
-        char *one = strndup(line, (size_t)(nl - line));
-        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
-        ck_assert_msg(sluice_harness_run(h) == 0, "%s", sluice_harness_error(h));
-        free(one);
-        line = nl + 1;
-    }
-}
-
 /* What the driver collected: the outputs as JSON lines, the main output's
  * keys as "key<TAB>json" lines, and the too-late count. */
 typedef struct driven {
@@ -59,19 +32,13 @@ typedef struct driven {
  * the end of the input. */
 static driven drive_counts(const char *input, const char *options, int64_t ooo_ms)
 {
-    sluice_harness *h = counts_with(options, ooo_ms);
-    push_lines(h, input);
+    sluice_harness *h = ts_harness("operator-url_count.so", options, ooo_ms);
+    ts_harness_push_lines(h, input);
     ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
     driven r = {strdup(sluice_harness_output_text(h, "main")),
                 strdup(sluice_harness_output_text(h, "rejected")), NULL,
                 sluice_harness_counter(h, "rejected.too_late")};
-    size_t n = sluice_harness_count(h, "main"), len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(sluice_harness_key(h, "main", i)) + strlen(sluice_harness_record(h, "main", i)) + 2;
-    r.keyed = calloc(1, len + 1);
-    for (size_t i = 0, at = 0; i < n; i++)
-        at += (size_t)sprintf(r.keyed + at, "%s\t%s\n", sluice_harness_key(h, "main", i),
-                              sluice_harness_record(h, "main", i));
+    r.keyed = ts_harness_keyed(h, "main");
     sluice_harness_free(h);
     return r;
 }
@@ -208,13 +175,13 @@ START_TEST(window_fires_exactly_when_the_watermark_reaches_its_end)
         UC(0, 60000, "/a", 1) UC(0, 60000, "/c", 1) SUM(0, 60000, 2, 2, 2, TOP("/a", 1) "," TOP("/c", 1));
     const char *window1 = UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 2, 1, TOP("/b", 2));
     const char *late = TOO_LATE(59999, 60000, 0, 5, RAW("u5", "/d", 59999));
-    sluice_harness *h = counts_with("size: 1m", 1000);
-    push_lines(h, EV("u1", "/a", 100) EV("u2", "/b", 60999) EV("u3", "/c", 59999));
+    sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m", 1000);
+    ts_harness_push_lines(h, EV("u1", "/a", 100) EV("u2", "/b", 60999) EV("u3", "/c", 59999));
     assert_text(sluice_harness_output_text(h, "main"), "");
-    push_lines(h, EV("u4", "/b", 61000));
+    ts_harness_push_lines(h, EV("u4", "/b", 61000));
     assert_text(sluice_harness_output_text(h, "main"), window0);
     assert_text(sluice_harness_output_text(h, "rejected"), "");
-    push_lines(h, EV("u5", "/d", 59999));
+    ts_harness_push_lines(h, EV("u5", "/d", 59999));
     assert_text(sluice_harness_output_text(h, "rejected"), late);
     ck_assert_int_eq(sluice_harness_end(h), 0);
     char *out = ts_strf("%s%s", window0, window1);
@@ -532,9 +499,10 @@ END_TEST
  * with top 2: /a 3, /c 2, /b 1 by users u1 and u2; the second open. */
 static sluice_harness *sample_windows(void)
 {
-    sluice_harness *h = counts_with("size: 1m, allowed_lateness: 10s, top: 2", 0);
-    push_lines(h, EV("u2", "/c", 1000) EV("u1", "/a", 2000) EV("u2", "/b", 3000) EV("u1", "/a", 4000)
-                      EV("u2", "/c", 5000) EV("u1", "/a", 6000) EV("u3", "/z", 61000));
+    sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
+    ts_harness_push_lines(h,
+                          EV("u2", "/c", 1000) EV("u1", "/a", 2000) EV("u2", "/b", 3000) EV("u1", "/a", 4000)
+                              EV("u2", "/c", 5000) EV("u1", "/a", 6000) EV("u3", "/z", 61000));
     ck_assert_uint_eq(sluice_harness_count(h, "main"), 4); /* window 0 fired: 3 URLs, a summary */
     sluice_harness_clear(h);
     return h;
@@ -547,7 +515,7 @@ START_TEST(snapshot_round_trip_keeps_counts_users_top_and_fired_windows)
     ck_assert_int_eq(sluice_harness_counter(h, "state.windows"), 2);
     /* A late click by a known user on a known URL: the fired window is
      * re-emitted with its restored counts, users and top; no new user or URL. */
-    push_lines(h, EV("u1", "/b", 55000)); /* within 10s of the watermark 61000 */
+    ts_harness_push_lines(h, EV("u1", "/b", 55000)); /* within 10s of the watermark 61000 */
     assert_text(sluice_harness_output_text(h, "main"),
                 UC(0, 60000, "/b", 2) SUM(0, 60000, 7, 2, 3, TOP("/a", 3) "," TOP("/b", 2)));
     sluice_harness_clear(h);
@@ -567,7 +535,7 @@ START_TEST(snapshot_of_another_version_size_or_malformed_is_refused)
     sluice_harness_free(h);
 
     /* As written, into the same options: accepted. */
-    h = counts_with("size: 1m, allowed_lateness: 10s, top: 2", 0);
+    h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
     ck_assert_msg(sluice_harness_restore(h, &snap) == 0, "%s", sluice_harness_error(h));
     ck_assert_int_eq(sluice_harness_counter(h, "state.windows"), 2);
     sluice_harness_free(h);
@@ -575,18 +543,18 @@ START_TEST(snapshot_of_another_version_size_or_malformed_is_refused)
     /* Another encoding version, another window size, or cut short anywhere. */
     sluice_snapshot other = snap;
     other.encoding_version = snap.encoding_version + 1;
-    h = counts_with("size: 1m, top: 2", 0);
+    h = ts_harness("operator-url_count.so", "size: 1m, top: 2", 0);
     ck_assert_int_eq(sluice_harness_restore(h, &other), -1);
     ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
                   sluice_harness_error(h));
     sluice_harness_free(h);
-    h = counts_with("size: 30s, top: 2", 0);
+    h = ts_harness("operator-url_count.so", "size: 30s, top: 2", 0);
     ck_assert_int_eq(sluice_harness_restore(h, &snap), -1);
     sluice_harness_free(h);
     for (size_t cut = 1; cut < snap.size; cut += 7) {
         sluice_snapshot part = snap;
         part.size = snap.size - cut;
-        h = counts_with("size: 1m, top: 2", 0);
+        h = ts_harness("operator-url_count.so", "size: 1m, top: 2", 0);
         ck_assert_msg(sluice_harness_restore(h, &part) == -1, "cut by %zu: accepted", cut);
         sluice_harness_free(h);
     }
