@@ -96,7 +96,7 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
         sluice_bytes_put_u64(&b, record_hash_bytes(b.data, b.len));
     char *tmp = state_path(dir, pipeline, ".tmp");
     char *final = state_path(dir, pipeline, "");
-    int rc = -1, fd = -1;
+    int rc = -1, fd = -1, created = 0;
     if (b.failed) {
         snprintf(err, errsz, "cannot write %s: out of memory", final);
         goto out;
@@ -110,12 +110,13 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
         snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
+    created = 1;
     for (size_t off = 0; off < b.len;) {
         ssize_t w = write(fd, b.data + off, b.len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
+            snprintf(err, errsz, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "no byte written");
             goto out;
         }
         off += (size_t)w;
@@ -140,6 +141,10 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
 out:
     if (fd >= 0)
         close(fd);
+    /* A failed write (a full disk) leaves the previous checkpoint current;
+     * its half-written successor goes. */
+    if (rc != 0 && created)
+        unlink(tmp);
     free(tmp);
     free(final);
     free(b.data);
