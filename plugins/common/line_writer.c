@@ -7,12 +7,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-int line_writer_init(line_writer *w, int fd, const char *name, size_t cap)
+int line_writer_init(line_writer *w, int fd, const char *name, size_t cap, int64_t flush_interval_ms)
 {
     memset(w, 0, sizeof *w);
     w->fd = fd;
     w->name = name;
     w->cap = cap;
+    w->flush_interval_ms = flush_interval_ms;
     w->buf = malloc(cap);
     return w->buf != NULL ? 0 : -1;
 }
@@ -137,4 +138,21 @@ sluice_status line_writer_put(const sluice_host_api *api, sluice_ctx *ctx, line_
     }
     w->buf[w->len++] = '\n';
     return SLUICE_OK;
+}
+
+sluice_status line_writer_batch_done(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w)
+{
+    if (w->flush_interval_ms == 0)
+        return line_writer_flush(api, ctx, w);
+    if (w->len > 0 && w->flush_interval_ms > 0 && !w->timer_armed) {
+        api->timer_set(ctx, api->now_ms(ctx) + w->flush_interval_ms);
+        w->timer_armed = 1;
+    }
+    return SLUICE_OK;
+}
+
+sluice_status line_writer_timer(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w)
+{
+    w->timer_armed = 0;
+    return line_writer_flush(api, ctx, w);
 }

@@ -26,12 +26,14 @@ typedef struct line_writer {
     const char *name; /* for messages: "'out/x.jsonl'", "standard output" (borrowed) */
     char *buf;
     size_t len, cap;
+    int64_t flush_interval_ms; /* longest wait in the buffer; 0: none; -1: until full or flushed */
+    int timer_armed;
     int broken;              /* a write failed: nothing more is written */
     sluice_counter *written; /* bytes written, or NULL */
 } line_writer;
 
 /* A buffer of cap bytes for fd; -1 when out of memory. */
-int line_writer_init(line_writer *w, int fd, const char *name, size_t cap);
+int line_writer_init(line_writer *w, int fd, const char *name, size_t cap, int64_t flush_interval_ms);
 /* Frees the buffer; neither writes it out nor closes fd. */
 void line_writer_free(line_writer *w);
 
@@ -42,7 +44,14 @@ void line_writer_free(line_writer *w);
 sluice_status line_writer_put(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w,
                               const sluice_str *parts, int n);
 
-/* Writes out what is buffered. */
+/* Writes out what is buffered (the sink's flush hook). */
 sluice_status line_writer_flush(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w);
+
+/* After a batch: with flush_interval 0 the lines go out now; otherwise the
+ * sink's timer is set (api->timer_set) so none waits longer than that. */
+sluice_status line_writer_batch_done(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w);
+
+/* The sink's timer hook: writes out what waits. */
+sluice_status line_writer_timer(const sluice_host_api *api, sluice_ctx *ctx, line_writer *w);
 
 #endif

@@ -67,7 +67,7 @@ START_TEST(lines_leave_whole_and_in_order_and_a_large_one_goes_straight_out)
     int fd;
     char *path = temp_file("order.jsonl", &fd);
     line_writer w;
-    ck_assert_int_eq(line_writer_init(&w, fd, "'order.jsonl'", 16), 0);
+    ck_assert_int_eq(line_writer_init(&w, fd, "'order.jsonl'", 16, -1), 0);
     w.written = (sluice_counter *)&w; /* any non-NULL counter */
     sluice_str key_line[3] = {str("k"), str("\t"), str("{\"a\":1}")};
     ck_assert_int_eq(line_writer_put(&api, NULL, &w, key_line, 3), SLUICE_OK);
@@ -96,7 +96,7 @@ START_TEST(a_reader_gone_fails_once_naming_the_output_and_nothing_more_is_writte
     ck_assert_int_eq(pipe(p), 0);
     close(p[0]);
     line_writer w;
-    ck_assert_int_eq(line_writer_init(&w, p[1], "standard output", 64), 0);
+    ck_assert_int_eq(line_writer_init(&w, p[1], "standard output", 64, -1), 0);
     sluice_str line = str("{\"a\":1}");
     ck_assert_int_eq(line_writer_put(&api, NULL, &w, &line, 1), SLUICE_OK);
     ck_assert_int_eq(line_writer_flush(&api, NULL, &w), SLUICE_ERR_IO);
@@ -117,7 +117,7 @@ START_TEST(any_other_write_error_names_the_output_and_the_reason)
     close(fd);
     fd = open(path, O_RDONLY);
     line_writer w;
-    ck_assert_int_eq(line_writer_init(&w, fd, "'readonly.jsonl'", 64), 0);
+    ck_assert_int_eq(line_writer_init(&w, fd, "'readonly.jsonl'", 64, -1), 0);
     sluice_str line = str("{}");
     ck_assert_int_eq(line_writer_put(&api, NULL, &w, &line, 1), SLUICE_OK);
     ck_assert_int_eq(line_writer_flush(&api, NULL, &w), SLUICE_ERR_IO);

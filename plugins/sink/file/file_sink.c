@@ -25,9 +25,7 @@ typedef struct file_sink {
     char *name; /* 'path', for messages */
     int fd;
     int fsync_on_flush;
-    int with_key;              /* lines are "key<TAB>json", as kcat -K'\t' writes them */
-    int64_t flush_interval_ms; /* -1: only when full and on flush() */
-    int timer_armed;
+    int with_key; /* lines are "key<TAB>json", as kcat -K'\t' writes them */
     line_writer out;
 } file_sink;
 
@@ -98,7 +96,6 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const
     }
     s->path = api->opt_string(opts, "path");
     size_t cap = (size_t)api->opt_int(opts, "buffer_size");
-    s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
     s->fsync_on_flush = api->opt_bool(opts, "fsync");
     s->with_key = api->opt_bool(opts, "with_key");
     s->fd = -1;
@@ -120,7 +117,8 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const
     }
     size_t name_size = strlen(s->path) + 3;
     s->name = malloc(name_size);
-    if (s->name == NULL || line_writer_init(&s->out, s->fd, s->name, cap) != 0) {
+    if (s->name == NULL ||
+        line_writer_init(&s->out, s->fd, s->name, cap, api->opt_duration_ms(opts, "flush_interval")) != 0) {
         snprintf(errbuf, errbuf_size, "out of memory for a %zu-byte buffer", cap);
         close(s->fd);
         free(s->name);
@@ -163,13 +161,7 @@ static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *c
         if (st != SLUICE_OK)
             return st;
     }
-    if (s->flush_interval_ms == 0)
-        return line_writer_flush(api, ctx, &s->out);
-    if (s->out.len > 0 && s->flush_interval_ms > 0 && !s->timer_armed) {
-        api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
-        s->timer_armed = 1;
-    }
-    return SLUICE_OK;
+    return line_writer_batch_done(api, ctx, &s->out);
 }
 
 static sluice_status file_sink_flush(const sluice_host_api *api, sluice_ctx *ctx, void *self)
@@ -189,8 +181,7 @@ static sluice_status file_sink_timer(const sluice_host_api *api, sluice_ctx *ctx
 {
     (void)now_ms;
     file_sink *s = self;
-    s->timer_armed = 0;
-    return line_writer_flush(api, ctx, &s->out);
+    return line_writer_timer(api, ctx, &s->out);
 }
 
 static const sluice_plugin file_sink_plugin = {

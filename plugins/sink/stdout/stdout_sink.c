@@ -19,8 +19,6 @@
 #define STDOUT_BUFFER ((size_t)1 << 20)
 
 typedef struct stdout_sink {
-    int64_t flush_interval_ms; /* -1: only when full and on flush() */
-    int timer_armed;
     line_writer out;
 } stdout_sink;
 
@@ -37,12 +35,12 @@ static void *stdout_create(const sluice_host_api *api, sluice_ctx *ctx, const sl
 {
     (void)ctx;
     stdout_sink *s = calloc(1, sizeof *s);
-    if (s == NULL || line_writer_init(&s->out, STDOUT_FILENO, "standard output", STDOUT_BUFFER) != 0) {
+    if (s == NULL || line_writer_init(&s->out, STDOUT_FILENO, "standard output", STDOUT_BUFFER,
+                                      api->opt_duration_ms(opts, "flush_interval")) != 0) {
         free(s);
         snprintf(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
-    s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
     return s;
 }
 
@@ -70,13 +68,7 @@ static sluice_status stdout_process(const sluice_host_api *api, sluice_ctx *ctx,
         if (st != SLUICE_OK)
             return st;
     }
-    if (s->flush_interval_ms == 0)
-        return line_writer_flush(api, ctx, &s->out);
-    if (s->out.len > 0 && s->flush_interval_ms > 0 && !s->timer_armed) {
-        api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
-        s->timer_armed = 1;
-    }
-    return SLUICE_OK;
+    return line_writer_batch_done(api, ctx, &s->out);
 }
 
 static sluice_status stdout_flush(const sluice_host_api *api, sluice_ctx *ctx, void *self)
@@ -89,8 +81,7 @@ static sluice_status stdout_timer(const sluice_host_api *api, sluice_ctx *ctx, v
 {
     (void)now_ms;
     stdout_sink *s = self;
-    s->timer_armed = 0;
-    return line_writer_flush(api, ctx, &s->out);
+    return line_writer_timer(api, ctx, &s->out);
 }
 
 static const sluice_plugin stdout_plugin = {
