@@ -1,6 +1,7 @@
-/* The dedup operator (docs/semantics.md section 3), run through the real `sluice`
- * binary: file source -> dedup -> file sinks for its main and rejected
- * outputs. Plus its fingerprint table on its own, against a plain reference,
+/* The dedup operator (docs/semantics.md section 3), run by the test driver
+ * (sluice/testing.h) for its rules, and through the real `sluice` binary
+ * (file source -> dedup -> file sinks for its main and rejected outputs) for
+ * batch sizes and restarts. Plus its fingerprint table on its own, against a plain reference,
  * for what the binary cannot show (probing, sweeps, memory per key). */
 #include <check.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sluice/testing.h"
 #include "test_support.h"
 
 /* Exact text comparison that shows both texts when they differ. */
@@ -101,15 +103,45 @@ static void run_free(run_result *r)
     free(r->err);
 }
 
-/* The dedup step's counters hold `entry` (e.g. "\"rejected.duplicate\":2"). */
-static int dedup_metric(const run_result *r, const char *entry)
+/* What the driver collected from dedup: its outputs as JSON lines and the
+ * counters the rules are about. */
+typedef struct driven {
+    char *out, *rejected;
+    int64_t duplicates, emitted;
+} driven;
+
+/* Push each line of input into dedup (options: a YAML flow-map body), each
+ * stamped with the watermark a source allowing ooo_ms out of order gives it,
+ * then end the input. */
+static driven drive_dedup(const char *input, const char *options, int ooo_ms)
 {
-    const char *step = strstr(r->metrics, "\"dedup\":{");
-    if (step == NULL)
-        return 0;
-    const char *end = strchr(step, '}');
-    const char *hit = strstr(step, entry);
-    return hit != NULL && hit < end;
+    char err[512];
+    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    char *opts = ts_strf("{%s}", options);
+    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
+    free(opts);
+    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
+    sluice_harness_max_out_of_order(h, ooo_ms);
+    for (const char *line = input; *line;) {
+        const char *nl = strchr(line, '\n');
+        char *one = strndup(line, (size_t)(nl - line));
+        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
+        free(one);
+        line = nl + 1;
+    }
+    ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
+    driven r = {strdup(sluice_harness_output_text(h, "main")),
+                strdup(sluice_harness_output_text(h, "rejected")),
+                sluice_harness_counter(h, "rejected.duplicate"), sluice_harness_counter(h, "out")};
+    sluice_harness_free(h);
+    return r;
+}
+
+static void driven_free(driven *r)
+{
+    free(r->out);
+    free(r->rejected);
 }
 
 #define E1 "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1000,\"event_id\":\"e1\"}\n"
@@ -118,11 +150,11 @@ static int dedup_metric(const run_result *r, const char *entry)
 
 START_TEST(same_event_id_is_a_duplicate_whatever_the_other_fields)
 {
-    run_result r = run_dedup("by_id", E1 E1_OTHER_FIELDS E2 E1, "", 0, 1);
+    driven r = drive_dedup(E1 E1_OTHER_FIELDS E2 E1, "", 0);
     assert_text(r.out, E1 E2);
-    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
-    ck_assert_msg(dedup_metric(&r, "\"out\":2"), "%s", r.metrics);
-    run_free(&r);
+    ck_assert_msg(r.duplicates == 2, "%lld duplicates", (long long)r.duplicates);
+    ck_assert_msg(r.emitted == 2, "%lld out", (long long)r.emitted);
+    driven_free(&r);
 }
 END_TEST
 
@@ -138,11 +170,10 @@ START_TEST(without_event_id_the_key_is_user_url_and_ts)
 {
     /* An event with an event_id is keyed by it alone, so it never matches a
      * triple; an integer user id is its decimal text. */
-    run_result r =
-        run_dedup("by_triple", T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER, "", 0, 1);
+    driven r = drive_dedup(T1 T1_AGAIN T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER STRING_USER, "", 0);
     assert_text(r.out, T1 T1_NEXT_MS T1_OTHER_URL T1_WITH_ID INT_USER);
-    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
-    run_free(&r);
+    ck_assert_msg(r.duplicates == 2, "%lld duplicates", (long long)r.duplicates);
+    driven_free(&r);
 }
 END_TEST
 
@@ -153,25 +184,24 @@ END_TEST
 START_TEST(key_expires_when_the_watermark_reaches_first_ts_plus_ttl)
 {
     /* ttl 10s, first_ts 1000: the key lives while the watermark < 11000. */
-    run_result before = run_dedup("expiry_before", K0 CLOCK_10999 K0, "ttl: 10s", 0, 1);
+    driven before = drive_dedup(K0 CLOCK_10999 K0, "ttl: 10s", 0);
     assert_text(before.out, K0 CLOCK_10999);
-    run_free(&before);
+    driven_free(&before);
 
-    run_result at = run_dedup("expiry_at", K0 CLOCK_11000 K0, "ttl: 10s", 0, 1);
+    driven at = drive_dedup(K0 CLOCK_11000 K0, "ttl: 10s", 0);
     assert_text(at.out, K0 CLOCK_11000 K0);
-    run_free(&at);
+    driven_free(&at);
 
     /* The watermark, not the event's ts: with 5s out of order allowed a tick
      * at 16000 brings it to 11000 exactly, 15999 to one ms short. */
-    run_result lag_before = run_dedup(
-        "expiry_lag_before", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s", 5000, 1);
+    driven lag_before =
+        drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n" K0, "ttl: 10s", 5000);
     assert_text(lag_before.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":15999}\n");
-    run_free(&lag_before);
+    driven_free(&lag_before);
 
-    run_result lag_at = run_dedup("expiry_lag_at", K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0,
-                                  "ttl: 10s", 5000, 1);
+    driven lag_at = drive_dedup(K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0, "ttl: 10s", 5000);
     assert_text(lag_at.out, K0 "{\"user_id\":\"v\",\"url\":\"/t\",\"ts\":16000}\n" K0);
-    run_free(&lag_at);
+    driven_free(&lag_at);
 }
 END_TEST
 
@@ -182,37 +212,36 @@ START_TEST(an_event_that_renews_an_expired_key_starts_its_ttl_again)
 {
     /* "r" first at 1000 lives until 11000; seen again at 11000 it is new and
      * lives until 21000, counted from that event's ts. */
-    run_result r =
-        run_dedup("renew", R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000) TICK(21000) R_AT(12000),
-                  "ttl: 10s", 0, 1);
+    driven r = drive_dedup(R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) R_AT(12000) TICK(21000) R_AT(12000),
+                           "ttl: 10s", 0);
     assert_text(r.out, R_AT(1000) TICK(11000) R_AT(11000) TICK(20999) TICK(21000) R_AT(12000));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
 START_TEST(emit_rejected_sends_duplicates_as_dead_letters)
 {
-    run_result r = run_dedup("dead_letters", E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: true", 0, 1);
+    driven r = drive_dedup(E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: true", 0);
     assert_text(r.out, E1 T1);
     assert_text(r.rejected,
                 "{\"reason\":\"duplicate\",\"detail\":\"event_id already seen within ttl\","
-                "\"origin\":\"in.jsonl:3\",\"raw\":\"{\\\"user_id\\\":\\\"u2\\\",\\\"url\\\":\\\"/b\\\","
+                "\"origin\":\"push:3\",\"raw\":\"{\\\"user_id\\\":\\\"u2\\\",\\\"url\\\":\\\"/b\\\","
                 "\\\"ts\\\":1500,\\\"event_id\\\":\\\"e1\\\"}\"}\n"
                 "{\"reason\":\"duplicate\",\"detail\":\"same user, url and ts already seen within ttl\","
-                "\"origin\":\"in.jsonl:4\",\"raw\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"url\\\":\\\"/a\\\","
+                "\"origin\":\"push:4\",\"raw\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"url\\\":\\\"/a\\\","
                 "\\\"ts\\\":2000}\"}\n");
-    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
-    run_free(&r);
+    ck_assert_msg(r.duplicates == 2, "%lld duplicates", (long long)r.duplicates);
+    driven_free(&r);
 }
 END_TEST
 
 START_TEST(without_emit_rejected_duplicates_are_only_counted)
 {
-    run_result r = run_dedup("count_only", E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: false", 0, 1);
+    driven r = drive_dedup(E1 T1 E1_OTHER_FIELDS T1, "emit_rejected: false", 0);
     assert_text(r.out, E1 T1);
     assert_text(r.rejected, "");
-    ck_assert_msg(dedup_metric(&r, "\"rejected.duplicate\":2"), "%s", r.metrics);
-    run_free(&r);
+    ck_assert_msg(r.duplicates == 2, "%lld duplicates", (long long)r.duplicates);
+    driven_free(&r);
 }
 END_TEST
 
@@ -295,6 +324,52 @@ static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char *
     *input = in;
     *expected = want;
 }
+
+static sluice_harness *dedup_with(const char *options)
+{
+    char err[512];
+    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    ck_assert_int_eq(sluice_harness_options(h, options), 0);
+    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
+    return h;
+}
+
+START_TEST(keys_survive_a_restart_of_the_instance)
+{
+    /* Snapshot, a fresh instance, restore: e1 and the triple are still known. */
+    sluice_harness *h = dedup_with("{emit_rejected: true}");
+    ck_assert_int_eq(sluice_harness_push(h, E1), 0);
+    ck_assert_int_eq(sluice_harness_push(h, T1), 0);
+    ck_assert_msg(sluice_harness_restart(h) == 0, "%s", sluice_harness_error(h));
+    ck_assert_int_eq(sluice_harness_push(h, E1_OTHER_FIELDS), 0);
+    ck_assert_int_eq(sluice_harness_push(h, T1), 0);
+    ck_assert_int_eq(sluice_harness_push(h, E2), 0);
+    assert_text(sluice_harness_output_text(h, "main"), E1 T1 E2);
+    ck_assert_uint_eq(sluice_harness_count(h, "rejected"), 2);
+    ck_assert_str_eq(sluice_harness_field(h, "rejected", 0, "reason"), "duplicate");
+    ck_assert_str_eq(sluice_harness_field(h, "rejected", 1, "origin"), "push:4");
+    ck_assert_int_eq(sluice_harness_counter(h, "state.keys"), 3);
+    sluice_harness_free(h);
+}
+END_TEST
+
+START_TEST(the_watermark_alone_expires_keys_between_batches)
+{
+    /* ttl 10s from first_ts 1000: a watermark moved to 11000 with no record
+     * (an upstream filter dropped them) expires the key; 10999 does not. */
+    sluice_harness *h = dedup_with("{ttl: 10s}");
+    ck_assert_int_eq(sluice_harness_push(h, K0), 0);
+    ck_assert_int_eq(sluice_harness_watermark(h, 10999), 0);
+    ck_assert_int_eq(sluice_harness_push(h, K0), 0);
+    ck_assert_int_eq(sluice_harness_watermark(h, 11000), 0);
+    ck_assert_int_eq(sluice_harness_push(h, K0), 0);
+    assert_text(sluice_harness_output_text(h, "main"), K0 K0);
+    ck_assert_int_eq(sluice_harness_counter(h, "rejected.duplicate"), 1);
+    ck_assert_int_eq(sluice_harness_counter(h, "in"), 3);
+    sluice_harness_free(h);
+}
+END_TEST
 
 START_TEST(batch_sizes_give_identical_output_matching_the_reference)
 {
@@ -565,14 +640,19 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("dedup");
+    TCase *driver = tcase_create("through_the_test_driver");
+    tcase_add_test(driver, same_event_id_is_a_duplicate_whatever_the_other_fields);
+    tcase_add_test(driver, without_event_id_the_key_is_user_url_and_ts);
+    tcase_add_test(driver, key_expires_when_the_watermark_reaches_first_ts_plus_ttl);
+    tcase_add_test(driver, an_event_that_renews_an_expired_key_starts_its_ttl_again);
+    tcase_add_test(driver, emit_rejected_sends_duplicates_as_dead_letters);
+    tcase_add_test(driver, without_emit_rejected_duplicates_are_only_counted);
+    tcase_add_test(driver, keys_survive_a_restart_of_the_instance);
+    tcase_add_test(driver, the_watermark_alone_expires_keys_between_batches);
+    suite_add_tcase(s, driver);
+
     TCase *binary = tcase_create("through_the_binary");
     tcase_set_timeout(binary, 120);
-    tcase_add_test(binary, same_event_id_is_a_duplicate_whatever_the_other_fields);
-    tcase_add_test(binary, without_event_id_the_key_is_user_url_and_ts);
-    tcase_add_test(binary, key_expires_when_the_watermark_reaches_first_ts_plus_ttl);
-    tcase_add_test(binary, an_event_that_renews_an_expired_key_starts_its_ttl_again);
-    tcase_add_test(binary, emit_rejected_sends_duplicates_as_dead_letters);
-    tcase_add_test(binary, without_emit_rejected_duplicates_are_only_counted);
     tcase_add_test(binary, batch_sizes_give_identical_output_matching_the_reference);
     tcase_add_test(binary, keys_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, binary);

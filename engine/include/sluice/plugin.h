@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 4
+#define SLUICE_ABI_MINOR 5
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -291,6 +291,30 @@ typedef struct sluice_plugin {
      * the options are fine. Only api->log, the opt_* functions,
      * api->option_error and api->step_name may be called. May be NULL. */
     sluice_status (*validate)(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts);
+
+    /* ABI 1.5, SOURCE: partition tasks. When the pipeline says how the
+     * source's input is keyed (`key: user_id` on the source step), the
+     * engine runs its keyed steps in one task per input partition, and the
+     * task's state belongs to that partition wherever it is read next, as in
+     * Kafka Streams. These hooks make that possible; a source without them
+     * cannot be keyed.
+     *
+     * partition_count: how many partitions the input has (a broker's
+     * metadata), or -1 when it cannot tell. Called once, after create. */
+    int32_t (*partition_count)(const sluice_host_api *api, sluice_ctx *ctx, void *self);
+
+    /* partition_state_save: keep the state of `partition`'s task (data,
+     * borrowed for the call) with the position checkpoint `checkpoint_id`
+     * noted for it (checkpoint_begin), so that whichever instance is next
+     * given the partition starts at that position with that state
+     * (api->source_partition_state). Called between checkpoint_begin and
+     * checkpoint_complete, only for partitions whose state changed since
+     * their last save; the source keeps the last saved state of the others.
+     * The state must be durable before checkpoint_complete commits the
+     * position. */
+    sluice_status (*partition_state_save)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                          uint64_t checkpoint_id, int32_t partition, const void *data,
+                                          size_t size);
 } sluice_plugin;
 
 /* The entry function's type. */
@@ -556,6 +580,23 @@ struct sluice_host_api {
      * counting at the same moment. The name is borrowed for the call. */
     void (*step_counters)(sluice_ctx *ctx, const char *step, const char *prefix,
                           void (*fn)(void *ud, const char *name, int64_t value), void *ud);
+
+    /* ABI 1.5, partition tasks (see sluice_plugin.partition_count). A
+     * partition was assigned: hand over its task's state as of the position
+     * it starts at, before its first message, from source_partition_assigned
+     * on. data NULL and size 0: it has none (a new partition, or no
+     * checkpoint yet). `error` non-NULL: the state the committed position
+     * points at cannot be read (deleted, corrupt): data loss, which the
+     * engine reports and fails on unless told to start such state empty.
+     * Returns SLUICE_OK, or an error after which the source must stop. */
+    sluice_status (*source_partition_state)(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
+                                            const char *error);
+    /* ABI 1.5. Take a checkpoint now and complete it before returning:
+     * everything pushed so far is processed, every sink flushed and
+     * acknowledged, partition states saved, and checkpoint_complete called
+     * (the source commits). For a rebalance: called from inside poll() before
+     * partitions are given up, so their next owner replays nothing. */
+    sluice_status (*source_checkpoint_now)(sluice_ctx *ctx);
 
     /* New members are only ever added here, at the end. */
 };

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "pipeline.h"
 #include "pipeline_probe.h"
+#include "pipeline_test.h"
 #include "plugin_loader.h"
 #include "stats.h"
 #include "status_line.h"
@@ -85,6 +86,7 @@ static void usage(FILE *out)
           "  check PIPELINE.yaml...  validate pipelines without running them (--connect: start steps)\n"
           "  graph PIPELINE.yaml     print a pipeline's graph (Graphviz DOT, or --format text)\n"
           "  plugins [NAME]          list the plugins found (or one), with their options\n"
+          "  test FILE.test.yaml...  run pipeline tests: input events, expected records (docs/testing.md)\n"
           "  broker                  run a standalone embedded Kafka broker (development)\n"
           "\n"
           "Options:\n"
@@ -657,6 +659,28 @@ static int cmd_plugins(int argc, char **argv)
     return code;
 }
 
+/* ---- test ----------------------------------------------------------------- */
+
+static int cmd_test(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs("Usage: sluice test FILE.test.yaml...\n"
+              "Runs each test of each file: its pipeline in-process on the test's input events,\n"
+              "the records every named sink received and the steps' counters compared with\n"
+              "what the test expects (docs/testing.md). Exit codes: 0 all passed, 1 a test\n"
+              "failed, 3 an invalid test file or pipeline.\n",
+              argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    int code = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        int rc = pipeline_test_file(argv[i], stdout, stderr);
+        if (rc > code)
+            code = rc;
+    }
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     const char *level = getenv("SLUICE_LOG_LEVEL");
@@ -688,6 +712,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[i];
+    if (level == NULL && strcmp(cmd, "test") == 0)
+        log_set_level(SLUICE_LOG_WARN); /* a test's pipelines run quietly: only what went wrong */
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     install_signals();
@@ -701,6 +727,8 @@ int main(int argc, char **argv)
         code = cmd_graph(sub_argc, sub_argv);
     else if (strcmp(cmd, "plugins") == 0)
         code = cmd_plugins(sub_argc, sub_argv);
+    else if (strcmp(cmd, "test") == 0)
+        code = cmd_test(sub_argc, sub_argv);
     else if (strcmp(cmd, "broker") == 0)
         code = broker_main(sub_argc, sub_argv, &stop_requested);
     else {

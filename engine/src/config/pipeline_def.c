@@ -19,7 +19,7 @@ static const char *const top_keys[] = {
     "name",       "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
     "partitions", "threads",     "metrics",    "steps"};
 static const char *const metrics_keys[] = {"listen"};
-static const char *const step_keys[] = {"name", "plugin", "input", "options", "event"};
+static const char *const step_keys[] = {"name", "plugin", "input", "options", "event", "key"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
 
 /* Report keys of `map` that are not in `allowed`, with a suggestion. */
@@ -177,6 +177,7 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
     }
     out->options = options;
     out->event = cfg_map_get(n, "event");
+    out->key = cfg_map_get(n, "key");
     out->pos = n->pos;
     out->plugin_pos = plugin_pos;
     out->name = ok ? strdup(name) : NULL;

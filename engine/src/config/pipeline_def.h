@@ -45,6 +45,7 @@ typedef struct step_def {
     size_t ninputs;
     const cfg_node *options; /* the `options:` map, or NULL (points into the tree) */
     const cfg_node *event;   /* source only: the `event:` node, or NULL */
+    const cfg_node *key;     /* source only: `key:`, the field its input is partitioned by, or NULL */
 } step_def;
 
 typedef struct pipeline_def {

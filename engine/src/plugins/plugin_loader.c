@@ -321,6 +321,28 @@ const loaded_plugin *plugin_load_file(const char *path, char *err, size_t errsz)
     return p;
 }
 
+loaded_plugin *plugin_from_descriptor(const sluice_plugin *desc, char *err, size_t errsz)
+{
+    if (desc == NULL) {
+        snprintf(err, errsz, "no descriptor");
+        return NULL;
+    }
+    loaded_plugin *p = calloc(1, sizeof *p);
+    if (p == NULL || vet_descriptor(desc, &p->desc, err, errsz) != 0) {
+        free(p);
+        return NULL;
+    }
+    p->outputs = p->desc.outputs ? p->desc.outputs : no_outputs;
+    return p;
+}
+
+void plugin_descriptor_free(loaded_plugin *p)
+{
+    if (p)
+        free(p->path);
+    free(p);
+}
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);

@@ -36,6 +36,12 @@ int plugin_exe_dir(char *out, size_t size);
  * same plugin). On failure returns NULL with the reason in err. */
 const loaded_plugin *plugin_load_file(const char *path, char *err, size_t errsz);
 
+/* A descriptor linked into the program (tests, built-in plugins), vetted as
+ * a loaded file's is; owned by the caller (plugin_descriptor_free), not in
+ * the registry. NULL with the reason in err when it is refused. */
+loaded_plugin *plugin_from_descriptor(const sluice_plugin *desc, char *err, size_t errsz);
+void plugin_descriptor_free(loaded_plugin *p);
+
 /* Find the plugin `name` of one of `kinds` (a bit per sluice_kind: 1 << kind)
  * on the path: files named <kind>-<name>.so. Returns NULL with a message in err
  * (including a "did you mean" suggestion) when none is found or it is refused. */

@@ -122,6 +122,14 @@ int checkpoint_restore(pipeline *p)
     for (size_t i = 0; i < img.count && !p->failed; i++) {
         const state_entry *e = &img.entries[i];
         char base[256], why[2048];
+        size_t at;
+        if (p->by_partition && find_step(p, entry_step_base(e, base, sizeof base), &at) && at == p->source) {
+            log_msg(SLUICE_LOG_INFO, p->def->name,
+                    "positions of source '%s' in %s not used: with key: the group's committed offsets are "
+                    "where partitions start",
+                    base, p->def->state_dir);
+            continue;
+        }
         if (checkpoint_discards(p, entry_step_base(e, base, sizeof base))) {
             log_msg(SLUICE_LOG_WARN, p->def->name, "state of step '%s' discarded as asked (--discard-state)",
                     e->step);
@@ -237,8 +245,8 @@ static void finish_checkpoint(pipeline *p, uint64_t id)
             return;
         }
         state_image_free(&p->pending_state);
-    } else if (p->stateful && !p->src.ended) {
-        return;
+    } else if ((p->by_partition ? p->stateful_global : p->stateful) && !p->src.ended) {
+        return; /* partition tasks' state is with the positions; other state would be lost */
     }
     step *src = &p->steps[p->source];
     if (src->plugin->desc.checkpoint_complete)
@@ -271,6 +279,11 @@ static void flush_all(pipeline *p, int only_async)
     }
 }
 
+/* With partition tasks, the state folder holds only the steps outside the
+ * stages but the source: the source's positions are the group's committed
+ * offsets, and the tasks' state goes with them (partition_tasks.c). */
+static int in_state_dir(const pipeline *p, size_t i) { return i != p->source && p->steps[i].stage == 0; }
+
 void checkpoint_take(pipeline *p)
 {
     if (p->checkpoint_pending)
@@ -280,11 +293,13 @@ void checkpoint_take(pipeline *p)
     if (src->plugin->desc.checkpoint_begin)
         step_check_status(p, src, "checkpoint_begin",
                           src->plugin->desc.checkpoint_begin(&host_api, &src->ctx, src->self, id));
+    if (p->by_partition)
+        partition_tasks_save(p, id);
     if (p->def->state_dir) {
         state_image_free(&p->pending_state);
         for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
             size_t i = p->order[k];
-            if (p->steps[i].plugin->desc.snapshot == NULL)
+            if (p->steps[i].plugin->desc.snapshot == NULL || (p->by_partition && !in_state_dir(p, i)))
                 continue;
             if (p->steps[i].stage == 0) {
                 snapshot_instance(p, &p->steps[i], p->steps[i].def->name);
@@ -316,6 +331,26 @@ void checkpoint_poll(pipeline *p)
     }
 }
 
+/* Wait (a bounded time) for the checkpoint in progress to complete. */
+static void checkpoint_wait(pipeline *p, const char *which)
+{
+    for (int tries = 0; p->checkpoint_pending && !p->failed && tries < 600; tries++) {
+        flush_all(p, 1);
+        checkpoint_poll(p);
+    }
+    if (p->checkpoint_pending && !p->failed)
+        pipeline_fail(p, p->def->name, "sinks did not confirm delivery of the %s checkpoint", which);
+}
+
+void checkpoint_now(pipeline *p)
+{
+    checkpoint_wait(p, "earlier");
+    if (p->failed)
+        return;
+    checkpoint_take(p);
+    checkpoint_wait(p, "rebalance");
+}
+
 void checkpoint_final(pipeline *p)
 {
     if (p->failed) {
@@ -323,10 +358,5 @@ void checkpoint_final(pipeline *p)
         return;
     }
     checkpoint_take(p);
-    for (int tries = 0; p->checkpoint_pending && !p->failed && tries < 600; tries++) {
-        flush_all(p, 1);
-        checkpoint_poll(p);
-    }
-    if (p->checkpoint_pending && !p->failed)
-        pipeline_fail(p, p->def->name, "sinks did not confirm delivery of the final checkpoint");
+    checkpoint_wait(p, "final");
 }

@@ -25,5 +25,8 @@ void checkpoint_poll(pipeline *p);
 /* At the end of a run: a last checkpoint, waited for; after a failure only
  * the flushes. */
 void checkpoint_final(pipeline *p);
+/* A checkpoint taken and waited for now (the one in progress first): the
+ * source gives partitions up in a rebalance. */
+void checkpoint_now(pipeline *p);
 
 #endif

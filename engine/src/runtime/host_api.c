@@ -358,6 +358,9 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
 void source_partition_ended(sluice_ctx *ctx, int32_t partition);
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
+sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
+                                     const char *error);
+sluice_status source_checkpoint_now(sluice_ctx *ctx);
 
 /* --- time ------------------------------------------------------------------ */
 
@@ -491,4 +494,6 @@ const sluice_host_api host_api = {
     .source_partition_assigned = source_partition_assigned,
     .option_error = step_option_error,
     .step_counters = api_step_counters,
+    .source_partition_state = source_partition_state,
+    .source_checkpoint_now = source_checkpoint_now,
 };

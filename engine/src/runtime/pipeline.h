@@ -200,7 +200,17 @@ typedef struct pipeline {
     uint64_t checkpoint_pending; /* begun, waiting for async sinks; 0 none */
     state_image pending_state;   /* snapshots of the checkpoint being taken */
     int stateful;                /* some operator keeps state (has a snapshot hook) */
-    stage *stages;               /* keyed stages, in the order they run */
+    int stateful_global;         /* one that runs outside the stages does */
+    /* Partition tasks (`key:` on the source): a stage's tasks are the
+     * source's input partitions, each with that partition's watermark; its
+     * state is saved with the source's positions and follows the partition
+     * to whichever instance is assigned it next (tasks.c, partition_tasks.c). */
+    int by_partition;
+    struct task_state {
+        uint8_t owned; /* assigned here: its state is saved at checkpoints */
+        uint8_t dirty; /* records reached it since its state was last saved */
+    } * task_state;    /* [ntasks] */
+    stage *stages;     /* keyed stages, in the order they run */
     size_t nstages;
     size_t ntasks;        /* per stage */
     size_t *global_order; /* the steps outside stages but the source, topological */
@@ -244,6 +254,19 @@ int pipeline_plugin_info(void *ud, size_t i, sluice_kind *kind, const char *cons
  * starting with indent; nothing when every step runs once. */
 void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 
+/* Partition tasks (partition_tasks.c): start a task afresh (its partition
+ * was revoked, or is assigned without state), restore it from its saved
+ * state, and save the state of every owned task that changed. */
+int partition_task_reset(pipeline *p, size_t t);
+sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error);
+void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
+/* Process everything the source pushed so far, through to the sinks (the
+ * run loop's tick, from inside poll: source_checkpoint_now). */
+void pipeline_run_pushed(pipeline *p);
+
+/* Create a step's (or task instance's) plugin instance; -1 (failed) if not. */
+int step_create(pipeline *p, step *s);
+
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
 /* Room for `more` items (aborts when memory runs out, as items_push). */
@@ -263,6 +286,13 @@ static inline step *step_instance(pipeline *p, size_t i, size_t n)
  * out of memory); route a stage's input to its tasks for this tick; empty
  * the queues at the end of a tick; free them. */
 int tasks_build(pipeline *p);
+/* With partition tasks: make the stages' tasks, one per input partition,
+ * once the source is created and knows how many there are. */
+int tasks_make(pipeline *p, size_t ntasks);
+/* Stage output read outside the stages, with partition tasks: each item
+ * restamped with the pipeline's watermark (the minimum over partitions)
+ * instead of its task's, and a last marker at the watermark now. */
+void tasks_restamp(const pipeline *p, item_vec *v);
 void tasks_route(pipeline *p, stage *st);
 /* The index of stage st's exchange carrying (step, port); st->nex if none. */
 size_t stage_exchange(const stage *st, size_t step, size_t port);

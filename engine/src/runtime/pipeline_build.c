@@ -116,6 +116,45 @@ static void wire_inputs(pipeline *p)
     }
 }
 
+/* `key:` on the source says its input is partitioned by the events' user
+ * field (Kafka topics keyed by user_id): the keyed steps then run in one task
+ * per input partition, whose state follows the partition (tasks.c). A
+ * duplicate carries its original's user, so it lands in the same partition:
+ * dedup by event is exact there too. */
+static void check_source_key(pipeline *p, const event_settings *ev, diag_list *diags)
+{
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const step_def *sd = &p->def->steps[i];
+        const cfg_node *key = sd->key;
+        if (key == NULL)
+            continue;
+        if (sd->ninputs > 0) {
+            diag_add(diags, key->pos,
+                     "step '%s': key: applies only to the source step (how its input is keyed)", sd->name);
+            continue;
+        }
+        const char *user = ev->decode.field_user;
+        if (key->kind != CFG_SCALAR || strcmp(key->scalar, user) != 0) {
+            diag_add(diags, key->pos,
+                     "step '%s': key: names the field the input is partitioned by; only the user field "
+                     "('%s') is supported, not %s%s%s",
+                     sd->name, user, key->kind == CFG_SCALAR ? "'" : "",
+                     key->kind == CFG_SCALAR ? key->scalar : cfg_kind_name(key->kind),
+                     key->kind == CFG_SCALAR ? "'" : "");
+            continue;
+        }
+        const loaded_plugin *lp = p->steps[i].plugin;
+        if (lp && (lp->desc.partition_count == NULL || lp->desc.partition_state_save == NULL)) {
+            diag_add(diags, key->pos,
+                     "step '%s': plugin '%s' cannot run partition tasks (it has no partition_count and "
+                     "partition_state_save hooks, ABI 1.5): remove key:",
+                     sd->name, lp->desc.name);
+            continue;
+        }
+        p->by_partition = 1;
+    }
+}
+
 pipeline *pipeline_open(const char *path, diag_list *diags)
 {
     size_t errors = diags->count;
@@ -142,6 +181,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
         if (def->steps[i].ninputs == 0)
             event_settings_parse(def->steps[i].event, &ev, diags);
     }
+    check_source_key(p, &ev, diags);
     /* The graph is checked even after other errors (unloaded plugins are
      * skipped), so that `sluice check` shows every problem at once. */
     if (graph_validate(def, pipeline_plugin_info, p, p->order, diags) == 0 && diags->count == errors) {

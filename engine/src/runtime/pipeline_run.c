@@ -103,7 +103,7 @@ void pipeline_fail(pipeline *p, const char *scope, const char *fmt, ...)
     pthread_mutex_unlock(&p->fail_lock);
 }
 
-static int create_instance(pipeline *p, step *s)
+int step_create(pipeline *p, step *s)
 {
     char err[1024] = "";
     s->self = s->plugin->desc.create(&host_api, &s->ctx, s->opts, err, sizeof err);
@@ -133,16 +133,42 @@ static size_t choose_threads(const pipeline *p)
     return n < p->ntasks ? n : p->ntasks;
 }
 
+/* Partition tasks: the source, created first, says how many partitions its
+ * input has; the stages get a task for each. */
+static int make_partition_tasks(pipeline *p)
+{
+    step *src = &p->steps[p->source];
+    if (step_create(p, src) != 0)
+        return -1;
+    int32_t n = src->plugin->desc.partition_count(&host_api, &src->ctx, src->self);
+    if (n <= 0) {
+        pipeline_fail(p, src->scope,
+                      "key: is set, but the source cannot tell how many partitions its input has (one topic "
+                      "that exists, with its partition count in the broker's metadata, is needed)");
+        return -1;
+    }
+    if (tasks_make(p, (size_t)n) != 0) {
+        pipeline_fail(p, p->def->name, "out of memory making %d partition tasks", (int)n);
+        return -1;
+    }
+    log_msg(SLUICE_LOG_INFO, p->def->name, "keyed steps run in a task per input partition: %d", (int)n);
+    return 0;
+}
+
 int pipeline_start(pipeline *p)
 {
+    if (p->by_partition && make_partition_tasks(p) != 0)
+        return -1;
     /* Sinks first, the source last: nothing is read before it can be written. */
     for (size_t k = p->nsteps; k-- > 0;) {
         size_t i = p->order[k];
         for (size_t n = 0; n < step_instances(p, i); n++)
-            if (create_instance(p, step_instance(p, i, n)) != 0)
+            if (!step_instance(p, i, n)->created && step_create(p, step_instance(p, i, n)) != 0)
                 return -1;
-        if (p->steps[i].plugin->desc.kind == SLUICE_KIND_OPERATOR && p->steps[i].plugin->desc.snapshot)
+        if (p->steps[i].plugin->desc.kind == SLUICE_KIND_OPERATOR && p->steps[i].plugin->desc.snapshot) {
             p->stateful = 1;
+            p->stateful_global |= p->steps[i].stage == 0;
+        }
     }
     p->threads = choose_threads(p);
     p->worker_records = calloc(p->threads, sizeof *p->worker_records);
@@ -217,9 +243,11 @@ static const item_vec *gather(const runner *r, step *s)
         s->gather_cap = need;
     }
     size_t nq = 0;
+    int restamp = 0; /* partition tasks' output read outside the stages */
     for (size_t k = 0; k < s->ninputs; k++) {
         size_t j = s->inputs[k].step, pt = s->inputs[k].port;
         size_t from = p->steps[j].stage;
+        restamp |= r->st == NULL && from && p->by_partition;
         if (r->st != NULL && from == s->stage)
             gather_add(s, &nq, &r->t->steps[j].ports[pt].queue);
         else if (r->st != NULL)
@@ -232,10 +260,12 @@ static const item_vec *gather(const runner *r, step *s)
         else
             gather_add(s, &nq, &p->steps[j].ports[pt].queue);
     }
-    if (nq <= 1)
+    if (nq <= 1 && !restamp)
         return nq ? s->gather_q[0] : &no_items;
     s->merged.n = 0;
     items_merge(s->gather_q, s->gather_pos, nq, &s->merged);
+    if (restamp)
+        tasks_restamp(p, &s->merged);
     return &s->merged;
 }
 
@@ -414,6 +444,13 @@ static void run_downstream(pipeline *p)
         run_stage(p, &p->stages[k]);
     run_global(p);
     end_tick(p);
+}
+
+void pipeline_run_pushed(pipeline *p)
+{
+    source_take_pending(p);
+    if (!p->failed)
+        run_downstream(p);
 }
 
 static int only_markers(const pipeline *p, const stage *st)

@@ -8,6 +8,7 @@ sluice_record *record_new(arena *a)
     memset(r, 0, sizeof *r);
     r->time = SLUICE_TIME_MIN;
     r->watermark = SLUICE_TIME_MIN;
+    r->partition_wm = r->pipeline_wm = SLUICE_TIME_MIN;
     r->partition = -1;
     r->arena = a;
     return r;

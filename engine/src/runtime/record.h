@@ -28,8 +28,11 @@ typedef struct field {
 struct sluice_record {
     int64_t time;      /* event time, SLUICE_TIME_MIN when none */
     int64_t watermark; /* in force after this record */
-    uint64_t seq;      /* position in the source's stream: orders fan-in */
-    const char *raw;   /* original message bytes (arena), may be NULL */
+    /* Partition tasks (tasks.c): a source event's own partition's watermark
+     * after it, and the pipeline's; SLUICE_TIME_MIN for operators' records. */
+    int64_t partition_wm, pipeline_wm;
+    uint64_t seq;    /* position in the source's stream: orders fan-in */
+    const char *raw; /* original message bytes (arena), may be NULL */
     uint32_t raw_len;
     uint32_t origin_len;
     const char *origin;

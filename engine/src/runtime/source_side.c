@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "deadletter.h"
 #include "pipeline.h"
 
@@ -16,6 +17,9 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
 void source_partition_ended(sluice_ctx *ctx, int32_t partition);
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
+sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
+                                     const char *error);
+sluice_status source_checkpoint_now(sluice_ctx *ctx);
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
@@ -165,7 +169,8 @@ static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_l
         v = &large;
     } else if (v->reason == NULL) {
         wm = wm_observe(&src->wm, rec->partition < 0 ? 0 : rec->partition, rec->time, src->tick_now);
-        rec->watermark = wm;
+        rec->watermark = rec->pipeline_wm = wm;
+        rec->partition_wm = src->wm.observed;
         src->c_accepted->value++;
         queue(s, &s->ports[0], rec, wm, seq);
         return;
@@ -194,8 +199,51 @@ static void partition_gone(sluice_ctx *ctx, int32_t partition)
         step_advance_ports(&p->steps[p->source], wm, p->src.next_seq ? p->src.next_seq - 1 : 0);
 }
 
-void source_partition_revoked(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
+void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
+{
+    partition_gone(ctx, partition);
+    pipeline *p = ctx->p;
+    /* Its state lives on with its next owner: this task starts afresh. */
+    if (p->by_partition && partition >= 0 && (size_t)partition < p->ntasks)
+        partition_task_reset(p, (size_t)partition);
+}
 void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
+
+static int from_source(sluice_ctx *ctx, const char *what)
+{
+    pipeline *p = ctx->p;
+    if (ctx->s == &p->steps[p->source])
+        return 1;
+    pipeline_fail(p, ctx->s->scope, "%s called by a step that is not the source", what);
+    return 0;
+}
+
+sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
+                                     const char *error)
+{
+    pipeline *p = ctx->p;
+    if (!from_source(ctx, "source_partition_state"))
+        return SLUICE_ERR;
+    if (!p->by_partition)
+        return SLUICE_OK; /* without key:, state is the process's (state_dir) */
+    if (partition < 0) {
+        pipeline_fail(p, ctx->s->scope, "source_partition_state with partition %d", (int)partition);
+        return SLUICE_ERR;
+    }
+    source_take_pending(p); /* messages of its last owner's era come first */
+    return partition_task_restore(p, (size_t)partition, data, size, error);
+}
+
+sluice_status source_checkpoint_now(sluice_ctx *ctx)
+{
+    pipeline *p = ctx->p;
+    if (!from_source(ctx, "source_checkpoint_now") || p->failed)
+        return SLUICE_ERR;
+    pipeline_run_pushed(p);
+    if (!p->failed)
+        checkpoint_now(p);
+    return p->failed ? SLUICE_ERR : SLUICE_OK;
+}
 
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
 {

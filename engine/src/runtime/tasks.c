@@ -113,6 +113,10 @@ static int plan_stages(pipeline *p)
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
         sluice_state_key key = s->plugin->desc.state_key;
+        /* Partitioned by user, the input serves both keys: one stage, no
+         * exchange between dedup and sessionize. */
+        if (keyed(key) && p->by_partition)
+            key = SLUICE_STATE_KEY_USER;
         if (keyed(key)) {
             stage *st = stage_for_key(p, key);
             if (st == NULL)
@@ -201,24 +205,39 @@ static int stage_build(pipeline *p, stage *st)
     return 0;
 }
 
+int tasks_make(pipeline *p, size_t ntasks)
+{
+    p->ntasks = p->nstages ? ntasks : 0;
+    if (p->by_partition && p->ntasks) {
+        p->task_state = calloc(p->ntasks, sizeof *p->task_state);
+        if (p->task_state == NULL)
+            return -1;
+    }
+    for (size_t k = 0; k < p->nstages; k++) {
+        stage *st = &p->stages[k];
+        if (p->by_partition)
+            snprintf(st->label, sizeof st->label, "keyed by %s, a task per input partition",
+                     key_name(st->key));
+        else
+            snprintf(st->label, sizeof st->label, "keyed by %s, %zu tasks", key_name(st->key), p->ntasks);
+        if (p->ntasks && stage_build(p, st) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tasks_build(pipeline *p)
 {
     p->global_order = calloc(p->nsteps, sizeof *p->global_order);
     if (p->global_order == NULL)
         return -1;
-    if (!p->src.raw && p->def->partitions > 1 && plan_stages(p) != 0)
+    if (!p->src.raw && (p->def->partitions > 1 || p->by_partition) && plan_stages(p) != 0)
         return -1;
-    p->ntasks = p->nstages ? (size_t)p->def->partitions : 0;
     for (size_t k = 1; k < p->nsteps; k++)
         if (p->steps[p->order[k]].stage == 0)
             p->global_order[p->nglobal++] = p->order[k];
-    for (size_t k = 0; k < p->nstages; k++) {
-        stage *st = &p->stages[k];
-        snprintf(st->label, sizeof st->label, "keyed by %s, %zu tasks", key_name(st->key), p->ntasks);
-        if (stage_build(p, st) != 0)
-            return -1;
-    }
-    return 0;
+    /* Partition tasks wait for the source to say how many partitions. */
+    return tasks_make(p, p->by_partition ? 0 : (size_t)p->def->partitions);
 }
 
 static void stage_info(void *ud, size_t i, size_t *stage, const char **label)
@@ -240,7 +259,10 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
         for (size_t m = 0; m < st->n; m++)
             fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
-        fprintf(out, "; exchange by %s from", key_name(st->key));
+        if (p->by_partition)
+            fprintf(out, "; by input partition (keyed by user) from");
+        else
+            fprintf(out, "; exchange by %s from", key_name(st->key));
         for (size_t x = 0; x < st->nex; x++) {
             const step *up = &p->steps[st->ex[x].step];
             fprintf(out, "%s%s%s%s", x ? ", " : " ", up->def->name, st->ex[x].port ? "." : "",
@@ -262,6 +284,8 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
  * record lacks what the key needs (made by an operator, not decoded). */
 static long task_of(const pipeline *p, sluice_state_key key, const sluice_record *rec)
 {
+    if (p->by_partition) /* the input is keyed already: its partition is the task */
+        return rec->partition >= 0 && (size_t)rec->partition < p->ntasks ? rec->partition : -1;
     uint64_t h;
     if (key == SLUICE_STATE_KEY_EVENT && (rec->role_present & (1u << SLUICE_ROLE_EVENT_ID))) {
         h = rec->role_hash[SLUICE_ROLE_EVENT_ID];
@@ -291,8 +315,64 @@ static const item_vec *exchange_input(pipeline *p, exchange *ex)
         ex->queues[u] = &from->tasks[u].steps[ex->step].ports[ex->port].queue;
     ex->merged.n = 0;
     items_merge(ex->queues, ex->pos, p->ntasks, &ex->merged);
+    if (p->by_partition)
+        tasks_restamp(p, &ex->merged); /* routing reads each record's own partition's */
     ex->merged_now = 1;
     return &ex->merged;
+}
+
+void tasks_restamp(const pipeline *p, item_vec *v)
+{
+    int64_t wm = SLUICE_TIME_MIN;
+    for (size_t i = 0; i < v->n; i++) {
+        item *it = &v->v[i];
+        if (it->rec != NULL && it->rec->pipeline_wm > wm)
+            wm = it->rec->pipeline_wm;
+        else if (it->rec == NULL && it->wm == SLUICE_TIME_MAX)
+            wm = SLUICE_TIME_MAX; /* the end of the input */
+        it->wm = wm;
+    }
+    /* Where the pipeline's watermark stands now: idle partitions and
+     * partitions gone move it without any record. */
+    if (p->src.wm.current > wm) {
+        uint64_t seq = p->src.next_seq ? p->src.next_seq - 1 : 0;
+        if (v->n && v->v[v->n - 1].seq > seq)
+            seq = v->v[v->n - 1].seq;
+        items_push(v, NULL, p->src.wm.current, seq);
+    }
+}
+
+/* Partition tasks: each record goes to its partition's task carrying that
+ * partition's watermark, so a task's lateness and expiry depend on its
+ * partition alone, whichever instance runs it and whatever else it runs;
+ * the only marker every task hears of is the end of the input. */
+static void route_by_partition(pipeline *p, stage *st, size_t x, const item_vec *q)
+{
+    exchange *ex = &st->ex[x];
+    for (size_t i = 0; i < q->n; i++) {
+        const item *it = &q->v[i];
+        if (it->rec == NULL) {
+            if (it->wm == SLUICE_TIME_MAX && ex->routed_wm < SLUICE_TIME_MAX) {
+                ex->routed_wm = SLUICE_TIME_MAX;
+                for (size_t k = 0; k < p->ntasks; k++)
+                    port_advance(&st->tasks[k].in[x], SLUICE_TIME_MAX, it->seq);
+            }
+            continue;
+        }
+        long ti = task_of(p, st->key, it->rec);
+        if (ti < 0) {
+            pipeline_fail(p, p->steps[st->order[0]].scope,
+                          "a record from step '%s' has no input partition below %zu to route it by: with "
+                          "key: on the source, the keyed steps must be fed the source's events",
+                          p->steps[ex->step].def->name, p->ntasks);
+            return;
+        }
+        port *in = &st->tasks[ti].in[x];
+        int64_t wm = it->rec->partition_wm > in->last_wm ? it->rec->partition_wm : in->last_wm;
+        items_push(&in->queue, it->rec, wm, it->seq);
+        in->last_wm = wm;
+        p->task_state[ti].dirty = 1;
+    }
 }
 
 const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port)
@@ -311,6 +391,10 @@ void tasks_route(pipeline *p, stage *st)
     for (size_t x = 0; x < st->nex && !p->failed; x++) {
         exchange *ex = &st->ex[x];
         const item_vec *q = exchange_input(p, ex);
+        if (p->by_partition) {
+            route_by_partition(p, st, x, q);
+            continue;
+        }
         for (size_t i = 0; i < q->n; i++) {
             const item *it = &q->v[i];
             if (it->rec != NULL) {
@@ -388,6 +472,8 @@ void tasks_free(pipeline *p)
     }
     free(p->stages);
     free(p->global_order);
+    free(p->task_state);
+    p->task_state = NULL;
     p->stages = NULL;
     p->nstages = 0;
     p->ntasks = 0;

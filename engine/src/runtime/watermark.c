@@ -85,6 +85,10 @@ int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now)
     p->has_data = 1;
     p->idle = 0;
     p->gone = 0; /* a revoked partition assigned again counts again */
+    if (ts > p->max_ts)
+        t->observed = wm_sub(ts, t->max_out_of_order);
+    else
+        t->observed = wm_sub(p->max_ts, t->max_out_of_order);
     if (ts <= p->max_ts && was_counting)
         return t->current;
     if (ts > p->max_ts)
@@ -129,4 +133,11 @@ int64_t wm_partition_gone(wm_tracker *t, int32_t partition)
     wm_partition *p = find_partition(t, partition);
     p->gone = 1;
     return recompute(t);
+}
+
+int64_t wm_partition_max_ts(wm_tracker *t, int32_t partition) { return find_partition(t, partition)->max_ts; }
+
+void wm_partition_restore(wm_tracker *t, int32_t partition, int64_t max_ts)
+{
+    find_partition(t, partition)->max_ts = max_ts; /* its last owner's, which may be behind ours */
 }

@@ -26,6 +26,7 @@ typedef struct wm_tracker {
     int64_t idle_timeout;     /* ms; <= 0 disables idleness */
     int64_t current;          /* the pipeline watermark */
     size_t min_index;         /* the partition holding the minimum, or SIZE_MAX */
+    int64_t observed;         /* the watermark of the partition wm_observe last saw */
 } wm_tracker;
 
 void wm_init(wm_tracker *t, int64_t max_out_of_order, int64_t idle_timeout);
@@ -33,6 +34,12 @@ void wm_free(wm_tracker *t);
 /* A valid event of `partition` at event time ts, seen at wall clock now.
  * Returns the pipeline watermark after it. */
 int64_t wm_observe(wm_tracker *t, int32_t partition, int64_t ts, int64_t now);
+/* The largest valid event time seen in the partition (SLUICE_TIME_MIN: none),
+ * and setting it when a partition's task state is restored (or the
+ * partition starts without any): a partition task's watermark is part of
+ * its state. */
+int64_t wm_partition_max_ts(wm_tracker *t, int32_t partition);
+void wm_partition_restore(wm_tracker *t, int32_t partition, int64_t max_ts);
 /* Re-evaluate idleness at wall clock now; returns the pipeline watermark. */
 int64_t wm_refresh(wm_tracker *t, int64_t now);
 /* The partition is assigned at wall clock now: until its first event it

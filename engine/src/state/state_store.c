@@ -76,7 +76,8 @@ static int mkdirs(const char *dir)
     return rc;
 }
 
-int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
+/* NULL when out of memory. */
+static void *encode(const state_image *img, size_t *size)
 {
     sluice_bytes_writer b = {0};
     sluice_bytes_put(&b, magic, sizeof magic);
@@ -94,10 +95,30 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
     }
     if (!b.failed)
         sluice_bytes_put_u64(&b, record_hash_bytes(b.data, b.len));
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    *size = b.len;
+    return b.data;
+}
+
+void *state_image_encode(const state_image *img, size_t *size)
+{
+    void *data = encode(img, size);
+    if (data == NULL) /* as before: its caller has no way to fail yet */
+        abort();
+    return data;
+}
+
+int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
+{
+    size_t size = 0;
+    unsigned char *data = encode(img, &size);
     char *tmp = state_path(dir, pipeline, ".tmp");
     char *final = state_path(dir, pipeline, "");
     int rc = -1, fd = -1, created = 0;
-    if (b.failed) {
+    if (data == NULL) {
         snprintf(err, errsz, "cannot write %s: out of memory", final);
         goto out;
     }
@@ -111,8 +132,8 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
         goto out;
     }
     created = 1;
-    for (size_t off = 0; off < b.len;) {
-        ssize_t w = write(fd, b.data + off, b.len - off);
+    for (size_t off = 0; off < size;) {
+        ssize_t w = write(fd, data + off, size - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -147,7 +168,7 @@ out:
         unlink(tmp);
     free(tmp);
     free(final);
-    free(b.data);
+    free(data);
     return rc;
 }
 
@@ -177,19 +198,30 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
         sluice_bytes_put(&b, chunk, got);
     fclose(f);
     int rc = -1;
-    if (b.failed) {
+    if (b.failed)
         snprintf(err, errsz, "cannot read %s: out of memory", path);
-        goto out;
-    }
-    if (b.len < sizeof magic + 4 + 8 || memcmp(b.data, magic, sizeof magic) != 0) {
+    else
+        rc = state_image_decode(b.data, b.len, img, path, err, errsz);
+    free(b.data);
+    free(path);
+    return rc;
+}
+
+int state_image_decode(const void *data, size_t size, state_image *img, const char *path, char *err,
+                       size_t errsz)
+{
+    memset(img, 0, sizeof *img);
+    const unsigned char *bytes = data;
+    int rc = -1;
+    if (size < sizeof magic + 4 + 8 || memcmp(bytes, magic, sizeof magic) != 0) {
         snprintf(err, errsz, "%s is not a Sluice state file", path);
         goto out;
     }
-    if (sluice_le64_load(b.data + b.len - 8) != record_hash_bytes(b.data, b.len - 8)) {
+    if (sluice_le64_load(bytes + size - 8) != record_hash_bytes(bytes, size - 8)) {
         snprintf(err, errsz, "%s is corrupt (checksum mismatch)", path);
         goto out;
     }
-    sluice_bytes_reader r = sluice_bytes_reader_of(b.data, b.len - 8);
+    sluice_bytes_reader r = sluice_bytes_reader_of(bytes, size - 8);
     sluice_bytes_take(&r, sizeof magic);
     uint32_t format = sluice_bytes_get_u32(&r);
     if (format != STATE_FORMAT) {
@@ -203,10 +235,10 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
         char *step = get_str(&r), *plugin = get_str(&r), *version = get_str(&r);
         sluice_snapshot snap = {sizeof snap, sluice_bytes_get_u32(&r), NULL, 0};
         snap.size = sluice_bytes_get_u64(&r);
-        const void *bytes = sluice_bytes_take(&r, snap.size);
-        if (bytes != NULL) {
+        const void *src = sluice_bytes_take(&r, snap.size);
+        if (src != NULL) {
             snap.data = malloc(snap.size ? snap.size : 1);
-            memcpy(snap.data, bytes, snap.size);
+            memcpy(snap.data, src, snap.size);
         }
         if (!r.failed)
             state_image_add(img, step, plugin, version, &snap);
@@ -222,7 +254,5 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
     }
     rc = 1;
 out:
-    free(b.data);
-    free(path);
     return rc;
 }

@@ -29,6 +29,13 @@ void state_image_free(state_image *img);
 void state_image_add(state_image *img, const char *step, const char *plugin, const char *version,
                      sluice_snapshot *snap);
 
+/* The image in the state file's format (checksummed), malloc'd; and read
+ * back from such bytes: 1, or -1 with a message naming `what` in err. For
+ * state kept elsewhere than a file (a partition task's, in Kafka). */
+void *state_image_encode(const state_image *img, size_t *size);
+int state_image_decode(const void *data, size_t size, state_image *img, const char *what, char *err,
+                       size_t errsz);
+
 /* Write atomically; -1 with a message in err. */
 int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz);
 /* 1 when read, 0 when there is no state yet, -1 (message in err) when the

@@ -58,7 +58,12 @@ static void choose_start_offsets(kafka_source *s, rd_kafka_topic_partition_list_
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t restored = kpos_take_restored(&s->pos, tp->topic, tp->partition);
         const rd_kafka_topic_partition_t *c = &committed->elems[i];
-        if (restored >= 0)
+        kpart *part = kpos_get(&s->pos, tp->topic, tp->partition);
+        if (part && !err && c->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            free(part->state_ptr); /* the commit's metadata: where its task's state is */
+            part->state_ptr = c->metadata_size ? strndup(c->metadata, c->metadata_size) : NULL;
+        }
+        if (restored >= 0 && !s->tasks)
             tp->offset = restored;
         else if (err)
             tp->offset = RD_KAFKA_OFFSET_INVALID; /* the committed one, whenever known */
@@ -68,6 +73,24 @@ static void choose_start_offsets(kafka_source *s, rd_kafka_topic_partition_list_
             tp->offset = s->start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_topic_partition_list_destroy(committed);
+}
+
+/* Partition tasks: the state the committed offset points at goes to the
+ * engine before the partition's first message. */
+static void hand_over_state(kafka_source *s, kpart *p)
+{
+    void *data = NULL;
+    size_t size = 0;
+    char err[512] = "";
+    int rc = kcl_load(s, p, &data, &size, err, sizeof err);
+    if (rc < 0) {
+        char where[600];
+        snprintf(where, sizeof where, "%s/%d: %s", p->topic, (int)p->partition, err);
+        s->host.api->source_partition_state(s->host.ctx, p->id, NULL, 0, where);
+    } else {
+        s->host.api->source_partition_state(s->host.ctx, p->id, data, size, NULL);
+    }
+    free(data);
 }
 
 static void on_assign(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
@@ -87,6 +110,8 @@ static void on_assign(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
         p->at_eof = 0;
         p->next = tp->offset >= 0 ? tp->offset : -1;
         p->start = tp->offset;
+        if (s->tasks && SLUICE_HOST_HAS(s->host.api, source_partition_state))
+            hand_over_state(s, p);
         /* Until its first message, it may hold older events than the others:
          * it holds the watermark back (an older engine lacks the call). */
         if (SLUICE_HOST_HAS(s->host.api, source_partition_assigned))
@@ -102,6 +127,11 @@ static void on_assign(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
 
 static void on_revoke(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
 {
+    /* Commit before giving the partitions up (their state with them), so
+     * their next owner replays nothing: a checkpoint now, while this member
+     * still belongs to the generation that owns them. */
+    if (!s->closing && parts && parts->cnt > 0 && SLUICE_HOST_HAS(s->host.api, source_checkpoint_now))
+        s->host.api->source_checkpoint_now(s->host.ctx);
     for (int i = 0; parts && i < parts->cnt; i++) {
         kpart *p = kpos_find(&s->pos, parts->elems[i].topic, parts->elems[i].partition);
         if (p == NULL || !p->assigned)
@@ -188,9 +218,16 @@ void kgroup_commit(kafka_source *s, uint64_t id)
         return;
     }
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)valid);
-    for (size_t i = 0; i < valid; i++)
-        rd_kafka_topic_partition_list_add(list, cp->entries[i].part->topic, cp->entries[i].part->partition)
-            ->offset = cp->entries[i].offset;
+    for (size_t i = 0; i < valid; i++) {
+        kpart *part = cp->entries[i].part;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(list, part->topic, part->partition);
+        tp->offset = cp->entries[i].offset;
+        /* Offset and state pointer, committed together: "offset N" means
+         * "the task's state as of N" (kafka_changelog.c). */
+        if (s->tasks && part->state_ptr && (tp->metadata = strdup(part->state_ptr)) != NULL)
+            tp->metadata_size = strlen(part->state_ptr);
+    }
     kpos_checkpoint_done(&s->pos, id);
     /* Outcomes of earlier commits that took long, then this one: waited for,
      * but not forever (a coordinator may be away; the next checkpoint

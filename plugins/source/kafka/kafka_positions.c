@@ -36,6 +36,7 @@ void kpos_free(kpos_table *t)
 {
     for (size_t i = 0; i < t->count; i++) {
         free(t->parts[i]->origin);
+        free(t->parts[i]->state_ptr);
         free(t->parts[i]->pending.items);
         free(t->parts[i]->pending.ts);
         free(t->parts[i]);

@@ -36,6 +36,8 @@ typedef struct kpart {
     int64_t next;        /* next offset to push; -1 unknown (committed offset applies) */
     int64_t start;       /* where it was (re)started: an offset or a logical one */
     int at_eof;          /* reached the end of the log at `next` (stop_at_end) */
+    char *state_ptr;     /* partition tasks: where the task's state for the offset committed
+                          * with it is (the commit's metadata; kafka_changelog.c), or NULL */
     char *origin;        /* "topic/partition@" followed by room for the offset */
     size_t origin_prefix;
     kpending pending;

@@ -48,6 +48,13 @@ static const sluice_option_spec kafka_source_options[] = {
      "reserved: event time comes from the event's own time field (the engine's decoder); the "
      "message timestamp is always handed over alongside",
      0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "state_topic", SLUICE_OPT_STRING, "", 0,
+     "with key: on this step, the changelog topic keeping each partition's task state "
+     "(default <group>.<step>.state)",
+     0, 0, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "state_max_bytes", SLUICE_OPT_INT, "268435456", 0,
+     "with key:, the largest task state of one partition kept in the changelog; more fails the run", 1024,
+     1e12, NULL, 0, 0},
     {sizeof(sluice_option_spec), "config", SLUICE_OPT_MAP, NULL, 0,
      "librdkafka consumer properties passed as is (security.protocol, sasl.*, ssl.*, ...); "
      "values of keys containing password, secret or key are never logged",
@@ -174,6 +181,7 @@ static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx, co
         return NULL;
     }
     s->host = (kc_host){.api = api, .ctx = ctx, .what = "consumer"};
+    s->opts = opts;
     s->start_latest = strcmp(api->opt_string(opts, "start"), "latest") == 0;
     s->stop_at_end = api->opt_bool(opts, "stop_at_end");
     s->align_wait_ms = api->opt_duration_ms(opts, "align_wait");
@@ -263,6 +271,7 @@ static void kafka_source_destroy(const sluice_host_api *api, sluice_ctx *ctx, vo
         rd_kafka_consumer_close(s->rk);
         rd_kafka_destroy(s->rk);
     }
+    kcl_close(&s->cl);
     for (size_t i = 0; i < s->pos.count; i++)
         kgroup_drop_pending(s, s->pos.parts[i]);
     kpos_free(&s->pos);
@@ -295,7 +304,62 @@ static sluice_status kafka_source_checkpoint_complete(const sluice_host_api *api
 {
     (void)api;
     (void)ctx;
-    kgroup_commit(self, checkpoint_id);
+    kafka_source *s = self;
+    if (s->tasks && kcl_complete(s, checkpoint_id) != 0) {
+        kpos_checkpoint_done(&s->pos, checkpoint_id); /* no offset without its state */
+        return SLUICE_OK;
+    }
+    kgroup_commit(s, checkpoint_id);
+    return SLUICE_OK;
+}
+
+/* Partition tasks (key:): one topic's partitions, from the broker. */
+static int32_t kafka_source_partition_count(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    kafka_source *s = self;
+    if (s->pos.ntopics != 1 || s->pos.topics[0][0] == '^') {
+        api->log(ctx, SLUICE_LOG_ERROR, "key: needs exactly one topic, named (not a pattern)");
+        return -1;
+    }
+    const char *topic = s->pos.topics[0];
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(s->rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[0].partition_cnt;
+    else
+        api->log(ctx, SLUICE_LOG_ERROR, "cannot read the partition count of %s: %s", topic,
+                 rd_kafka_err2str(err ? err : md->topics[0].err));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    char why[512];
+    if (n > 0 && kcl_open(s, why, sizeof why) != 0) {
+        api->log(ctx, SLUICE_LOG_ERROR, "%s", why);
+        return -1;
+    }
+    s->tasks = n > 0;
+    return n;
+}
+
+static sluice_status kafka_source_partition_state_save(const sluice_host_api *api, sluice_ctx *ctx,
+                                                       void *self, uint64_t checkpoint_id, int32_t partition,
+                                                       const void *data, size_t size)
+{
+    kafka_source *s = self;
+    kpart *part = kpos_find(&s->pos, s->pos.topics[0], partition);
+    char err[512];
+    if (part == NULL) {
+        api->fail(ctx, "state of partition %d, which this source never had", (int)partition);
+        return SLUICE_ERR;
+    }
+    if (kcl_save(s, checkpoint_id, part, data, size, err, sizeof err) != 0) {
+        api->fail(ctx, "%s", err);
+        return SLUICE_ERR_IO;
+    }
     return SLUICE_OK;
 }
 
@@ -351,6 +415,8 @@ static const sluice_plugin kafka_source_plugin = {
     .restore = kafka_source_restore,
     .checkpoint_begin = kafka_source_checkpoint_begin,
     .checkpoint_complete = kafka_source_checkpoint_complete,
+    .partition_count = kafka_source_partition_count,
+    .partition_state_save = kafka_source_partition_state_save,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kafka_source_plugin; }

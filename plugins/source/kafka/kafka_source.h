@@ -1,7 +1,8 @@
 /* The kafka source's instance, shared by its files:
  *   kafka_source.c  options, create/destroy, checkpoints and snapshots
  *   kafka_group.c   the consumer group: assignments, start offsets, commits
- *   kafka_fetch.c   poll(): reading, interleaving partitions, lost data */
+ *   kafka_fetch.c   poll(): reading, interleaving partitions, lost data
+ *   kafka_changelog.c  partition task state in a changelog topic (key:) */
 #ifndef SLUICE_KAFKA_SOURCE_H
 #define SLUICE_KAFKA_SOURCE_H
 
@@ -9,6 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_changelog.h"
 #include "kafka_config.h"
 #include "kafka_order.h"
 #include "kafka_positions.h"
@@ -41,6 +43,9 @@ typedef struct kafka_source {
     size_t batch_cap;
     sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;
     int64_t lag_reported_ms; /* wall clock of the last consumer lag report */
+    const sluice_options *opts;
+    int tasks;     /* partition tasks (the engine asked for partition_count) */
+    kchangelog cl; /* where their state goes */
 } kafka_source;
 
 /* kafka_group.c */
