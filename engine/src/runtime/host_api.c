@@ -354,13 +354,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
 
 /* --- sources --------------------------------------------------------------- */
 
-sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
-void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
-void source_partition_ended(sluice_ctx *ctx, int32_t partition);
-void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
-sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
-                                     const char *error);
-sluice_status source_checkpoint_now(sluice_ctx *ctx);
+/* The sources' functions are in source_side.h (and pipeline_run.c). */
 
 /* --- time ------------------------------------------------------------------ */
 

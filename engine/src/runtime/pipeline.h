@@ -34,6 +34,7 @@
 #include "pipeline_def.h"
 #include "plugin_loader.h"
 #include "record.h"
+#include "source_side.h"
 #include "state_store.h"
 #include "watermark.h"
 
@@ -114,43 +115,6 @@ typedef struct step {
     int async_sink;
     uint64_t acked_checkpoint;
 } step;
-
-/* The source side: how messages become events and time. */
-typedef struct source_side {
-    int raw; /* event: raw — no decoding, no event time */
-    event_config events;
-    wm_tracker wm;
-    uint64_t next_seq;
-    int64_t tick_now; /* wall clock for this tick */
-    int ended;
-    struct sluice_counter *c_accepted;
-    /* Messages the tick's records point into (zero copy), released at its end. */
-    struct borrowed_message {
-        void (*release)(void *);
-        void *arg;
-    } * borrowed;
-    size_t nborrowed, borrowed_cap;
-    /* With worker threads, messages wait here undecoded until the end of
-     * poll (or a partition event): the workers decode them side by side,
-     * then this thread takes them in order (decode_round.c). */
-    struct pending_message {
-        sluice_record *rec;
-        uint64_t seq;
-        size_t payload_len;
-        event_verdict verdict;
-    } * pending;
-    size_t npending, pending_cap;
-    struct decode_arena {
-        _Alignas(64) arena a; /* a cache line of its own: one per worker */
-    } * decode_arenas;        /* [threads]: what decoding a message allocates */
-} source_side;
-
-/* Hand every borrowed message of the tick back to the source. */
-void source_release_borrowed(source_side *src);
-/* Decode what waits (in parallel) and take it in, in order. */
-void source_take_pending(struct pipeline *p);
-/* Decode pending messages [from, to) on this thread with arena a. */
-void source_decode_range(struct pipeline *p, size_t from, size_t to, arena *a);
 
 /* One upstream port feeding a keyed stage: its records are routed to the
  * stage's tasks by the stage's key. */
@@ -260,9 +224,6 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 int partition_task_reset(pipeline *p, size_t t);
 sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error);
 void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
-/* Process everything the source pushed so far, through to the sinks (the
- * run loop's tick, from inside poll: source_checkpoint_now). */
-void pipeline_run_pushed(pipeline *p);
 
 /* Create a step's (or task instance's) plugin instance; -1 (failed) if not. */
 int step_create(pipeline *p, step *s);
@@ -327,7 +288,5 @@ extern const sluice_host_api host_api;
 /* Set while a worker runs a task: the arena text made for it goes to (the
  * records it reads are shared with other tasks). */
 extern _Thread_local arena *host_thread_arena;
-/* One round of the workers decoding the source's pending messages. */
-void pipeline_decode_round(pipeline *p);
 
 #endif

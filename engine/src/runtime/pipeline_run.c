@@ -118,6 +118,7 @@ int step_create(pipeline *p, step *s)
 }
 
 static void worker_round(void *arg, size_t worker);
+static void decode_round(pipeline *p);
 
 /* Threads for the stages' tasks: as asked, else one per core; never more
  * than there are tasks. */
@@ -138,6 +139,16 @@ static size_t choose_threads(const pipeline *p)
 static int make_partition_tasks(pipeline *p)
 {
     step *src = &p->steps[p->source];
+    if (src->plugin->desc.partition_count == NULL) {
+        /* Another source stands in for the keyed one (`sluice test` feeds
+         * the pipeline its own events): in-process tasks keyed by user,
+         * which serve both keys as the partitions would. */
+        p->by_partition = 0;
+        if (tasks_make(p, (size_t)p->def->partitions) == 0)
+            return 0;
+        pipeline_fail(p, p->def->name, "out of memory making the tasks");
+        return -1;
+    }
     if (step_create(p, src) != 0)
         return -1;
     int32_t n = src->plugin->desc.partition_count(&host_api, &src->ctx, src->self);
@@ -170,6 +181,7 @@ int pipeline_start(pipeline *p)
             p->stateful_global |= p->steps[i].stage == 0;
         }
     }
+    p->src.decode_round = decode_round;
     p->threads = choose_threads(p);
     p->worker_records = calloc(p->threads, sizeof *p->worker_records);
     if (p->worker_records == NULL) {
@@ -409,7 +421,7 @@ static void worker_round(void *arg, size_t worker)
     }
 }
 
-void pipeline_decode_round(pipeline *p)
+static void decode_round(pipeline *p)
 {
     p->running = NULL;
     workers_round(p->workers);
@@ -446,11 +458,20 @@ static void run_downstream(pipeline *p)
     end_tick(p);
 }
 
-void pipeline_run_pushed(pipeline *p)
+/* A source gives partitions up (a rebalance): everything it pushed so far
+ * is run through to the sinks, then a checkpoint is taken and waited for,
+ * all from inside its poll. */
+sluice_status source_checkpoint_now(sluice_ctx *ctx)
 {
+    pipeline *p = ctx->p;
+    if (!source_called_by_source(ctx, "source_checkpoint_now") || p->failed)
+        return SLUICE_ERR;
     source_take_pending(p);
     if (!p->failed)
         run_downstream(p);
+    if (!p->failed)
+        checkpoint_now(p);
+    return p->failed ? SLUICE_ERR : SLUICE_OK;
 }
 
 static int only_markers(const pipeline *p, const stage *st)
