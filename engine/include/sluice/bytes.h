@@ -16,7 +16,8 @@
  *    infinity and must not wrap around.
  *
  * Every function is static inline; none allocates except a growing writer,
- * with realloc.
+ * with realloc, or SLUICE_BYTES_REALLOC if defined before the first include
+ * (an allocator with realloc's contract, e.g. one that never returns NULL).
  */
 #ifndef SLUICE_BYTES_H
 #define SLUICE_BYTES_H
@@ -25,6 +26,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef SLUICE_BYTES_REALLOC
+#define SLUICE_BYTES_REALLOC realloc
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,7 +128,7 @@ static inline void sluice_bytes_put(sluice_bytes_writer *w, const void *src, siz
             }
             cap *= 2;
         }
-        unsigned char *p = (unsigned char *)realloc(w->data, cap);
+        unsigned char *p = (unsigned char *)SLUICE_BYTES_REALLOC(w->data, cap);
         if (p == NULL) {
             w->failed = 1;
             return;

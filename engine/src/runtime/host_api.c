@@ -13,6 +13,7 @@
 #include "options.h"
 #include "pipeline.h"
 #include "step_validate.h"
+#include "xalloc.h"
 
 /* --- logging and memory ------------------------------------------------ */
 
@@ -24,15 +25,7 @@ static void api_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ..
     va_end(ap);
 }
 
-static void *api_alloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-    if (p == NULL) {
-        log_msg(SLUICE_LOG_ERROR, NULL, "out of memory allocating %zu bytes for a plugin", size);
-        abort();
-    }
-    return p;
-}
+static void *api_alloc(size_t size) { return xmalloc(size ? size : 1); /* never NULL: xalloc.h */ }
 
 static void api_free(void *ptr) { free(ptr); }
 

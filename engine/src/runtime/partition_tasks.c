@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "pipeline.h"
+#include "xalloc.h"
 
 /* The image entry holding the partition's largest event time. */
 #define WATERMARK_ENTRY "sluice.partition_max_ts"
@@ -182,7 +183,7 @@ static void save_task(pipeline *p, step *src, size_t t, uint64_t id)
         }
     unsigned char max_ts[8];
     put_le64(max_ts, wm_partition_max_ts(&p->src.wm, (int32_t)t));
-    sluice_snapshot wm = {sizeof wm, 1, malloc(8), 8};
+    sluice_snapshot wm = {sizeof wm, 1, xmalloc(8), 8};
     if (wm.data == NULL) {
         pipeline_fail(p, p->def->name, "out of memory");
     } else {

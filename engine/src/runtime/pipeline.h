@@ -192,6 +192,8 @@ typedef struct pipeline {
     const volatile sig_atomic_t *stop;
     struct pipeline_stats *stats; /* where the run loop publishes figures for other threads; NULL none */
     diag_list *validating;        /* where option_error reports, while validate hooks run */
+    int64_t memory_paused_since;  /* memory_limit: wall ms the source was paused at (or last shrank); 0 not */
+    int64_t memory_lowest;        /* the state's size then */
     char **discard_state;         /* steps whose checkpointed state is dropped on purpose (--discard-state) */
     size_t ndiscard_state;
 } pipeline;
@@ -225,12 +227,17 @@ int partition_task_reset(pipeline *p, size_t t);
 sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error);
 void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
 
+/* memory_limit (memory_budget.c): 1 when the source must not be polled
+ * this tick, the operators' state being over the limit; fails the pipeline
+ * when it does not shrink while paused. */
+int memory_budget_pause(pipeline *p, int64_t now);
+
 /* Create a step's (or task instance's) plugin instance; -1 (failed) if not. */
 int step_create(pipeline *p, step *s);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
-/* Room for `more` items (aborts when memory runs out, as items_push). */
+/* Room for `more` items (never fails: out of memory ends the process, xalloc.h). */
 void items_reserve(item_vec *v, size_t more);
 /* 0 for a hook's status that is not an error; else fail the pipeline
  * naming the hook, and -1. */

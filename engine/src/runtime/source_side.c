@@ -11,6 +11,7 @@
 
 #include "deadletter.h"
 #include "pipeline.h"
+#include "xalloc.h"
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
@@ -23,7 +24,7 @@ static int borrow(source_side *src, const sluice_message *msg)
 {
     if (src->nborrowed == src->borrowed_cap) {
         size_t cap = src->borrowed_cap ? 2 * src->borrowed_cap : 1024;
-        struct borrowed_message *grown = realloc(src->borrowed, cap * sizeof *grown);
+        struct borrowed_message *grown = xrealloc(src->borrowed, cap * sizeof *grown);
         if (grown == NULL) {
             msg->release(msg->release_arg);
             return -1;
@@ -99,7 +100,7 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
     if (src->decode_arenas != NULL) { /* decoded later, by the workers */
         if (src->npending == src->pending_cap) {
             size_t cap = src->pending_cap ? 2 * src->pending_cap : 1024;
-            struct pending_message *grown = realloc(src->pending, cap * sizeof *grown);
+            struct pending_message *grown = xrealloc(src->pending, cap * sizeof *grown);
             if (grown == NULL) {
                 pipeline_fail(p, s->scope, "out of memory");
                 return SLUICE_ERR_NOMEM;

@@ -5,6 +5,7 @@
 
 #include "sluice/bytes.h"
 #include "sluice/plugin.h"
+#include "xalloc.h"
 
 /* Unlike plain saturation, the infinities stay put: MIN - x is still "no
  * watermark yet" and MAX + x still "ended", whatever the sign of x. */
@@ -45,7 +46,7 @@ static wm_partition *find_partition(wm_tracker *t, int32_t id)
             return &t->parts[i];
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
-        t->parts = realloc(t->parts, t->cap * sizeof *t->parts);
+        t->parts = xrealloc(t->parts, t->cap * sizeof *t->parts);
     }
     wm_partition *p = &t->parts[t->count++];
     memset(p, 0, sizeof *p);

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "record.h"
+#include "xalloc.h"
+/* The snapshot writer grows through the engine's allocator (xalloc.h). */
+#define SLUICE_BYTES_REALLOC xrealloc
 #include "sluice/bytes.h"
 
 /* File layout (little-endian):
@@ -35,11 +38,11 @@ void state_image_free(state_image *img)
 void state_image_add(state_image *img, const char *step, const char *plugin, const char *version,
                      sluice_snapshot *snap)
 {
-    img->entries = realloc(img->entries, (img->count + 1) * sizeof *img->entries);
+    img->entries = xrealloc(img->entries, (img->count + 1) * sizeof *img->entries);
     state_entry *e = &img->entries[img->count++];
-    e->step = strdup(step);
-    e->plugin = strdup(plugin);
-    e->version = strdup(version);
+    e->step = xstrdup(step);
+    e->plugin = xstrdup(plugin);
+    e->version = xstrdup(version);
     e->snap = *snap;
     snap->data = NULL;
 }
@@ -53,14 +56,13 @@ static void put_str(sluice_bytes_writer *b, const char *s)
 static char *state_path(const char *dir, const char *pipeline, const char *suffix)
 {
     char *path;
-    if (asprintf(&path, "%s/%s.state%s", dir, pipeline, suffix) < 0)
-        abort();
+    xasprintf(&path, "%s/%s.state%s", dir, pipeline, suffix);
     return path;
 }
 
 static int mkdirs(const char *dir)
 {
-    char *copy = strdup(dir);
+    char *copy = xstrdup(dir);
     for (char *p = copy + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
@@ -76,8 +78,7 @@ static int mkdirs(const char *dir)
     return rc;
 }
 
-/* NULL when out of memory. */
-static void *encode(const state_image *img, size_t *size)
+void *state_image_encode(const state_image *img, size_t *size)
 {
     sluice_bytes_writer b = {0};
     sluice_bytes_put(&b, magic, sizeof magic);
@@ -93,35 +94,20 @@ static void *encode(const state_image *img, size_t *size)
         sluice_bytes_put_u64(&b, e->snap.size);
         sluice_bytes_put(&b, e->snap.data, e->snap.size);
     }
-    if (!b.failed)
-        sluice_bytes_put_u64(&b, record_hash_bytes(b.data, b.len));
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
+    if (b.failed) /* past SIZE_MAX / 2: xrealloc itself never fails */
+        out_of_memory(SIZE_MAX);
+    sluice_bytes_put_u64(&b, record_hash_bytes(b.data, b.len));
     *size = b.len;
     return b.data;
-}
-
-void *state_image_encode(const state_image *img, size_t *size)
-{
-    void *data = encode(img, size);
-    if (data == NULL) /* as before: its caller has no way to fail yet */
-        abort();
-    return data;
 }
 
 int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
 {
     size_t size = 0;
-    unsigned char *data = encode(img, &size);
+    unsigned char *data = state_image_encode(img, &size);
     char *tmp = state_path(dir, pipeline, ".tmp");
     char *final = state_path(dir, pipeline, "");
     int rc = -1, fd = -1, created = 0;
-    if (data == NULL) {
-        snprintf(err, errsz, "cannot write %s: out of memory", final);
-        goto out;
-    }
     if (mkdirs(dir) != 0) {
         snprintf(err, errsz, "cannot create state folder %s: %s", dir, strerror(errno));
         goto out;
@@ -176,7 +162,7 @@ static char *get_str(sluice_bytes_reader *r)
 {
     uint32_t len = sluice_bytes_get_u32(r);
     const char *s = sluice_bytes_take(r, len);
-    return s != NULL ? strndup(s, len) : strdup("");
+    return s != NULL ? xstrndup(s, len) : xstrdup("");
 }
 
 int state_read(const char *dir, const char *pipeline, state_image *img, char *err, size_t errsz)
@@ -197,11 +183,9 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
         sluice_bytes_put(&b, chunk, got);
     fclose(f);
-    int rc = -1;
     if (b.failed)
-        snprintf(err, errsz, "cannot read %s: out of memory", path);
-    else
-        rc = state_image_decode(b.data, b.len, img, path, err, errsz);
+        out_of_memory(SIZE_MAX);
+    int rc = state_image_decode(b.data, b.len, img, path, err, errsz);
     free(b.data);
     free(path);
     return rc;
@@ -237,7 +221,7 @@ int state_image_decode(const void *data, size_t size, state_image *img, const ch
         snap.size = sluice_bytes_get_u64(&r);
         const void *src = sluice_bytes_take(&r, snap.size);
         if (src != NULL) {
-            snap.data = malloc(snap.size ? snap.size : 1);
+            snap.data = xmalloc(snap.size ? snap.size : 1);
             memcpy(snap.data, src, snap.size);
         }
         if (!r.failed)
