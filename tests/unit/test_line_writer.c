@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Tested as compiled into the sinks; it needs only libc and the host table.
- * Before check.h, whose fail() macro would rewrite api->fail(). */
-#include "../../plugins/common/line_writer.c"
+/* Linked as the sinks link it (sluice_line_writer); it needs only libc and
+ * the host table. Before check.h, whose fail() macro would rewrite
+ * api->fail(). */
+#include "line_writer.h"
 
 #include "test_support.h"
 
