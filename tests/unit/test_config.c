@@ -339,6 +339,24 @@ START_TEST(anchors_aliases_and_merge_keys_are_expanded)
 }
 END_TEST
 
+/* Found by fuzz/descriptor_fuzz: a map key's text was taken from its node,
+ * so an alias to an anchored key read NULL (and strcmp crashed on it). */
+START_TEST(an_anchored_key_can_be_aliased)
+{
+    ck_assert_ptr_nonnull(load("steps:\n"
+                               "  - name: a\n"
+                               "    plugin: file\n"
+                               "    options: {&k ttl: 1h, max: *k}\n"
+                               "  - name: b\n"
+                               "    plugin: file\n"
+                               "    input: a\n"
+                               "    options: {&j ttl: 1h, *j : 2h}\n"));
+    ck_assert_diag_count(&diags, 1);
+    ck_assert_diag(&diags, has_diag(8, 27, "duplicate key 'ttl' (first given at line 8)"));
+    ck_assert_str_eq(cfg_map_get(def->steps[0].options, "max")->scalar, "ttl");
+}
+END_TEST
+
 START_TEST(an_unknown_alias_is_reported)
 {
     ck_assert_ptr_null(load("steps:\n  - name: a\n    plugin: *nope\n"));
@@ -471,6 +489,7 @@ int main(void)
     tcase_add_test(tc, interpolation_errors_carry_the_scalar_position);
     tcase_add_test(tc, keys_are_not_interpolated_and_dollar_dollar_is_a_dollar);
     tcase_add_test(tc, anchors_aliases_and_merge_keys_are_expanded);
+    tcase_add_test(tc, an_anchored_key_can_be_aliased);
     tcase_add_test(tc, an_unknown_alias_is_reported);
     tcase_add_test(tc, alias_bombs_and_deep_nesting_are_refused);
     tcase_add_test(tc, an_empty_file_and_a_second_document_are_reported);

@@ -595,6 +595,15 @@ START_TEST(positions_survive_a_snapshot_and_are_applied_once)
     memcpy(bad, data, size);
     bad[0] = 2; /* says two entries, holds one */
     ck_assert_int_eq(kpos_decode(&u, bad, size), -1);
+    /* A count far beyond what the bytes hold is refused before anything is
+     * allocated for it (found by fuzz/restore_fuzz: it asked for 24 GB). */
+    memset(bad, 0xff, 4);
+    ck_assert_int_eq(kpos_decode(&u, bad, size), -1);
+    /* So is a topic name with a NUL in it (it read back as "", which its
+     * own snapshot then refused). */
+    memcpy(bad, data, size);
+    bad[6] = '\0';
+    ck_assert_int_eq(kpos_decode(&u, bad, size), -1);
     free(bad);
     free(data);
     kpos_free(&u);

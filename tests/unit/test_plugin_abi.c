@@ -1,10 +1,12 @@
 /* The plugin boundary: the loader refuses broken plugins with a message
  * naming the file and the reason, and a plugin built out of tree from the
  * public header alone loads and runs in a pipeline. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "plugin_loader.h"
 #include "test_support.h"
 
 #define BROKEN_DIR SLUICE_BINARY_DIR "/tests/plugins"
@@ -408,6 +410,54 @@ START_TEST(shipped_plugins_export_only_their_entry)
 }
 END_TEST
 
+static void *noop_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
+                         char *errbuf, size_t errbuf_size)
+{
+    (void)api, (void)ctx, (void)opts, (void)errbuf, (void)errbuf_size;
+    return NULL;
+}
+static void noop_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
+{
+    (void)api, (void)ctx, (void)self;
+}
+static sluice_status noop_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                  sluice_batch *batch)
+{
+    (void)api, (void)ctx, (void)self, (void)batch;
+    return SLUICE_OK;
+}
+
+/* Found by fuzz/descriptor_fuzz: an option table whose struct_size is no
+ * multiple of the struct's alignment had its entries read misaligned. */
+START_TEST(refuses_option_table_with_a_misaligned_stride)
+{
+    const uint32_t stride = (uint32_t)(offsetof(sluice_option_spec, enum_values) + 4);
+    _Alignas(sluice_option_spec) char table[2 * sizeof(sluice_option_spec) + 64] = {0};
+    sluice_option_spec first = {stride, "size", SLUICE_OPT_INT, "1", 0, "doc", 0, 0, NULL, 0, 0};
+    memcpy(table, &first, stride);
+    memcpy(table + stride, &stride, sizeof stride); /* the terminator: NULL name */
+    sluice_plugin d = {.struct_size = sizeof d,
+                       .abi_version = SLUICE_ABI_VERSION,
+                       .name = "misaligned",
+                       .kind = SLUICE_KIND_SINK,
+                       .version = "1",
+                       .options = (const sluice_option_spec *)(void *)table,
+                       .create = noop_create,
+                       .destroy = noop_destroy,
+                       .process = noop_process};
+    char err[400] = "";
+    ck_assert_ptr_null(plugin_from_descriptor(&d, err, sizeof err));
+    ck_assert_msg(strstr(err, "not a multiple of its alignment") != NULL, "%s", err);
+    /* The same table with a proper stride is accepted. */
+    first.struct_size = sizeof first;
+    sluice_option_spec ok[2] = {first, SLUICE_OPTION_END};
+    d.options = ok;
+    loaded_plugin *p = plugin_from_descriptor(&d, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    plugin_descriptor_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plugin_abi");
@@ -426,6 +476,7 @@ int main(void)
     tcase_add_test(tc, refuses_file_that_is_not_a_shared_object);
     tcase_add_test(tc, create_failure_stops_the_pipeline_with_its_reason);
     tcase_add_test(tc, plugins_command_lists_broken_plugins_with_reasons);
+    tcase_add_test(tc, refuses_option_table_with_a_misaligned_stride);
     suite_add_tcase(s, tc);
     TCase *oot = tcase_create("out_of_tree");
     tcase_set_timeout(oot, 60);

@@ -260,8 +260,13 @@ static void add_node(builder *b, cfg_node *n)
                 break;
             }
         }
-        f->key = n->scalar;
-        n->scalar = NULL;
+        /* A copy: the node may carry an anchor, and an alias to it later
+         * copies its text. */
+        f->key = strdup(n->scalar);
+        if (!f->key) {
+            b->failed = 1;
+            f->drop_value = 1;
+        }
         discard(b, n);
         return;
     }

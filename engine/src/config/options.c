@@ -224,11 +224,16 @@ static void format_range(const sluice_option_spec *s, char *buf, size_t size, in
     char lo[32], hi[32];
     int has_lo = !bound_is_open(s, s->min, for_error) && !(s->type == SLUICE_OPT_DURATION && s->min <= 0);
     int has_hi = !bound_is_open(s, s->max, for_error);
-    format_bound(s, s->min, lo, sizeof lo);
-    format_bound(s, s->max, hi, sizeof hi);
-    if (!has_range(s) || (!has_lo && !has_hi))
+    if (!has_range(s) || (!has_lo && !has_hi)) {
         snprintf(buf, size, "%s", "");
-    else if (has_lo && has_hi)
+        return;
+    }
+    /* Only the bounds shown: an open one (1e300) is no int64 to format. */
+    if (has_lo)
+        format_bound(s, s->min, lo, sizeof lo);
+    if (has_hi)
+        format_bound(s, s->max, hi, sizeof hi);
+    if (has_lo && has_hi)
         snprintf(buf, size, "%s%s..%s", for_error ? "in " : "", lo, hi);
     else if (has_lo)
         snprintf(buf, size, "at least %s", lo);

@@ -227,6 +227,15 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
                 out->name, stride, (size_t)OPTION_SPEC_MIN_SIZE);
             return -1;
         }
+        /* A compiler's sizeof is a multiple of the struct's alignment; any
+         * other stride would have the entries below read misaligned. */
+        if (stride % _Alignof(sluice_option_spec) != 0) {
+            snprintf(err, errsz,
+                     "malformed descriptor: plugin '%s' option table has struct_size %u, not a multiple of "
+                     "its alignment (%zu)",
+                     out->name, stride, (size_t) _Alignof(sluice_option_spec));
+            return -1;
+        }
         const char *base = (const char *)out->options;
         for (size_t i = 0; i < 1024; i++) {
             const sluice_option_spec *spec = (const sluice_option_spec *)(base + i * stride);

@@ -162,6 +162,11 @@ static char *get_str(sluice_bytes_reader *r)
 {
     uint32_t len = sluice_bytes_get_u32(r);
     const char *s = sluice_bytes_take(r, len);
+    /* A NUL inside would cut the name short: no file this engine wrote. */
+    if (s != NULL && memchr(s, '\0', len) != NULL) {
+        r->failed = 1;
+        s = NULL;
+    }
     return s != NULL ? xstrndup(s, len) : xstrdup("");
 }
 

@@ -301,7 +301,8 @@ int sluice_harness_run(sluice_harness *h)
         else
             step_advance_ports(s, in[j].wm, in[j].seq);
     }
-    process_segment(h, in + start, n - start);
+    if (start < n) /* in is NULL when nothing was ever pushed: no offset from it */
+        process_segment(h, in + start, n - start);
     h->pending.n = 0;
     harness_capture(h);
     arena_reset(&h->p.tick_arena);

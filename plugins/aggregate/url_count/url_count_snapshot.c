@@ -54,7 +54,8 @@ sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ct
         const window_counts *prev = windows->count ? windows->items[windows->count - 1] : NULL;
         int ordered = prev == NULL || prev->start < w->start;
         int fired_prefix = !w->fired || windows->nfired == windows->count;
-        if (!ordered || !fired_prefix || w->end - w->start != size_ms) {
+        /* In unsigned arithmetic: end - start of arbitrary bytes may overflow. */
+        if (!ordered || !fired_prefix || (uint64_t)w->end - (uint64_t)w->start != (uint64_t)size_ms) {
             window_counts_free(w);
             return refuse(api, ctx, windows, "windows out of order");
         }

@@ -336,7 +336,9 @@ window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n)
         uint32_t len = sluice_bytes_get_u32(in);
         const char *url = sluice_bytes_take(in, len);
         int64_t n = sluice_bytes_get_i64(in);
-        if (in->failed || len == 0 || n < 1) {
+        /* The URLs' counts add up to the window's clicks: one above what is
+         * left of them is malformed (and would overflow the sum). */
+        if (in->failed || len == 0 || n < 1 || n > clicks - url_clicks) {
             in->failed = 1;
             break;
         }

@@ -208,7 +208,9 @@ void session_store_close(session_store *st, uint32_t id, uint64_t *user_sessions
         st->pool[p].next = s->next;
     }
     u->sessions++;
-    u->duration_sum += s->end - s->start;
+    /* Saturating: a restored sum may be anything a snapshot held. */
+    int64_t d = s->end - s->start;
+    u->duration_sum = u->duration_sum > INT64_MAX - d ? INT64_MAX : u->duration_sum + d;
     *user_sessions = u->sessions;
     *user_duration_sum = u->duration_sum;
     session_release_urls(st, s);

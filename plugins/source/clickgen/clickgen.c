@@ -197,6 +197,10 @@ static void clickgen_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *
     free(g);
 }
 
+/* 2^53 ms (285,000 years): simulated time and the start of event time stay
+ * below it, so their sum is an exact double and fits an int64. */
+#define MAX_SIMULATED_MS 9007199254740992.0
+
 static int64_t clamp_ts(int64_t ts) { return ts < 0 ? 0 : ts; }
 
 /* Renders message number g->sent into g->buf; returns its length and the user. */
@@ -400,6 +404,11 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
     }
     g->sent = sluice_bytes_get_u64(&r);
     g->start_ms = sluice_bytes_get_i64(&r);
+    if (g->start_ms < 0 || (double)g->start_ms > MAX_SIMULATED_MS) {
+        api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: start time %lld is malformed",
+                 (long long)g->start_ms);
+        return SLUICE_ERR_STATE;
+    }
     for (int i = 0; i < 4; i++)
         m->rng.s[i] = sluice_bytes_get_u64(&r);
     v = sluice_bytes_get_u64(&r);
@@ -424,6 +433,13 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
         click_user *u = &m->heap[i];
         v = sluice_bytes_get_u64(&r);
         memcpy(&u->next_ms, &v, sizeof v);
+        /* Event time is start_ms + next_ms as an int64: a time that is not
+         * a number, or beyond what a double counts exactly, is no state
+         * this plugin wrote (and would overflow the conversion). */
+        if (!(u->next_ms >= 0 && u->next_ms <= MAX_SIMULATED_MS)) {
+            api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: user %u's next click time is malformed", i);
+            return SLUICE_ERR_STATE;
+        }
         u->user = (uint32_t)sluice_bytes_get_u64(&r);
         u->clicks_left = (uint32_t)sluice_bytes_get_u64(&r);
         u->last_url = (uint32_t)sluice_bytes_get_u64(&r);

@@ -264,6 +264,10 @@ int kpos_decode(kpos_table *t, const void *data, size_t size)
     uint32_t count = sluice_bytes_get_u32(&in);
     if (in.failed)
         return -1;
+    /* Each entry takes at least 15 bytes (a one-byte topic): a count the
+     * bytes cannot hold is malformed, not an allocation to attempt. */
+    if (count > (size - 4) / 15)
+        return -1;
     kpos_restored *r = calloc(count ? count : 1, sizeof *r);
     if (r == NULL)
         return -1;
@@ -274,6 +278,9 @@ int kpos_decode(kpos_table *t, const void *data, size_t size)
         int32_t partition = (int32_t)sluice_bytes_get_u32(&in);
         int64_t offset = sluice_bytes_get_i64(&in);
         if (in.failed || len == 0 || partition < 0 || offset < 0)
+            goto bad;
+        /* A topic name holds no NUL: one inside would cut it short. */
+        if (memchr(topic, '\0', len) != NULL)
             goto bad;
         r[n].topic = strndup(topic, len);
         if (r[n].topic == NULL)
