@@ -144,6 +144,24 @@ def main():
                       "peak RSS"], rows, "lrrrrrr"))
     out.append("")
 
+    if "scale1_wall" in v:
+        n = num(v, "scale_events")
+        one, two = rate(n, num(v, "scale1_wall")), rate(n, num(v, "scale2_wall"))
+        state = num(v, "scale_state_bytes")
+        out.append(table(
+            [f"scale-out: clickstream.yaml (key: user_id), {int(n):,} events, 12 partitions, "
+             "one group, wall from start to the last instance's end (joins included)",
+             "events/s", "wall s", "CPU s"],
+            [["1 instance", human(one), secs(num(v, "scale1_wall")), secs(num(v, "scale1_cpu"))],
+             [f"2 instances (events read: {v.get('scale2_read', '?')})", human(two),
+              secs(num(v, "scale2_wall")), secs(num(v, "scale2_cpu"))],
+             ["2 / 1", times(ratio(two, one)), "", ""],
+             ["task state written to the changelog, bytes per input event (1 instance)",
+              "-" if state is None or not n else f"{state / n:.1f}", "", ""],
+             ["repartition bytes per input event", "- (url_count is not repartitioned yet)", "", ""]],
+            "lrrr"))
+        out.append("")
+
     r_raw, r_raw_s = ratio(cs, raw), ratio(cs_steady, raw_steady)
     r_py, r_py_s = ratio(cs, py), ratio(cs_steady, py_steady)
     r_kcat = ratio(cs, kcat)

@@ -129,3 +129,71 @@ int ts_run_suite(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+void ts_generate_clicks(const char *options, const char *out)
+{
+    char *pipeline = ts_strf("%s/generate-%d.yaml", ts_tmpdir(), (int)getpid());
+    char *yaml = ts_strf("steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: clickgen\n"
+                         "    options: {%s%s}\n"
+                         "    event: raw\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: clicks\n"
+                         "    options: {path: '%s', truncate: true}\n",
+                         strstr(options, "start:") ? "" : "start: 1795737600000, ", options, out);
+    ts_write_file(pipeline, yaml);
+    char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, pipeline);
+    char *err = NULL;
+    int rc = ts_run(cmd, NULL, &err);
+    ck_assert_msg(rc == 0, "clickgen failed (%d): %s", rc, err ? err : "");
+    free(err);
+    free(cmd);
+    free(yaml);
+    free(pipeline);
+}
+
+sluice_harness *ts_harness(const char *plugin_file, const char *options, int64_t ooo_ms)
+{
+    char err[512];
+    char *path = ts_strf("%s/%s", SLUICE_PLUGIN_DIR, plugin_file);
+    sluice_harness *h = sluice_harness_new(path, err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    free(path);
+    char *opts = ts_strf("{%s}", options);
+    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
+    free(opts);
+    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
+    if (ooo_ms >= 0)
+        sluice_harness_max_out_of_order(h, ooo_ms);
+    return h;
+}
+
+void ts_harness_push_lines(sluice_harness *h, const char *input)
+{
+    for (const char *line = input; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *one = strndup(line, len);
+        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
+        ck_assert_msg(sluice_harness_run(h) == 0, "%s", sluice_harness_error(h));
+        free(one);
+        line += len + (nl != NULL);
+    }
+}
+
+char *ts_harness_keyed(sluice_harness *h, const char *output)
+{
+    size_t n = sluice_harness_count(h, output), len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = sluice_harness_key(h, output, i);
+        len += (key ? strlen(key) : 0) + strlen(sluice_harness_record(h, output, i)) + 2;
+    }
+    char *text = calloc(1, len + 1);
+    for (size_t i = 0, at = 0; i < n; i++) {
+        const char *key = sluice_harness_key(h, output, i);
+        at += (size_t)sprintf(text + at, "%s\t%s\n", key ? key : "", sluice_harness_record(h, output, i));
+    }
+    return text;
+}

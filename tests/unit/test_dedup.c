@@ -1,8 +1,9 @@
 /* The dedup operator (docs/semantics.md section 3), run by the test driver
- * (sluice/testing.h) for its rules, and through the real `sluice` binary
- * (file source -> dedup -> file sinks for its main and rejected outputs) for
- * batch sizes and restarts. Plus its fingerprint table on its own, against a plain reference,
- * for what the binary cannot show (probing, sweeps, memory per key). */
+ * (sluice/testing.h) for its rules, its key table over long streams (against
+ * a plain reference, growing and shrinking, memory per key) and its
+ * snapshots; and through the real `sluice` binary (file source -> dedup ->
+ * file sinks for its main and rejected outputs) for batch sizes and a
+ * restart from a state checkpoint. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,11 +20,6 @@
         const char *got_ = (got), *want_ = (want);                                 \
         ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
-
-/* The table is tested as compiled into the plugin; it needs only libc. */
-#include "../../plugins/filter/dedup/dedup_key.c"
-#include "../../plugins/filter/dedup/dedup_snapshot.c"
-#include "../../plugins/filter/dedup/dedup_table.c"
 
 typedef struct run_result {
     int rc;
@@ -115,21 +111,8 @@ typedef struct driven {
  * then end the input. */
 static driven drive_dedup(const char *input, const char *options, int ooo_ms)
 {
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    char *opts = ts_strf("{%s}", options);
-    ck_assert_int_eq(sluice_harness_options(h, opts), 0);
-    free(opts);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    sluice_harness_max_out_of_order(h, ooo_ms);
-    for (const char *line = input; *line;) {
-        const char *nl = strchr(line, '\n');
-        char *one = strndup(line, (size_t)(nl - line));
-        ck_assert_msg(sluice_harness_push(h, one) == 0, "%s", sluice_harness_error(h));
-        free(one);
-        line = nl + 1;
-    }
+    sluice_harness *h = ts_harness("operator-dedup.so", options, ooo_ms);
+    ts_harness_push_lines(h, input);
     ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
     driven r = {strdup(sluice_harness_output_text(h, "main")),
                 strdup(sluice_harness_output_text(h, "rejected")),
@@ -325,20 +308,10 @@ static void make_stream(size_t n, int64_t ttl, int64_t ooo, char **input, char *
     *expected = want;
 }
 
-static sluice_harness *dedup_with(const char *options)
-{
-    char err[512];
-    sluice_harness *h = sluice_harness_new(SLUICE_PLUGIN_DIR "/operator-dedup.so", err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    ck_assert_int_eq(sluice_harness_options(h, options), 0);
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    return h;
-}
-
 START_TEST(keys_survive_a_restart_of_the_instance)
 {
     /* Snapshot, a fresh instance, restore: e1 and the triple are still known. */
-    sluice_harness *h = dedup_with("{emit_rejected: true}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "emit_rejected: true", -1);
     ck_assert_int_eq(sluice_harness_push(h, E1), 0);
     ck_assert_int_eq(sluice_harness_push(h, T1), 0);
     ck_assert_msg(sluice_harness_restart(h) == 0, "%s", sluice_harness_error(h));
@@ -358,7 +331,7 @@ START_TEST(the_watermark_alone_expires_keys_between_batches)
 {
     /* ttl 10s from first_ts 1000: a watermark moved to 11000 with no record
      * (an upstream filter dropped them) expires the key; 10999 does not. */
-    sluice_harness *h = dedup_with("{ttl: 10s}");
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 10s", -1);
     ck_assert_int_eq(sluice_harness_push(h, K0), 0);
     ck_assert_int_eq(sluice_harness_watermark(h, 10999), 0);
     ck_assert_int_eq(sluice_harness_push(h, K0), 0);
@@ -473,61 +446,48 @@ START_TEST(keys_survive_a_restart_from_a_state_checkpoint)
 }
 END_TEST
 
-/* ---- the fingerprint table on its own ----------------------------------- */
-
-static dedup_fp fp_of(unsigned k, unsigned lo_range)
-{
-    /* Few distinct `lo` values force long probe runs and shared home slots;
-     * `hi` alone tells the keys apart. */
-    dedup_fp fp = {(uint64_t)(k % lo_range) * 0x9E3779B97F4A7C15ull, (uint64_t)k + 1};
-    return fp;
-}
+/* ---- the key table, through the driver ----------------------------------- */
 
 START_TEST(table_agrees_with_a_plain_reference_through_sweeps_and_resizes)
 {
-    enum { KEYS = 6000, STEPS = 400000 };
+    /* Phases of many and few live event ids, so the table grows, sweeps and
+     * shrinks; each event's verdict against a brute-force reference. */
+    enum { KEYS = 6000, STEPS = 120000, PHASE = 20000 };
+    const int64_t ttl = 2000;
     int64_t *expires = malloc(KEYS * sizeof *expires);
     for (size_t k = 0; k < KEYS; k++)
         expires[k] = INT64_MIN;
-    dedup_table t;
-    ck_assert_int_eq(dedup_table_init(&t), 0);
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 2s", -1);
+    sluice_harness_max_out_of_order(h, 0);
     uint64_t rng = 7;
-    int64_t wm = 0;
-    size_t max_cap = 0;
+    int64_t ts = 0, max_bytes = 0, duplicates = 0;
     for (size_t step = 0; step < STEPS; step++) {
-        /* Phases of many and few live keys, so the table grows and shrinks. */
-        unsigned universe = (step / 50000) % 2 ? 200 : KEYS;
+        unsigned universe = (step / PHASE) % 2 ? 200 : KEYS;
         unsigned k = (unsigned)(lcg_next(&rng) % universe);
-        wm += (int64_t)(lcg_next(&rng) % 3);
-        int64_t exp_at = wm + (int64_t)(lcg_next(&rng) % 2000);
-        int want_dup = expires[k] != INT64_MIN && wm < expires[k];
-        dedup_verdict v = dedup_table_check(&t, fp_of(k, 97), exp_at, wm);
-        ck_assert_msg(v == (want_dup ? DEDUP_DUPLICATE : DEDUP_NEW), "step %zu key %u", step, k);
+        ts += (int64_t)(lcg_next(&rng) % 3);
+        int want_dup = expires[k] != INT64_MIN && ts < expires[k]; /* the watermark is ts */
         if (!want_dup)
-            expires[k] = exp_at;
-        if (dedup_table_capacity(&t) > max_cap)
-            max_cap = dedup_table_capacity(&t);
+            expires[k] = ts + ttl;
+        duplicates += want_dup;
+        char line[96];
+        snprintf(line, sizeof line, "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":%lld,\"event_id\":\"k%u\"}",
+                 (long long)ts, k);
+        ck_assert_int_eq(sluice_harness_push(h, line), 0);
+        if (step % 1000 == 999) {
+            ck_assert_msg(sluice_harness_counter(h, "rejected.duplicate") == duplicates,
+                          "step %zu: %lld, want %lld", step,
+                          (long long)sluice_harness_counter(h, "rejected.duplicate"), (long long)duplicates);
+            int64_t bytes = sluice_harness_counter(h, "state.bytes");
+            if (bytes > max_bytes)
+                max_bytes = bytes;
+            sluice_harness_clear(h);
+        }
     }
-    /* It grew for the big phase and gave the memory back in the small one. */
-    ck_assert_uint_ge(max_cap, 1024);
-    ck_assert_uint_le(dedup_table_capacity(&t), max_cap / 4);
-    dedup_table_free(&t);
+    /* It grew for the big phases and gave the memory back in the small one. */
+    ck_assert_int_ge(max_bytes, 1024 * 16);
+    ck_assert_int_le(sluice_harness_counter(h, "state.bytes"), max_bytes / 4);
+    sluice_harness_free(h);
     free(expires);
-}
-END_TEST
-
-START_TEST(sweep_removes_exactly_the_expired_keys)
-{
-    dedup_table t;
-    ck_assert_int_eq(dedup_table_init(&t), 0);
-    /* No sweep happens below 7/8 full, so insert few enough by hand. */
-    for (unsigned k = 0; k < 12; k++)
-        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 100 + k, 0), DEDUP_NEW);
-    /* At 106 the keys expiring at 100..106 are gone, 107..111 remain. */
-    ck_assert_uint_eq(dedup_table_sweep(&t, 106), 5);
-    for (unsigned k = 0; k < 12; k++)
-        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 3), 200, 106), k >= 7 ? DEDUP_DUPLICATE : DEDUP_NEW);
-    dedup_table_free(&t);
 }
 END_TEST
 
@@ -535,105 +495,113 @@ START_TEST(memory_per_live_key_stays_within_64_bytes)
 {
     /* A steady stream of new keys: one per ms, ttl 20s, watermark 5s behind,
      * so about 20000 keys are live. Measure from the first expiry on. */
-    enum { N = 200000 };
+    enum { N = 100000 };
     const int64_t ttl = 20000, ooo = 5000;
-    dedup_table t;
-    ck_assert_int_eq(dedup_table_init(&t), 0);
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 20s", -1);
+    sluice_harness_max_out_of_order(h, ooo);
     double worst = 0;
     for (int64_t i = 0; i < N; i++) {
-        char id[24];
-        int len = snprintf(id, sizeof id, "event-%lld", (long long)i);
-        dedup_fp fp = dedup_key_event_id((uint64_t)i * 0xff51afd7ed558ccdull, id, (size_t)len);
-        int64_t wm = i - ooo;
-        ck_assert_int_eq(dedup_table_check(&t, fp, i + ttl, wm), DEDUP_NEW);
-        if (i > ttl + ooo) {
-            int64_t live = i - (wm - ttl); /* keys with first_ts > wm - ttl */
-            double per_key = (double)dedup_table_bytes(&t) / (double)live;
+        char line[96];
+        snprintf(line, sizeof line,
+                 "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":%lld,\"event_id\":\"event-%lld\"}", (long long)i,
+                 (long long)i);
+        ck_assert_int_eq(sluice_harness_push(h, line), 0);
+        if (i > ttl + ooo && i % 97 == 0) {
+            int64_t live = sluice_harness_counter(h, "state.keys"); /* delivers the batch */
+            ck_assert_int_ge(live, ttl - 1);
+            double per_key = (double)sluice_harness_counter(h, "state.bytes") / (double)live;
             if (per_key > worst)
                 worst = per_key;
+            sluice_harness_clear(h);
         }
     }
+    ck_assert_int_eq(sluice_harness_counter(h, "rejected.duplicate"), 0);
     ck_assert_msg(worst <= 64.0, "%.1f bytes per live key", worst);
-    dedup_table_free(&t);
+    sluice_harness_free(h);
 }
 END_TEST
 
-START_TEST(fingerprints_separate_kinds_and_field_boundaries)
+START_TEST(keys_separate_kinds_and_field_boundaries)
 {
-    /* Same role hash, different bytes or kind: different fingerprints. */
-    dedup_fp a = dedup_key_event_id(1, "abc", 3);
-    dedup_fp b = dedup_key_event_id(1, "abd", 3);
-    ck_assert(a.hi != b.hi);
-    dedup_fp t1 = dedup_key_triple(5, "ab", 2, 6, "c", 1, 10);
-    dedup_fp t2 = dedup_key_triple(5, "a", 1, 6, "bc", 2, 10);
-    dedup_fp t3 = dedup_key_triple(5, "ab", 2, 6, "c", 1, 11);
-    ck_assert(t1.hi != t2.hi);
-    ck_assert(t1.hi != t3.hi && t1.lo != t3.lo);
-    ck_assert(dedup_key_event_id(1, "", 0).hi != 0);
+    /* Same bytes split differently, or another kind of key: all new. */
+    sluice_harness *h = ts_harness("operator-dedup.so", "", -1);
+    const char *events[] = {
+        "{\"user_id\":\"ab\",\"url\":\"c\",\"ts\":10}",
+        "{\"user_id\":\"a\",\"url\":\"bc\",\"ts\":10}",
+        "{\"user_id\":\"ab\",\"url\":\"c\",\"ts\":11}",
+        "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":10,\"event_id\":\"abc\"}",
+        "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":10,\"event_id\":\"abd\"}",
+        "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":10,\"event_id\":\"\"}",
+        "{\"user_id\":\"ab|c\",\"url\":\"/\",\"ts\":10}",
+        "{\"user_id\":\"ab\",\"url\":\"c|/\",\"ts\":10}",
+    };
+    for (size_t i = 0; i < sizeof events / sizeof *events; i++)
+        ck_assert_int_eq(sluice_harness_push(h, events[i]), 0);
+    ck_assert_uint_eq(sluice_harness_count(h, "main"), sizeof events / sizeof *events);
+    ck_assert_int_eq(sluice_harness_counter(h, "rejected.duplicate"), 0);
+    sluice_harness_free(h);
 }
 END_TEST
 
-/* Just enough of a host for the snapshot code: memory and a silent log. */
-static void quiet_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
-{
-    (void)ctx;
-    (void)level;
-    (void)fmt;
-}
+/* ---- snapshots ------------------------------------------------------------ */
 
-static sluice_host_api snapshot_host(void)
+/* 500 event ids k0..k499, k first seen at ts k with ttl 1s: k expires when
+ * the watermark reaches 1000 + k. */
+static sluice_harness *sample_keys(void)
 {
-    sluice_host_api api;
-    memset(&api, 0, sizeof api);
-    api.struct_size = sizeof api;
-    api.log = quiet_log;
-    api.alloc = malloc;
-    api.free = free;
-    return api;
+    sluice_harness *h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
+    for (int k = 0; k < 500; k++) {
+        char line[96];
+        snprintf(line, sizeof line, "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":%d,\"event_id\":\"k%d\"}", k, k);
+        ck_assert_int_eq(sluice_harness_push(h, line), 0);
+    }
+    ck_assert_int_eq(sluice_harness_counter(h, "state.keys"), 500);
+    return h;
 }
 
 START_TEST(snapshot_round_trip_keeps_keys_and_their_expiry)
 {
-    sluice_host_api api = snapshot_host();
-    dedup_table t, back;
-    ck_assert_int_eq(dedup_table_init(&t), 0);
-    ck_assert_int_eq(dedup_table_init(&back), 0);
-    for (unsigned k = 0; k < 500; k++)
-        ck_assert_int_eq(dedup_table_check(&t, fp_of(k, 1000), 1000 + k, 0), DEDUP_NEW);
-    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    ck_assert_int_eq(dedup_snapshot_write(&api, &t, &snap), SLUICE_OK);
-    ck_assert_uint_eq(snap.encoding_version, DEDUP_SNAPSHOT_VERSION);
-    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &back, &snap), SLUICE_OK);
-    ck_assert_uint_eq(dedup_table_count(&back), 500);
-    /* At watermark 1250 keys 0..250 have expired, 251..499 have not. */
-    for (unsigned k = 0; k < 500; k++)
-        ck_assert_int_eq(dedup_table_check(&back, fp_of(k, 1000), 5000, 1250),
-                         k > 250 ? DEDUP_DUPLICATE : DEDUP_NEW);
-    free(snap.data);
-    dedup_table_free(&t);
-    dedup_table_free(&back);
+    sluice_harness *h = sample_keys();
+    ck_assert_msg(sluice_harness_restart(h) == 0, "%s", sluice_harness_error(h));
+    ck_assert_int_eq(sluice_harness_counter(h, "state.keys"), 500);
+    /* At watermark 1250 keys k0..k250 have expired, k251..k499 have not. */
+    ck_assert_int_eq(sluice_harness_watermark(h, 1250), 0);
+    sluice_harness_clear(h);
+    for (int k = 0; k < 500; k++) {
+        char line[96];
+        snprintf(line, sizeof line, "{\"user_id\":\"u\",\"url\":\"/\",\"ts\":5000,\"event_id\":\"k%d\"}", k);
+        ck_assert_int_eq(sluice_harness_push(h, line), 0);
+    }
+    ck_assert_uint_eq(sluice_harness_count(h, "main"), 251);
+    ck_assert_str_eq(sluice_harness_field(h, "main", 250, "event_id"), "k250");
+    ck_assert_int_eq(sluice_harness_counter(h, "rejected.duplicate"), 249);
+    sluice_harness_free(h);
 }
 END_TEST
 
 START_TEST(snapshot_of_another_version_or_malformed_is_refused)
 {
-    sluice_host_api api = snapshot_host();
-    dedup_table t;
-    ck_assert_int_eq(dedup_table_init(&t), 0);
-    ck_assert_int_eq(dedup_table_check(&t, fp_of(1, 10), 100, 0), DEDUP_NEW);
-    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    ck_assert_int_eq(dedup_snapshot_write(&api, &t, &snap), SLUICE_OK);
+    sluice_harness *h = sample_keys();
+    sluice_snapshot snap;
+    ck_assert_msg(sluice_harness_snapshot(h, &snap) == 0, "%s", sluice_harness_error(h));
+    sluice_harness_free(h);
 
-    snap.encoding_version = DEDUP_SNAPSHOT_VERSION + 1;
-    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
-    snap.encoding_version = DEDUP_SNAPSHOT_VERSION;
-    snap.size -= 1; /* truncated */
-    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
-    snap.size = 4; /* shorter than its header */
-    ck_assert_int_eq(dedup_snapshot_read(&api, NULL, &t, &snap), SLUICE_ERR_STATE);
-    ck_assert_uint_eq(dedup_table_count(&t), 0); /* refused: left empty */
+    sluice_snapshot other = snap;
+    other.encoding_version = snap.encoding_version + 1;
+    h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
+    ck_assert_int_eq(sluice_harness_restore(h, &other), -1);
+    ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
+                  sluice_harness_error(h));
+    sluice_harness_free(h);
+    const size_t sizes[] = {snap.size - 1, 4}; /* truncated; shorter than its header */
+    for (size_t i = 0; i < 2; i++) {
+        other = snap;
+        other.size = sizes[i];
+        h = ts_harness("operator-dedup.so", "ttl: 1s", -1);
+        ck_assert_msg(sluice_harness_restore(h, &other) == -1, "%zu bytes: accepted", sizes[i]);
+        sluice_harness_free(h);
+    }
     free(snap.data);
-    dedup_table_free(&t);
 }
 END_TEST
 
@@ -657,11 +625,11 @@ int main(void)
     tcase_add_test(binary, keys_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, binary);
 
-    TCase *table = tcase_create("fingerprint_table");
+    TCase *table = tcase_create("key_table");
+    tcase_set_timeout(table, 120);
     tcase_add_test(table, table_agrees_with_a_plain_reference_through_sweeps_and_resizes);
-    tcase_add_test(table, sweep_removes_exactly_the_expired_keys);
     tcase_add_test(table, memory_per_live_key_stays_within_64_bytes);
-    tcase_add_test(table, fingerprints_separate_kinds_and_field_boundaries);
+    tcase_add_test(table, keys_separate_kinds_and_field_boundaries);
     tcase_add_test(table, snapshot_round_trip_keeps_keys_and_their_expiry);
     tcase_add_test(table, snapshot_of_another_version_or_malformed_is_refused);
     suite_add_tcase(s, table);

@@ -1,13 +1,14 @@
 /* The kafka source and sink through the real `sluice` binary, against a
  * broker this test starts on loopback: keys, origins, committed offsets,
  * where a new group starts, lost data, secrets, refused settings and
- * undeliverable messages. Also the plugins' pure parts, compiled in: the
- * key_field scanner and the position table with its snapshot encoding. */
+ * undeliverable messages. Also the plugins' pure parts, linked as the
+ * plugins link them (their own libraries): the key_field scanner and the
+ * position table with its snapshot encoding. */
 #include "test_kafka_support.h"
 
-#include "../../plugins/sink/kafka/key_field.c"
-#include "../../plugins/source/kafka/kafka_order.c"
-#include "../../plugins/source/kafka/kafka_positions.c"
+#include "kafka_order.h"
+#include "kafka_positions.h"
+#include "key_field.h"
 
 static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name); }
 

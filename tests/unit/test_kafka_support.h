@@ -286,26 +286,9 @@ static inline char **kt_lines(const char *path, char **buf, size_t *count)
 /* clickgen with `options` (YAML flow-map entries) into `out`, raw lines. */
 static inline void kt_generate(const char *options, const char *out)
 {
-    char *pipeline = ts_strf("%s/gen-%d.yaml", ts_tmpdir(), (int)getpid());
-    char *yaml = ts_strf("steps:\n"
-                         "  - name: clicks\n"
-                         "    plugin: clickgen\n"
-                         "    options: {start: %lld, %s}\n"
-                         "    event: raw\n"
-                         "  - name: out\n"
-                         "    plugin: file\n"
-                         "    input: clicks\n"
-                         "    options: {path: '%s', truncate: true}\n",
-                         KT_START_MS, options, out);
-    ts_write_file(pipeline, yaml);
-    char *cmd = ts_strf("'%s' run '%s'", SLUICE_BIN, pipeline);
-    char *err = NULL;
-    int rc = ts_run(cmd, NULL, &err);
-    ck_assert_msg(rc == 0, "clickgen failed (%d): %s", rc, err ? err : "");
-    free(err);
-    free(cmd);
-    free(yaml);
-    free(pipeline);
+    char *with_start = ts_strf("start: %lld, %s", KT_START_MS, options);
+    ts_generate_clicks(with_start, out);
+    free(with_start);
 }
 
 /* Write `yaml` to `name` in the temporary folder and run it with `env`

@@ -43,6 +43,7 @@ START_TEST(install_puts_engine_plugins_header_and_packages_in_the_prefix)
     assert_file("lib/sluice/plugins/operator-dedup.so");
     assert_file("lib/sluice/plugins/source-file.so");
     assert_file("include/sluice/plugin.h");
+    assert_file("include/sluice/bytes.h");
     assert_file("lib/pkgconfig/sluice-plugin.pc");
     assert_file("include/sluice/testing.h");
     assert_file("lib/pkgconfig/sluice-testing.pc");

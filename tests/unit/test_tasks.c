@@ -289,6 +289,46 @@ START_TEST(state_follows_its_task_across_a_restart_and_a_new_partition_count_is_
 }
 END_TEST
 
+/* key: on the source: shown by check for the shipped clickstream pipeline,
+ * refused with a reason everywhere it cannot apply. */
+START_TEST(check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply)
+{
+    char *cmd = ts_strf("%s check %s/pipelines/clickstream.yaml", SLUICE_BIN, SLUICE_SOURCE_DIR);
+    char *out = NULL, *err = NULL;
+    ck_assert_msg(ts_run(cmd, &out, &err) == 0, "%s", err);
+    ck_assert_msg(strstr(out,
+                         "stage 1 (keyed by user, a task per input partition): dedup, sessionize; by input "
+                         "partition (keyed by user) from clicks\n"),
+                  "check does not show the partition tasks:\n%s", out);
+    free(out);
+    free(err);
+    free(cmd);
+    static const char *const bad[][2] = {
+        {"  - {name: clicks, plugin: file, key: user_id, options: {path: /dev/null}}\n",
+         "plugin 'file' cannot run partition tasks"},
+        {"  - {name: clicks, plugin: kafka, key: url, options: {topics: [t], group: g}}\n",
+         "only the user field ('user_id') is supported, not 'url'"},
+        {"  - {name: clicks, plugin: file, options: {path: /dev/null}}\n"
+         "  - {name: d, plugin: dedup, input: clicks, key: user_id}\n",
+         "key: applies only to the source step"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = ts_strf("%s/key%zu.yaml", ts_tmpdir(), i);
+        char *yaml = ts_strf("steps:\n%s  - {name: out, plugin: stdout, input: %s}\n", bad[i][0],
+                             i == 2 ? "d" : "clicks");
+        ts_write_file(path, yaml);
+        cmd = ts_strf("%s check %s", SLUICE_BIN, path);
+        err = NULL;
+        ck_assert_int_ne(ts_run(cmd, NULL, &err), 0);
+        ck_assert_msg(err && strstr(err, bad[i][1]), "case %zu: want '%s' in:\n%s", i, bad[i][1], err);
+        free(err);
+        free(cmd);
+        free(yaml);
+        free(path);
+    }
+}
+END_TEST
+
 START_TEST(check_and_graph_show_the_stages_and_their_exchanges)
 {
     char *cmd = ts_strf(
@@ -381,6 +421,7 @@ int main(void)
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
     tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
+    tcase_add_test(tc, check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply);
     tcase_add_test(tc, a_quiet_stream_closes_every_tasks_sessions_in_time);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

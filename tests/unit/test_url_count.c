@@ -1,7 +1,9 @@
-/* The url_count operator (docs/semantics.md section 5), run through the real
- * `sluice` binary: file source -> url_count -> file sinks for its results,
- * its dead letters, and both merged in source order (which shows *when* a
- * window fired relative to the events around it). */
+/* The url_count operator (docs/semantics.md section 5). Its rules run
+ * through the test driver (sluice/testing.h): the plugin as built, records
+ * pushed with the watermark a source computes, each output and counter
+ * read back, snapshots restored into fresh instances. Batch-size
+ * independence and a restart from a state checkpoint run through the real
+ * `sluice` binary (file source -> url_count -> file sinks). */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,11 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sluice/testing.h"
 #include "test_support.h"
-
-/* The snapshot code is tested as compiled into the plugin; it needs only libc. */
-#include "../../plugins/aggregate/url_count/url_count_snapshot.c"
-#include "../../plugins/aggregate/url_count/window_counts.c"
 
 /* Exact text comparison that shows both texts when they differ. */
 #define assert_text(got, want)                                                     \
@@ -22,16 +21,42 @@
         ck_assert_msg(strcmp(got_, want_) == 0, "got:\n%swant:\n%s", got_, want_); \
     } while (0)
 
+/* What the driver collected: the outputs as JSON lines, the main output's
+ * keys as "key<TAB>json" lines, and the too-late count. */
+typedef struct driven {
+    char *out, *rejected, *keyed;
+    int64_t too_late;
+} driven;
+
+/* Input through a fresh url_count (options: a YAML flow-map body), then
+ * the end of the input. */
+static driven drive_counts(const char *input, const char *options, int64_t ooo_ms)
+{
+    sluice_harness *h = ts_harness("operator-url_count.so", options, ooo_ms);
+    ts_harness_push_lines(h, input);
+    ck_assert_msg(sluice_harness_end(h) == 0, "%s", sluice_harness_error(h));
+    driven r = {strdup(sluice_harness_output_text(h, "main")),
+                strdup(sluice_harness_output_text(h, "rejected")), NULL,
+                sluice_harness_counter(h, "rejected.too_late")};
+    r.keyed = ts_harness_keyed(h, "main");
+    sluice_harness_free(h);
+    return r;
+}
+
+static void driven_free(driven *r)
+{
+    free(r->out);
+    free(r->rejected);
+    free(r->keyed);
+}
+
 typedef struct run_result {
     char *out;      /* url_count's main output */
     char *rejected; /* its dead letters */
-    char *merged;   /* both, merged in the order of the events they derive from */
-    char *metrics;
-    char *keyed; /* main output as "key<TAB>json" lines */
 } run_result;
 
 /* Run input through url_count (with `options`, a YAML flow-map body) in its
- * own folder under the test's tmpdir. */
+ * own folder under the test's tmpdir, by the binary. */
 static run_result run_counts(const char *folder, const char *input, const char *options, int64_t ooo_ms,
                              int batch_size)
 {
@@ -57,26 +82,18 @@ static run_result run_counts(const char *folder, const char *input, const char *
                          "  - name: dead\n"
                          "    plugin: file\n"
                          "    input: counts.rejected\n"
-                         "    options: {path: rejected.jsonl, truncate: true}\n"
-                         "  - name: merged\n"
-                         "    plugin: file\n"
-                         "    input: [counts, counts.rejected]\n"
-                         "    options: {path: merged.jsonl, truncate: true}\n"
-                         "  - name: keyed\n"
-                         "    plugin: file\n"
-                         "    input: counts\n"
-                         "    options: {path: keyed.jsonl, truncate: true, with_key: true}\n",
+                         "    options: {path: rejected.jsonl, truncate: true}\n",
                          batch_size, (long long)ooo_ms, options);
     char *pipeline = ts_strf("%s/p.yaml", dir);
     ts_write_file(pipeline, yaml);
-    char *cmd = ts_strf("cd '%s' && '%s' run --metrics metrics.jsonl p.yaml", dir, SLUICE_BIN);
+    char *cmd = ts_strf("cd '%s' && '%s' run p.yaml", dir, SLUICE_BIN);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "sluice failed (%d): %s", rc, err ? err : "");
     run_result r;
-    const char *names[] = {"out.jsonl", "rejected.jsonl", "merged.jsonl", "metrics.jsonl", "keyed.jsonl"};
-    char **slots[] = {&r.out, &r.rejected, &r.merged, &r.metrics, &r.keyed};
-    for (size_t i = 0; i < 5; i++) {
+    const char *names[] = {"out.jsonl", "rejected.jsonl"};
+    char **slots[] = {&r.out, &r.rejected};
+    for (size_t i = 0; i < 2; i++) {
         char *path = ts_strf("%s/%s", dir, names[i]);
         *slots[i] = ts_read_file(path, NULL);
         ck_assert_msg(*slots[i] != NULL, "no %s", names[i]);
@@ -95,9 +112,6 @@ static void run_free(run_result *r)
 {
     free(r->out);
     free(r->rejected);
-    free(r->merged);
-    free(r->metrics);
-    free(r->keyed);
 }
 
 /* Input and expected lines. */
@@ -109,16 +123,16 @@ static void run_free(run_result *r)
     "{\"kind\":\"window_summary\",\"window_start\":" #start ",\"window_end\":" #end ",\"clicks\":" #clicks \
     ",\"unique_users\":" #users ",\"unique_urls\":" #urls ",\"top_urls\":[" top "]}\n"
 #define TOP(url, clicks) "{\"url\":\"" url "\",\"clicks\":" #clicks "}"
-#define TOO_LATE(ts, wm, lateness, line, raw)                                       \
+#define TOO_LATE(ts, wm, lateness, n, raw)                                          \
     "{\"reason\":\"too_late\",\"detail\":\"ts " #ts " is older than watermark " #wm \
-    " minus allowed_lateness " #lateness " ms\",\"origin\":\"in.jsonl:" #line "\",\"raw\":\"" raw "\"}\n"
+    " minus allowed_lateness " #lateness " ms\",\"origin\":\"push:" #n "\",\"raw\":\"" raw "\"}\n"
 #define RAW(user, url, ts) "{\\\"user_id\\\":\\\"" user "\\\",\\\"url\\\":\\\"" url "\\\",\\\"ts\\\":" #ts "}"
 
 START_TEST(kafka_keys_follow_semantics)
 {
     /* url_clicks by "<window_start>|<url>", window_summary by "<window_start>". */
-    run_result r = run_counts("keys", EV("u1", "/a", 60000) EV("u2", "/b|c", 61000) EV("u1", "/a", 200000),
-                              "size: 1m", 0, 4096);
+    driven r =
+        drive_counts(EV("u1", "/a", 60000) EV("u2", "/b|c", 61000) EV("u1", "/a", 200000), "size: 1m", 0);
     char *line = strtok(r.keyed, "\n");
     const char *want_keys[] = {"60000|/a\t", "60000|/b|c\t", "60000\t", "180000|/a\t", "180000\t"};
     for (size_t i = 0; i < 5; i++) {
@@ -127,7 +141,7 @@ START_TEST(kafka_keys_follow_semantics)
         line = strtok(NULL, "\n");
     }
     ck_assert_msg(line == NULL, "extra line %s", line);
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
@@ -135,21 +149,20 @@ START_TEST(windows_are_epoch_aligned_and_end_exclusive)
 {
     /* 1795737600000 is a whole minute: its last ms stays in the window, the
      * next ms opens the next one. */
-    run_result r =
-        run_counts("boundaries",
-                   EV("u1", "/a", 1795737600000) EV("u2", "/b", 1795737659999) EV("u3", "/c", 1795737660000),
-                   "size: 1m", 0, 1);
+    driven r = drive_counts(EV("u1", "/a", 1795737600000) EV("u2", "/b", 1795737659999)
+                                EV("u3", "/c", 1795737660000),
+                            "size: 1m", 0);
     assert_text(r.out, UC(1795737600000, 1795737660000, "/a", 1) UC(1795737600000, 1795737660000, "/b", 1)
                            SUM(1795737600000, 1795737660000, 2, 2, 2, TOP("/a", 1) "," TOP("/b", 1))
                                UC(1795737660000, 1795737720000, "/c", 1)
                                    SUM(1795737660000, 1795737720000, 1, 1, 1, TOP("/c", 1)));
-    run_free(&r);
+    driven_free(&r);
 
     /* A size that does not divide a minute is still aligned to the epoch. */
-    r = run_counts("boundaries_7s", EV("u1", "/a", 13999) EV("u1", "/a", 14000), "size: 7s", 0, 1);
+    r = drive_counts(EV("u1", "/a", 13999) EV("u1", "/a", 14000), "size: 7s", 0);
     assert_text(r.out, UC(7000, 14000, "/a", 1) SUM(7000, 14000, 1, 1, 1, TOP("/a", 1))
                            UC(14000, 21000, "/a", 1) SUM(14000, 21000, 1, 1, 1, TOP("/a", 1)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
@@ -158,22 +171,23 @@ START_TEST(window_fires_exactly_when_the_watermark_reaches_its_end)
     /* 1s out of order: the watermark is max ts - 1000. At 59999 window
      * [0, 60000) has not fired, so an event at 59999 joins it silently; at
      * 60000 it fires, before the next event (too late for it) is handled. */
-    run_result r = run_counts("fire_time",
-                              EV("u1", "/a", 100) EV("u2", "/b", 60999) EV("u3", "/c", 59999)
-                                  EV("u4", "/b", 61000) EV("u5", "/d", 59999),
-                              "size: 1m", 1000, 1);
     const char *window0 =
         UC(0, 60000, "/a", 1) UC(0, 60000, "/c", 1) SUM(0, 60000, 2, 2, 2, TOP("/a", 1) "," TOP("/c", 1));
     const char *window1 = UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 2, 1, TOP("/b", 2));
     const char *late = TOO_LATE(59999, 60000, 0, 5, RAW("u5", "/d", 59999));
+    sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m", 1000);
+    ts_harness_push_lines(h, EV("u1", "/a", 100) EV("u2", "/b", 60999) EV("u3", "/c", 59999));
+    assert_text(sluice_harness_output_text(h, "main"), "");
+    ts_harness_push_lines(h, EV("u4", "/b", 61000));
+    assert_text(sluice_harness_output_text(h, "main"), window0);
+    assert_text(sluice_harness_output_text(h, "rejected"), "");
+    ts_harness_push_lines(h, EV("u5", "/d", 59999));
+    assert_text(sluice_harness_output_text(h, "rejected"), late);
+    ck_assert_int_eq(sluice_harness_end(h), 0);
     char *out = ts_strf("%s%s", window0, window1);
-    char *merged = ts_strf("%s%s%s", window0, late, window1);
-    assert_text(r.out, out);
-    assert_text(r.rejected, late);
-    assert_text(r.merged, merged);
+    assert_text(sluice_harness_output_text(h, "main"), out);
     free(out);
-    free(merged);
-    run_free(&r);
+    sluice_harness_free(h);
 }
 END_TEST
 
@@ -181,32 +195,30 @@ START_TEST(url_clicks_in_byte_order_and_top_ties_broken_by_url)
 {
     /* Early URLs enter the top and are pushed out as others overtake them;
      * "/B" sorts before "/a" and "/é" (0xC3 0xA9) after "/z". */
-    run_result r =
-        run_counts("top",
-                   EV("u1", "/z", 1) EV("u1", "/é", 2) EV("u2", "/b", 3) EV("u3", "/a", 4) EV("u1", "/ab", 5)
-                       EV("u4", "/c", 6) EV("u2", "/b", 7) EV("u1", "/B", 8) EV("u1", "/c", 9)
-                           EV("u5", "/a", 10) EV("u1", "/ab", 11) EV("u6", "/B", 12) EV("u2", "/c", 13),
-                   "size: 1m, top: 3", 0, 1);
+    driven r = drive_counts(EV("u1", "/z", 1) EV("u1", "/é", 2) EV("u2", "/b", 3) EV("u3", "/a", 4)
+                                EV("u1", "/ab", 5) EV("u4", "/c", 6) EV("u2", "/b", 7) EV("u1", "/B", 8)
+                                    EV("u1", "/c", 9) EV("u5", "/a", 10) EV("u1", "/ab", 11)
+                                        EV("u6", "/B", 12) EV("u2", "/c", 13),
+                            "size: 1m, top: 3", 0);
     assert_text(r.out,
                 UC(0, 60000, "/B", 2) UC(0, 60000, "/a", 2) UC(0, 60000, "/ab", 2) UC(0, 60000, "/b", 2)
                     UC(0, 60000, "/c", 3) UC(0, 60000, "/z", 1) UC(0, 60000, "/é", 1)
                         SUM(0, 60000, 13, 6, 7, TOP("/c", 3) "," TOP("/B", 2) "," TOP("/a", 2)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
 START_TEST(unique_users_are_exact_and_integer_ids_are_their_decimal_text)
 {
     /* 7 and "7" are one user, "07" another. */
-    run_result r = run_counts("users",
-                              "{\"user_id\":7,\"url\":\"/a\",\"ts\":1}\n"
-                              "{\"user_id\":\"7\",\"url\":\"/a\",\"ts\":2}\n"
-                              "{\"user_id\":\"07\",\"url\":\"/b\",\"ts\":3}\n"
-                              "{\"user_id\":8,\"url\":\"/a\",\"ts\":4}\n",
-                              "", 0, 1);
+    driven r = drive_counts("{\"user_id\":7,\"url\":\"/a\",\"ts\":1}\n"
+                            "{\"user_id\":\"7\",\"url\":\"/a\",\"ts\":2}\n"
+                            "{\"user_id\":\"07\",\"url\":\"/b\",\"ts\":3}\n"
+                            "{\"user_id\":8,\"url\":\"/a\",\"ts\":4}\n",
+                            "", 0);
     assert_text(r.out, UC(0, 60000, "/a", 3) UC(0, 60000, "/b", 1)
                            SUM(0, 60000, 4, 3, 2, TOP("/a", 3) "," TOP("/b", 1)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
@@ -221,7 +233,7 @@ START_TEST(counts_stay_exact_for_many_users_and_urls)
         len += (size_t)snprintf(input + len, cap - len,
                                 "{\"user_id\":\"user-%d\",\"url\":\"/u%02d\",\"ts\":%d}\n", i % 1000, i % 37,
                                 1000 + i);
-    run_result r = run_counts("many", input, "top: 3", 0, 4096);
+    driven r = drive_counts(input, "top: 3", 0);
     char *want = malloc(37 * 128 + 512);
     size_t w = 0;
     /* UC stringizes its count: %d must stay one token for printf. */
@@ -233,7 +245,7 @@ START_TEST(counts_stay_exact_for_many_users_and_urls)
     assert_text(r.out, want);
     free(want);
     free(input);
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
@@ -242,19 +254,18 @@ START_TEST(late_event_within_allowed_lateness_reemits_url_and_summary)
     /* allowed_lateness 10s, watermark = max ts. Window [0, 60000) fires at
      * 60000 and takes updates while the watermark < 70000; an event is too
      * late below watermark - 10000: 50000 is accepted, 49999 is not. */
-    run_result r =
-        run_counts("lateness",
-                   EV("u1", "/a", 1000) EV("u2", "/b", 60000) EV("u3", "/a", 55000) EV("u1", "/c", 50000)
-                       EV("u1", "/d", 49999) EV("u2", "/b", 70000) EV("u9", "/e", 59999),
-                   "size: 1m, allowed_lateness: 10s", 0, 1);
+    driven r =
+        drive_counts(EV("u1", "/a", 1000) EV("u2", "/b", 60000) EV("u3", "/a", 55000) EV("u1", "/c", 50000)
+                         EV("u1", "/d", 49999) EV("u2", "/b", 70000) EV("u9", "/e", 59999),
+                     "size: 1m, allowed_lateness: 10s", 0);
     assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(0, 60000, "/a", 2)
                            SUM(0, 60000, 2, 2, 1, TOP("/a", 2)) UC(0, 60000, "/c", 1)
                                SUM(0, 60000, 3, 2, 2, TOP("/a", 2) "," TOP("/c", 1))
                                    UC(60000, 120000, "/b", 2) SUM(60000, 120000, 2, 1, 1, TOP("/b", 2)));
     assert_text(r.rejected, TOO_LATE(49999, 60000, 10000, 5, RAW("u1", "/d", 49999))
                                 TOO_LATE(59999, 70000, 10000, 7, RAW("u9", "/e", 59999)));
-    ck_assert_msg(strstr(r.metrics, "\"rejected.too_late\":2") != NULL, "%s", r.metrics);
-    run_free(&r);
+    ck_assert_int_eq(r.too_late, 2);
+    driven_free(&r);
 }
 END_TEST
 
@@ -263,39 +274,37 @@ START_TEST(late_event_into_a_window_never_seen_emits_it_at_once)
     /* With 200s of lateness, an event for [60000, 120000) arriving after the
      * watermark passed 120000 creates that window already fired: it is
      * emitted right away, and updated by the next such event. */
-    run_result r =
-        run_counts("late_new_window",
-                   EV("u1", "/a", 1000) EV("u1", "/c", 200000) EV("u2", "/b", 70000) EV("u3", "/b", 70001),
-                   "allowed_lateness: 200s", 0, 1);
+    driven r =
+        drive_counts(EV("u1", "/a", 1000) EV("u1", "/c", 200000) EV("u2", "/b", 70000) EV("u3", "/b", 70001),
+                     "allowed_lateness: 200s", 0);
     assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(60000, 120000, "/b", 1)
                            SUM(60000, 120000, 1, 1, 1, TOP("/b", 1)) UC(60000, 120000, "/b", 2)
                                SUM(60000, 120000, 2, 2, 1, TOP("/b", 2)) UC(180000, 240000, "/c", 1)
                                    SUM(180000, 240000, 1, 1, 1, TOP("/c", 1)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
 START_TEST(end_of_input_fires_every_open_window_in_start_order)
 {
     /* An hour out of order allowed: nothing is due until the input ends. */
-    run_result r =
-        run_counts("end_of_input",
-                   EV("u1", "/c", 130000) EV("u1", "/a", 5000) EV("u2", "/b", 70000) EV("u2", "/c", 125000),
-                   "", 3600000, 1);
+    driven r =
+        drive_counts(EV("u1", "/c", 130000) EV("u1", "/a", 5000) EV("u2", "/b", 70000) EV("u2", "/c", 125000),
+                     "", 3600000);
     assert_text(r.out, UC(0, 60000, "/a", 1) SUM(0, 60000, 1, 1, 1, TOP("/a", 1)) UC(60000, 120000, "/b", 1)
                            SUM(60000, 120000, 1, 1, 1, TOP("/b", 1)) UC(120000, 180000, "/c", 2)
                                SUM(120000, 180000, 2, 2, 1, TOP("/c", 2)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
 START_TEST(json_special_characters_in_urls_are_escaped_in_top_urls)
 {
-    run_result r = run_counts(
-        "escaping", "{\"user_id\":\"u\",\"url\":\"/q?a=\\\"x\\\"&b=\\\\&c=\\u0001\",\"ts\":5}\n", "", 0, 1);
+    driven r =
+        drive_counts("{\"user_id\":\"u\",\"url\":\"/q?a=\\\"x\\\"&b=\\\\&c=\\u0001\",\"ts\":5}\n", "", 0);
 #define ESCAPED "/q?a=\\\"x\\\"&b=\\\\&c=\\u0001"
     assert_text(r.out, UC(0, 60000, ESCAPED, 1) SUM(0, 60000, 1, 1, 1, TOP(ESCAPED, 1)));
-    run_free(&r);
+    driven_free(&r);
 }
 END_TEST
 
@@ -484,139 +493,97 @@ START_TEST(batch_sizes_give_identical_output_and_every_event_is_accounted_for)
 }
 END_TEST
 
-/* ---- snapshots on their own ---------------------------------------------- */
+/* ---- snapshots ------------------------------------------------------------ */
 
-static void quiet_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
+/* Two windows, the first fired and still taking updates (lateness 10s),
+ * with top 2: /a 3, /c 2, /b 1 by users u1 and u2; the second open. */
+static sluice_harness *sample_windows(void)
 {
-    (void)ctx;
-    (void)level;
-    (void)fmt;
-}
-
-static sluice_host_api snapshot_host(void)
-{
-    sluice_host_api api;
-    memset(&api, 0, sizeof api);
-    api.struct_size = sizeof api;
-    api.log = quiet_log;
-    api.alloc = malloc;
-    api.free = free;
-    return api;
-}
-
-static uint64_t text_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
+    ts_harness_push_lines(h,
+                          EV("u2", "/c", 1000) EV("u1", "/a", 2000) EV("u2", "/b", 3000) EV("u1", "/a", 4000)
+                              EV("u2", "/c", 5000) EV("u1", "/a", 6000) EV("u3", "/z", 61000));
+    ck_assert_uint_eq(sluice_harness_count(h, "main"), 4); /* window 0 fired: 3 URLs, a summary */
+    sluice_harness_clear(h);
     return h;
-}
-
-static void click(window_counts *w, const char *user, const char *url)
-{
-    ck_assert_int_ge(
-        window_counts_add(w, url, strlen(url), text_hash(url), user, strlen(user), text_hash(user)), 0);
-}
-
-/* Two windows, the first fired, as url_count would hold them. */
-static window_list sample_windows(void)
-{
-    window_list list = {0};
-    list.cap = 2;
-    list.items = malloc(2 * sizeof *list.items);
-    window_counts *a = window_counts_new(0, 60000, 2), *b = window_counts_new(60000, 120000, 2);
-    const char *urls[] = {"/c", "/a", "/b", "/a", "/c", "/a"};
-    for (int i = 0; i < 6; i++)
-        click(a, i % 2 ? "u1" : "u2", urls[i]);
-    click(b, "u3", "/z");
-    a->fired = 1;
-    list.items[0] = a;
-    list.items[1] = b;
-    list.count = 2;
-    list.nfired = 1;
-    return list;
-}
-
-static void list_free(window_list *list)
-{
-    for (size_t k = 0; k < list->count; k++)
-        window_counts_free(list->items[k]);
-    free(list->items);
 }
 
 START_TEST(snapshot_round_trip_keeps_counts_users_top_and_fired_windows)
 {
-    sluice_host_api api = snapshot_host();
-    window_list list = sample_windows(), back = {0};
-    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    ck_assert_int_eq(url_count_snapshot_write(&api, &list, 60000, &snap), SLUICE_OK);
-    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &snap), SLUICE_OK);
-    ck_assert_uint_eq(back.count, 2);
-    ck_assert_uint_eq(back.nfired, 1);
-    window_counts *a = back.items[0];
-    ck_assert(a->fired && a->start == 0 && a->end == 60000);
-    ck_assert_int_eq(a->clicks, 6);
-    ck_assert_uint_eq(a->nusers, 2);
-    ck_assert_uint_eq(a->nurls, 3);
-    ck_assert_uint_eq(a->ntop, 2); /* /a 3, /c 2 */
-    ck_assert(a->urls[a->top[0]].len == 2 && memcmp(window_counts_url(a, a->top[0]), "/a", 2) == 0);
-    ck_assert_int_eq(a->urls[a->top[0]].clicks, 3);
-    ck_assert_int_eq(a->urls[a->top[1]].clicks, 2);
-    /* Restored sets still recognise their members: no new user, no new URL. */
-    click(a, "u1", "/b");
-    ck_assert_uint_eq(a->nusers, 2);
-    ck_assert_uint_eq(a->nurls, 3);
-    ck_assert(!back.items[1]->fired);
-    free(snap.data);
-    list_free(&list);
-    list_free(&back);
+    sluice_harness *h = sample_windows();
+    ck_assert_msg(sluice_harness_restart(h) == 0, "%s", sluice_harness_error(h));
+    ck_assert_int_eq(sluice_harness_counter(h, "state.windows"), 2);
+    /* A late click by a known user on a known URL: the fired window is
+     * re-emitted with its restored counts, users and top; no new user or URL. */
+    ts_harness_push_lines(h, EV("u1", "/b", 55000)); /* within 10s of the watermark 61000 */
+    assert_text(sluice_harness_output_text(h, "main"),
+                UC(0, 60000, "/b", 2) SUM(0, 60000, 7, 2, 3, TOP("/a", 3) "," TOP("/b", 2)));
+    sluice_harness_clear(h);
+    /* The open window was restored open: it fires at its end. */
+    ck_assert_int_eq(sluice_harness_watermark(h, 120000), 0);
+    assert_text(sluice_harness_output_text(h, "main"),
+                UC(60000, 120000, "/z", 1) SUM(60000, 120000, 1, 1, 1, TOP("/z", 1)));
+    sluice_harness_free(h);
 }
 END_TEST
 
 START_TEST(snapshot_of_another_version_size_or_malformed_is_refused)
 {
-    sluice_host_api api = snapshot_host();
-    window_list list = sample_windows(), back = {0};
-    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    ck_assert_int_eq(url_count_snapshot_write(&api, &list, 60000, &snap), SLUICE_OK);
-    snap.encoding_version = URL_COUNT_SNAPSHOT_VERSION + 1;
-    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &snap), SLUICE_ERR_STATE);
-    snap.encoding_version = URL_COUNT_SNAPSHOT_VERSION;
-    ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 30000, 2, &snap), SLUICE_ERR_STATE);
+    sluice_harness *h = sample_windows();
+    sluice_snapshot snap;
+    ck_assert_msg(sluice_harness_snapshot(h, &snap) == 0, "%s", sluice_harness_error(h));
+    sluice_harness_free(h);
+
+    /* As written, into the same options: accepted. */
+    h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
+    ck_assert_msg(sluice_harness_restore(h, &snap) == 0, "%s", sluice_harness_error(h));
+    ck_assert_int_eq(sluice_harness_counter(h, "state.windows"), 2);
+    sluice_harness_free(h);
+
+    /* Another encoding version, another window size, or cut short anywhere. */
+    sluice_snapshot other = snap;
+    other.encoding_version = snap.encoding_version + 1;
+    h = ts_harness("operator-url_count.so", "size: 1m, top: 2", 0);
+    ck_assert_int_eq(sluice_harness_restore(h, &other), -1);
+    ck_assert_msg(strstr(sluice_harness_error(h), "refused the snapshot") != NULL, "%s",
+                  sluice_harness_error(h));
+    sluice_harness_free(h);
+    h = ts_harness("operator-url_count.so", "size: 30s, top: 2", 0);
+    ck_assert_int_eq(sluice_harness_restore(h, &snap), -1);
+    sluice_harness_free(h);
     for (size_t cut = 1; cut < snap.size; cut += 7) {
         sluice_snapshot part = snap;
         part.size = snap.size - cut;
-        ck_assert_int_eq(url_count_snapshot_read(&api, NULL, &back, 60000, 2, &part), SLUICE_ERR_STATE);
-        ck_assert_uint_eq(back.count, 0);
+        h = ts_harness("operator-url_count.so", "size: 1m, top: 2", 0);
+        ck_assert_msg(sluice_harness_restore(h, &part) == -1, "cut by %zu: accepted", cut);
+        sluice_harness_free(h);
     }
     free(snap.data);
-    list_free(&list);
-    list_free(&back);
 }
 END_TEST
 
 int main(void)
 {
     Suite *s = suite_create("url_count");
+    TCase *driver = tcase_create("through_the_test_driver");
+    tcase_add_test(driver, kafka_keys_follow_semantics);
+    tcase_add_test(driver, windows_are_epoch_aligned_and_end_exclusive);
+    tcase_add_test(driver, window_fires_exactly_when_the_watermark_reaches_its_end);
+    tcase_add_test(driver, url_clicks_in_byte_order_and_top_ties_broken_by_url);
+    tcase_add_test(driver, unique_users_are_exact_and_integer_ids_are_their_decimal_text);
+    tcase_add_test(driver, counts_stay_exact_for_many_users_and_urls);
+    tcase_add_test(driver, late_event_within_allowed_lateness_reemits_url_and_summary);
+    tcase_add_test(driver, late_event_into_a_window_never_seen_emits_it_at_once);
+    tcase_add_test(driver, end_of_input_fires_every_open_window_in_start_order);
+    tcase_add_test(driver, json_special_characters_in_urls_are_escaped_in_top_urls);
+    tcase_add_test(driver, snapshot_round_trip_keeps_counts_users_top_and_fired_windows);
+    tcase_add_test(driver, snapshot_of_another_version_size_or_malformed_is_refused);
+    suite_add_tcase(s, driver);
+
     TCase *tc = tcase_create("through_the_binary");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, kafka_keys_follow_semantics);
-    tcase_add_test(tc, windows_are_epoch_aligned_and_end_exclusive);
-    tcase_add_test(tc, window_fires_exactly_when_the_watermark_reaches_its_end);
-    tcase_add_test(tc, url_clicks_in_byte_order_and_top_ties_broken_by_url);
-    tcase_add_test(tc, unique_users_are_exact_and_integer_ids_are_their_decimal_text);
-    tcase_add_test(tc, counts_stay_exact_for_many_users_and_urls);
-    tcase_add_test(tc, late_event_within_allowed_lateness_reemits_url_and_summary);
-    tcase_add_test(tc, late_event_into_a_window_never_seen_emits_it_at_once);
-    tcase_add_test(tc, end_of_input_fires_every_open_window_in_start_order);
-    tcase_add_test(tc, json_special_characters_in_urls_are_escaped_in_top_urls);
     tcase_add_test(tc, batch_sizes_give_identical_output_and_every_event_is_accounted_for);
     tcase_add_test(tc, windows_survive_a_restart_from_a_state_checkpoint);
     suite_add_tcase(s, tc);
-
-    TCase *snapshots = tcase_create("snapshots");
-    tcase_add_test(snapshots, snapshot_round_trip_keeps_counts_users_top_and_fired_windows);
-    tcase_add_test(snapshots, snapshot_of_another_version_size_or_malformed_is_refused);
-    suite_add_tcase(s, snapshots);
     return ts_run_suite(s);
 }

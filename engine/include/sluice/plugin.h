@@ -409,7 +409,11 @@ struct sluice_host_api {
         __attribute__((format(printf, 3, 4)))
 #endif
         ;
-    void *(*alloc)(size_t size); /* for snapshot data; never NULL on success */
+    /* For snapshot data. Never returns NULL: like every host function that
+     * allocates (record_new, record_copy, set_*, emit, reject), when memory
+     * runs out the engine stops the process with a message and exit code 4,
+     * and a restart resumes from the last checkpoint (docs/plugin-abi.md). */
+    void *(*alloc)(size_t size);
     void (*free)(void *ptr);
 
     /* --- options (validated; borrowed for the instance's lifetime) ----- */

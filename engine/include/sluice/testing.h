@@ -94,7 +94,9 @@ SLUICE_TESTING_API int sluice_harness_push(sluice_harness *h, const char *json);
 SLUICE_TESTING_API int sluice_harness_push_at(sluice_harness *h, const char *json, int64_t event_time,
                                               int64_t watermark);
 /* From now on stamp each pushed record with max(event time seen) - ms, the
- * watermark a single-partition source computes (`event: max_out_of_order`). */
+ * watermark a single-partition source computes (`event: max_out_of_order`).
+ * For a source, what sluice_harness_poll reads is watermarked the same way
+ * (0 ms out of order until this is called). */
 SLUICE_TESTING_API void sluice_harness_max_out_of_order(sluice_harness *h, int64_t ms);
 
 /* Hand the waiting batch to the plugin. */
@@ -119,9 +121,22 @@ SLUICE_TESTING_API int64_t sluice_harness_timer_due(const sluice_harness *h);
 
 /* A restart from a checkpoint: snapshot the instance, flush and destroy it,
  * create a fresh one with the same options and restore the snapshot into it
- * (a stateless plugin simply starts afresh). Outputs and counters read so
- * far are kept. -1 when the plugin fails or refuses its own snapshot. */
+ * (a stateless plugin simply starts afresh). The outputs collected so far
+ * are kept (a sink downstream has them); the counters start again at zero,
+ * as in a restarted process (checkpoints do not keep them). -1 when the
+ * plugin fails or refuses its own snapshot. */
 SLUICE_TESTING_API int sluice_harness_restart(sluice_harness *h);
+/* The instance's state, as a checkpoint would take it: the snapshot hook's
+ * output into *out (free out->data with free()). For keeping a snapshot
+ * written by this version as a test fixture, or damaging one on purpose.
+ * -1 when the plugin has no snapshot and restore hooks or fails. */
+SLUICE_TESTING_API int sluice_harness_snapshot(sluice_harness *h, sluice_snapshot *out);
+/* A restart from the given snapshot instead of the instance's own: flush
+ * and destroy the instance, create a fresh one with the same options and
+ * restore snap into it (counters start at zero, outputs are kept). -1 when
+ * the plugin refuses it (as `sluice run` would stop), with the reason in
+ * sluice_harness_error. snap stays the caller's. */
+SLUICE_TESTING_API int sluice_harness_restore(sluice_harness *h, const sluice_snapshot *snap);
 /* Call the source's poll hook once (sources only): what it pushes is
  * decoded as the engine decodes a source's messages. Returns the hook's
  * status (SLUICE_OK, SLUICE_END) or -1. */
@@ -137,6 +152,9 @@ SLUICE_TESTING_API size_t sluice_harness_count(sluice_harness *h, const char *ou
 /* Record i of output as JSON text (as a file sink would write it), or NULL.
  * Lives until sluice_harness_clear or sluice_harness_free. */
 SLUICE_TESTING_API const char *sluice_harness_record(sluice_harness *h, const char *output, size_t i);
+/* The key record i was given (api->set_key: a Kafka sink's message key),
+ * or NULL when it has none. Lives like the record. */
+SLUICE_TESTING_API const char *sluice_harness_key(sluice_harness *h, const char *output, size_t i);
 /* A top-level field of record i: a string's value, anything else as JSON
  * text ("42", "true", "[1,2]"); NULL when absent. Lives like the record. */
 SLUICE_TESTING_API const char *sluice_harness_field(sluice_harness *h, const char *output, size_t i,

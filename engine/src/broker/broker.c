@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 struct embedded_broker {
     rd_kafka_t *rk; /* owns the mock cluster's threads */
@@ -35,7 +36,7 @@ embedded_broker *broker_start(int brokers, int partitions, const char *topics, c
         rd_kafka_destroy(rk);
         return NULL;
     }
-    embedded_broker *b = calloc(1, sizeof *b);
+    embedded_broker *b = xcalloc(1, sizeof *b);
     b->rk = rk;
     b->cluster = cluster;
     if (topics && broker_create_topics(b, topics, partitions, err, errsz) != 0) {
@@ -52,7 +53,7 @@ const char *broker_bootstraps(const embedded_broker *b)
 
 int broker_create_topics(embedded_broker *b, const char *topics, int partitions, char *err, size_t errsz)
 {
-    char *copy = strdup(topics), *save = NULL;
+    char *copy = xstrdup(topics), *save = NULL;
     int rc = 0;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         while (*t == ' ')

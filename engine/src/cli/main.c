@@ -22,6 +22,7 @@
 #include "plugin_loader.h"
 #include "stats.h"
 #include "status_line.h"
+#include "xalloc.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -33,6 +34,7 @@ enum {
     EXIT_RUN_FAILED = 1, /* a pipeline failed while running */
     EXIT_USAGE = 2,      /* bad command line */
     EXIT_INVALID = 3,    /* a pipeline file or plugin is invalid */
+    /* 4, EXIT_OUT_OF_MEMORY (xalloc.h): memory ran out; the process stopped */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -95,7 +97,8 @@ static void usage(FILE *out)
           "  -V, --version           print the version\n"
           "\n"
           "Exit codes: 0 success, 1 a pipeline failed while running, 2 bad usage,\n"
-          "3 an invalid pipeline or plugin.\n"
+          "3 an invalid pipeline or plugin, 4 out of memory (a restart resumes from the\n"
+          "last checkpoint).\n"
           "Plugins are searched in a pipeline's plugin_path, then $SLUICE_PLUGIN_PATH,\n"
           "then beside the sluice binary, then the install folder.\n",
           out);
@@ -111,9 +114,7 @@ typedef struct discard_list {
 
 static void discard_add(discard_list *l, const char *name)
 {
-    const char **grown = realloc(l->names, (l->count + 1) * sizeof *grown);
-    if (grown == NULL)
-        abort();
+    const char **grown = xrealloc(l->names, (l->count + 1) * sizeof *grown);
     l->names = grown;
     l->names[l->count++] = name;
 }
@@ -122,9 +123,9 @@ static void discard_apply(const discard_list *l, pipeline *p)
 {
     if (l->count == 0)
         return;
-    p->discard_state = calloc(l->count, sizeof *p->discard_state);
+    p->discard_state = xcalloc(l->count, sizeof *p->discard_state);
     for (size_t i = 0; i < l->count; i++)
-        p->discard_state[i] = strdup(l->names[i]);
+        p->discard_state[i] = xstrdup(l->names[i]);
     p->ndiscard_state = l->count;
 }
 
@@ -257,9 +258,9 @@ static int cmd_run(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    pipeline **ps = calloc((size_t)n, sizeof *ps);
-    run_job *jobs = calloc((size_t)n, sizeof *jobs);
-    pipeline_stats **stats = calloc((size_t)n, sizeof *stats);
+    pipeline **ps = xcalloc((size_t)n, sizeof *ps);
+    run_job *jobs = xcalloc((size_t)n, sizeof *jobs);
+    pipeline_stats **stats = xcalloc((size_t)n, sizeof *stats);
     metrics_server *server = NULL;
     int code = EXIT_OK, bad_addr;
     if (open_all(n, argv + optind, ps)) {
@@ -392,7 +393,7 @@ static int cmd_check(int argc, char **argv)
         free(discard.names);
         return EXIT_USAGE;
     }
-    pipeline **ps = calloc((size_t)n, sizeof *ps);
+    pipeline **ps = xcalloc((size_t)n, sizeof *ps);
     int bad = open_all(n, argv + optind, ps);
     for (int i = 0; i < n; i++) {
         if (ps[i] == NULL)

@@ -5,6 +5,7 @@
  * JSON (RFC 8259 section 6) and are kept as SLUICE_TYPE_JSON text, where
  * jansson refuses them ("too big integer", "real number overflow"). */
 #include "json_scan.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -284,7 +285,7 @@ static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale
 static double slow_strtod(cur p, size_t n, int *overflow)
 {
     char small[64];
-    char *tmp = n < sizeof small ? small : malloc(n + 1);
+    char *tmp = n < sizeof small ? small : xmalloc(n + 1);
     if (tmp == NULL) {
         *overflow = 1;
         return 0;

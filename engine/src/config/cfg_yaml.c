@@ -2,6 +2,7 @@
  * position, aliases are expanded into copies, `<<` merge keys applied, and
  * scalar values (not keys) interpolated. */
 #include "cfg_yaml.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,16 +93,16 @@ void cfg_origin(const cfg_node *n, int secret, char *buf, size_t size)
 static int cfg_append(cfg_node *n, char *key, src_pos key_pos, cfg_node *child)
 {
     size_t cap = n->count + 1;
-    cfg_node **items = realloc(n->items, cap * sizeof *items);
+    cfg_node **items = xrealloc(n->items, cap * sizeof *items);
     if (!items)
         return -1;
     n->items = items;
     if (n->kind == CFG_MAP) {
-        char **keys = realloc(n->keys, cap * sizeof *keys);
+        char **keys = xrealloc(n->keys, cap * sizeof *keys);
         if (!keys)
             return -1;
         n->keys = keys;
-        src_pos *kp = realloc(n->key_pos, cap * sizeof *kp);
+        src_pos *kp = xrealloc(n->key_pos, cap * sizeof *kp);
         if (!kp)
             return -1;
         n->key_pos = kp;
@@ -161,7 +162,7 @@ static cfg_node *node_new(builder *b, cfg_kind kind, src_pos pos)
         b->failed = 1;
         return NULL;
     }
-    cfg_node *n = calloc(1, sizeof *n);
+    cfg_node *n = xcalloc(1, sizeof *n);
     if (!n) {
         b->failed = 1;
         return NULL;
@@ -173,7 +174,7 @@ static cfg_node *node_new(builder *b, cfg_kind kind, src_pos pos)
 
 static void discard(builder *b, cfg_node *n)
 {
-    cfg_node **g = realloc(b->graveyard, (b->ngraveyard + 1) * sizeof *g);
+    cfg_node **g = xrealloc(b->graveyard, (b->ngraveyard + 1) * sizeof *g);
     if (!g) {
         b->failed = 1; /* leaking beats a dangling anchor */
         return;
@@ -188,13 +189,13 @@ static cfg_node *cfg_copy(builder *b, const cfg_node *src)
     if (!n)
         return NULL;
     n->quoted = src->quoted;
-    if (src->scalar && !(n->scalar = strdup(src->scalar)))
+    if (src->scalar && !(n->scalar = xstrdup(src->scalar)))
         goto fail;
-    if (src->written && !(n->written = strdup(src->written)))
+    if (src->written && !(n->written = xstrdup(src->written)))
         goto fail;
     for (size_t i = 0; i < src->count; i++) {
         char *key = NULL;
-        if (src->kind == CFG_MAP && !(key = strdup(src->keys[i])))
+        if (src->kind == CFG_MAP && !(key = xstrdup(src->keys[i])))
             goto fail;
         cfg_node *child = cfg_copy(b, src->items[i]);
         if (!child || cfg_append(n, key, src->kind == CFG_MAP ? src->key_pos[i] : src->pos, child) < 0) {
@@ -214,8 +215,8 @@ static void remember_anchor(builder *b, const yaml_char_t *name, cfg_node *node)
 {
     if (!name)
         return;
-    anchor *a = realloc(b->anchors, (b->nanchors + 1) * sizeof *a);
-    if (!a || !(name = (const yaml_char_t *)strdup((const char *)name))) {
+    anchor *a = xrealloc(b->anchors, (b->nanchors + 1) * sizeof *a);
+    if (!a || !(name = (const yaml_char_t *)xstrdup((const char *)name))) {
         if (a)
             b->anchors = a;
         b->failed = 1;
@@ -300,15 +301,15 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
         return;
     n->quoted = quoted;
     if (is_map_key_next(b) || !b->interpolate) {
-        n->scalar = strdup(text); /* keys are never interpolated */
+        n->scalar = xstrdup(text); /* keys are never interpolated */
     } else {
         char *error = NULL;
         n->scalar = interpolate(text, b->lookup, b->ud, &error);
         if (!n->scalar) {
             diag_add(b->diags, pos, "%s", error ? error : "out of memory");
             free(error);
-            n->scalar = strdup(""); /* keep going to report further problems */
-        } else if (strcmp(n->scalar, text) != 0 && !(n->written = strdup(text))) {
+            n->scalar = xstrdup(""); /* keep going to report further problems */
+        } else if (strcmp(n->scalar, text) != 0 && !(n->written = xstrdup(text))) {
             b->failed = 1;
         }
     }
@@ -360,7 +361,7 @@ static void on_collection_start(builder *b, cfg_kind kind, const yaml_event_t *e
         return;
     if (b->depth == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
-        frame *s = realloc(b->stack, cap * sizeof *s);
+        frame *s = xrealloc(b->stack, cap * sizeof *s);
         if (!s) {
             cfg_free(n);
             b->failed = 1;
@@ -396,7 +397,7 @@ static void apply_merge_keys(builder *b, cfg_node *map)
         }
         if (!ok)
             diag_add(b->diags, v->pos, "'<<' merges a map or a list of maps, not %s", cfg_kind_name(v->kind));
-        cfg_node **m = realloc(merged, (nmerged + 1) * sizeof *m);
+        cfg_node **m = xrealloc(merged, (nmerged + 1) * sizeof *m);
         if (!m) {
             b->failed = 1;
             discard(b, v);
@@ -419,7 +420,7 @@ static void apply_merge_keys(builder *b, cfg_node *map)
             for (size_t e = 0; e < src->count; e++) {
                 if (cfg_map_get(map, src->keys[e]))
                     continue; /* explicit keys (and earlier merges) win */
-                char *key = strdup(src->keys[e]);
+                char *key = xstrdup(src->keys[e]);
                 cfg_node *copy = key ? cfg_copy(b, src->items[e]) : NULL;
                 if (!copy || cfg_append(map, key, src->key_pos[e], copy) < 0) {
                     free(key);

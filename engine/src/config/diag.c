@@ -1,5 +1,6 @@
 /* Diagnostics: a growable list of positioned error messages. */
 #include "diag.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ void diag_add(diag_list *d, src_pos pos, const char *fmt, ...)
         message = NULL;
     if (d->count == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
-        diag *items = realloc(d->items, cap * sizeof *items);
+        diag *items = xrealloc(d->items, cap * sizeof *items);
         if (!items) {
             free(message);
             return; /* out of memory: losing a diagnostic beats crashing */
@@ -35,7 +36,7 @@ void diag_add(diag_list *d, src_pos pos, const char *fmt, ...)
         d->cap = cap;
     }
     d->items[d->count].pos = pos;
-    d->items[d->count].message = message ? message : strdup("(out of memory)");
+    d->items[d->count].message = message ? message : xstrdup("(out of memory)");
     d->count++;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "suggest.h"
+#include "xalloc.h"
 
 typedef struct step_info {
     int known; /* the plugin was loaded */
@@ -41,7 +42,7 @@ static long find_step(const pipeline_def *def, const char *name)
 
 static step_info *collect_info(const pipeline_def *def, graph_plugin_info_fn info, void *ud)
 {
-    step_info *si = calloc(def->nsteps ? def->nsteps : 1, sizeof *si);
+    step_info *si = xcalloc(def->nsteps ? def->nsteps : 1, sizeof *si);
     for (size_t i = 0; si && i < def->nsteps; i++) {
         sluice_kind kind = SLUICE_KIND_OPERATOR;
         const char *const *outputs = NULL;
@@ -123,7 +124,7 @@ static void check_output(const pipeline_def *def, const step_info *t, const step
 
 static void check_inputs(const pipeline_def *def, const step_info *si, diag_list *diags)
 {
-    const char **names = malloc((def->nsteps ? def->nsteps : 1) * sizeof *names);
+    const char **names = xmalloc((def->nsteps ? def->nsteps : 1) * sizeof *names);
     for (size_t i = 0; names && i < def->nsteps; i++)
         names[i] = def->steps[i].name;
     for (size_t i = 0; i < def->nsteps; i++) {
@@ -190,8 +191,8 @@ static void report_cycle(const pipeline_def *def, size_t *indeg, char *placed, d
         start++;
     if (start == def->nsteps)
         return;
-    size_t *seen_at = malloc(def->nsteps * sizeof *seen_at);
-    size_t *path = malloc((def->nsteps + 1) * sizeof *path);
+    size_t *seen_at = xmalloc(def->nsteps * sizeof *seen_at);
+    size_t *path = xmalloc((def->nsteps + 1) * sizeof *path);
     if (!seen_at || !path) {
         free(seen_at);
         free(path);
@@ -240,9 +241,9 @@ static void report_cycle(const pipeline_def *def, size_t *indeg, char *placed, d
 static int order_steps(const pipeline_def *def, size_t *order, diag_list *diags)
 {
     size_t n = def->nsteps;
-    size_t *indeg = calloc(n ? n : 1, sizeof *indeg);
-    char *placed = calloc(n ? n : 1, 1);
-    size_t *scratch = malloc((n ? n : 1) * sizeof *scratch);
+    size_t *indeg = xcalloc(n ? n : 1, sizeof *indeg);
+    char *placed = xcalloc(n ? n : 1, 1);
+    size_t *scratch = xmalloc((n ? n : 1) * sizeof *scratch);
     int rc = 0;
     if (!indeg || !placed || !scratch) {
         rc = -1;
@@ -337,7 +338,7 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, graph_s
             if (!opened) {
                 fprintf(out, "  subgraph cluster_stage%zu {\n    style=rounded;\n    label=", st);
                 char *text = NULL;
-                if (asprintf(&text, "stage %zu: %s", st, label ? label : "keyed") < 0)
+                if (xasprintf(&text, "stage %zu: %s", st, label ? label : "keyed") < 0)
                     text = NULL;
                 dot_string(out, text ? text : "stage");
                 free(text);
@@ -364,7 +365,7 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, graph_s
         fprintf(out, " [label=");
         /* A DOT "\n" is a line break inside the label. */
         char *label = NULL;
-        if (asprintf(&label, "%s\n%s", s->name, s->plugin) < 0)
+        if (xasprintf(&label, "%s\n%s", s->name, s->plugin) < 0)
             label = NULL;
         fputc('"', out);
         for (const char *p = label ? label : s->name; *p; p++) {
@@ -395,8 +396,8 @@ void graph_print_dot(const pipeline_def *def, graph_plugin_info_fn info, graph_s
             int main_port = strcmp(s->inputs[k].output, "main") == 0;
             if (!main_port || exchange) {
                 char *text = NULL;
-                if (asprintf(&text, "%s%s%s", main_port ? "" : s->inputs[k].output,
-                             main_port || !exchange ? "" : " ", exchange ? "exchange" : "") < 0)
+                if (xasprintf(&text, "%s%s%s", main_port ? "" : s->inputs[k].output,
+                              main_port || !exchange ? "" : " ", exchange ? "exchange" : "") < 0)
                     text = NULL;
                 fprintf(out, " [label=");
                 dot_string(out, text ? text : "");

@@ -1,5 +1,6 @@
 /* ${VAR} interpolation: a single left-to-right pass into a growing buffer. */
 #include "interpolate.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static int buf_put(buf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 32;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *d = realloc(b->data, cap);
+        char *d = xrealloc(b->data, cap);
         if (!d)
             return -1;
         b->data = d;
@@ -84,7 +85,7 @@ static int expand_one(const char *body, size_t len, interp_lookup_fn lookup, voi
                            (int)len, body);
         return -1;
     }
-    char *name = strndup(body, n);
+    char *name = xstrndup(body, n);
     if (!name)
         return -1;
     const char *value = lookup(ud, name);
@@ -108,7 +109,7 @@ static int expand_one(const char *body, size_t len, interp_lookup_fn lookup, voi
                 *error = fmt_error("environment variable %s is not set or empty", name);
             rc = -1;
         } else {
-            char *def_text = strndup(rest, rest_len);
+            char *def_text = xstrndup(rest, rest_len);
             char *def = def_text ? interpolate(def_text, lookup, ud, error) : NULL;
             rc = def ? buf_put(out, def, strlen(def)) : -1;
             free(def);
@@ -165,7 +166,7 @@ nomem:
     *error = NULL;
 fail:
     if (!*error)
-        *error = strdup("out of memory");
+        *error = xstrdup("out of memory");
     free(out.data);
     return NULL;
 }

@@ -13,6 +13,7 @@
 #include "cfg_yaml.h"
 #include "duration.h"
 #include "suggest.h"
+#include "xalloc.h"
 
 /* A spec table without a terminator would be read forever. */
 #define OPTIONS_MAX_SPECS 1024
@@ -137,7 +138,7 @@ static int read_spec(const sluice_option_spec *spec, const char *plugin, src_pos
                 bad = 1;
             }
         }
-        sluice_option_spec *grown = realloc(*out, (*n + 1) * sizeof *grown);
+        sluice_option_spec *grown = xrealloc(*out, (*n + 1) * sizeof *grown);
         if (!grown) {
             bad = 1;
             break;
@@ -290,7 +291,7 @@ static int parse_bool(const char *s, int *out)
 /* Is `s` one of the '|'-separated values? Else suggest the closest one. */
 static int enum_match(const char *values, const char *s, char *hint, size_t hintsz)
 {
-    char *copy = strdup(values);
+    char *copy = xstrdup(values);
     if (!copy)
         return -1;
     const char *items[64];
@@ -325,8 +326,8 @@ static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz, 
             return -1;
         }
         size_t n = node->kind == CFG_SCALAR ? 1 : node->count;
-        v->values = calloc(n, sizeof *v->values);
-        v->keys = map ? calloc(n, sizeof *v->keys) : NULL;
+        v->values = xcalloc(n, sizeof *v->values);
+        v->keys = map ? xcalloc(n, sizeof *v->keys) : NULL;
         if (!v->values || (map && !v->keys)) {
             snprintf(err, errsz, "out of memory");
             return -1;
@@ -343,9 +344,9 @@ static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz, 
                              cfg_kind_name(item->kind));
                 return -1;
             }
-            v->values[i] = strdup(item->scalar);
+            v->values[i] = xstrdup(item->scalar);
             if (map)
-                v->keys[i] = strdup(node->keys[i]);
+                v->keys[i] = xstrdup(node->keys[i]);
             v->count++;
             if (!v->values[i] || (map && !v->keys[i])) {
                 snprintf(err, errsz, "out of memory");
@@ -360,7 +361,7 @@ static int convert(opt_value *v, const cfg_node *node, char *err, size_t errsz, 
     }
     const char *t = node->scalar;
     const char *shown = s->secret ? "***" : t;
-    if (!(v->text = strdup(t))) {
+    if (!(v->text = xstrdup(t))) {
         snprintf(err, errsz, "out of memory");
         return -1;
     }
@@ -482,7 +483,7 @@ static void report_unknown(const cfg_node *map, size_t i, const sluice_option_sp
                  plugin);
         return;
     }
-    const char **names = malloc(n * sizeof *names);
+    const char **names = xmalloc(n * sizeof *names);
     for (size_t j = 0; names && j < n; j++)
         names[j] = specs[j].name;
     const char *hint = names ? suggest_closest(map->keys[i], names, n) : NULL;
@@ -512,8 +513,8 @@ sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node 
         free(specs);
         return NULL;
     }
-    sluice_options *opts = calloc(1, sizeof *opts);
-    if (!opts || !(opts->plugin = strdup(plugin)) || (n && !(opts->v = calloc(n, sizeof *opts->v)))) {
+    sluice_options *opts = xcalloc(1, sizeof *opts);
+    if (!opts || !(opts->plugin = xstrdup(plugin)) || (n && !(opts->v = xcalloc(n, sizeof *opts->v)))) {
         diag_add(diags, where, "out of memory");
         free(specs);
         options_free(opts);
@@ -521,7 +522,7 @@ sluice_options *options_build_at(const sluice_option_spec *spec, const cfg_node 
     }
     for (size_t i = 0; i < n; i++) {
         opts->v[i].spec = specs[i];
-        opts->v[i].name = strdup(specs[i].name);
+        opts->v[i].name = xstrdup(specs[i].name);
         opts->n++;
         if (!opts->v[i].name) {
             diag_add(diags, where, "out of memory");

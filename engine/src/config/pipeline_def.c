@@ -7,17 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg_yaml.h"
 #include "duration.h"
 #include "listen_addr.h"
 #include "suggest.h"
+#include "xalloc.h"
 /* ------------------------------------------------------------------------ */
 /* From the tree to a pipeline_def                                           */
 
 static const char *const top_keys[] = {
-    "name",       "plugin_path", "batch_size", "state_dir", "checkpoint_interval",
-    "partitions", "threads",     "metrics",    "steps"};
+    "name",       "plugin_path", "batch_size", "state_dir",    "checkpoint_interval",
+    "partitions", "threads",     "metrics",    "memory_limit", "steps"};
 static const char *const metrics_keys[] = {"listen"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event", "key"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
@@ -82,8 +84,8 @@ static int parse_input_ref(const cfg_node *n, const char *step, input_ref *out, 
     }
     const char *dot = strchr(text, '.');
     size_t step_len = dot ? (size_t)(dot - text) : strlen(text);
-    char *ref_step = strndup(text, step_len);
-    char *ref_out = strdup(dot ? dot + 1 : "main");
+    char *ref_step = xstrndup(text, step_len);
+    char *ref_out = xstrdup(dot ? dot + 1 : "main");
     if (!ref_step || !ref_out || !is_name(ref_step) || !is_name(ref_out)) {
         diag_add(diags, n->pos,
                  "input '%s' of step '%s' is not 'step' or 'step.output' (names use "
@@ -157,7 +159,7 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
             diag_add(diags, input->pos, "'input' of %s is an empty list", where);
             ok = 0;
         }
-        out->inputs = count ? calloc(count, sizeof *out->inputs) : NULL;
+        out->inputs = count ? xcalloc(count, sizeof *out->inputs) : NULL;
         for (size_t i = 0; i < count && out->inputs; i++) {
             const cfg_node *item = input->kind == CFG_LIST ? input->items[i] : input;
             if (parse_input_ref(item, name ? name : "?", &out->inputs[out->ninputs], diags) == 0)
@@ -180,13 +182,54 @@ static int read_step(const cfg_node *n, size_t index, step_def *out, diag_list *
     out->key = cfg_map_get(n, "key");
     out->pos = n->pos;
     out->plugin_pos = plugin_pos;
-    out->name = ok ? strdup(name) : NULL;
-    out->plugin = ok ? strdup(plugin) : NULL;
+    out->name = ok ? xstrdup(name) : NULL;
+    out->plugin = ok ? xstrdup(plugin) : NULL;
     if (!ok || !out->name || !out->plugin) {
         step_free(out);
         return -1;
     }
     return 0;
+}
+
+/* A size: an integer with an optional unit, B, KiB/MiB/GiB/TiB (powers of
+ * 1024) or KB/MB/GB/TB (powers of 1000), any case; "off" is 0 (no limit). */
+static int parse_bytes(const char *text, int64_t *out)
+{
+    if (strcmp(text, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (end == text || n < 0 || errno)
+        return -1;
+    while (*end == ' ')
+        end++;
+    static const struct {
+        const char *unit;
+        int64_t scale;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"kib", 1LL << 10},
+                 {"mib", 1LL << 20},
+                 {"gib", 1LL << 30},
+                 {"tib", 1LL << 40},
+                 {"kb", 1000},
+                 {"mb", 1000000},
+                 {"gb", 1000000000},
+                 {"tb", 1000000000000LL},
+                 {"k", 1LL << 10},
+                 {"m", 1LL << 20},
+                 {"g", 1LL << 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(end, units[i].unit) == 0) {
+            if (n > INT64_MAX / units[i].scale)
+                return -1;
+            *out = n * units[i].scale;
+            return 0;
+        }
+    return -1;
 }
 
 static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diags)
@@ -195,7 +238,7 @@ static void read_steps(pipeline_def *def, const cfg_node *steps, diag_list *diag
         diag_add(diags, steps->pos, "'steps' must be a list of steps, not %s", cfg_kind_name(steps->kind));
         return;
     }
-    def->steps = steps->count ? calloc(steps->count, sizeof *def->steps) : NULL;
+    def->steps = steps->count ? xcalloc(steps->count, sizeof *def->steps) : NULL;
     if (steps->count && !def->steps)
         return;
     for (size_t i = 0; i < steps->count; i++) {
@@ -242,14 +285,14 @@ static int parse_positive(const char *s, int64_t *out)
 static char *resolve_path(const char *file, const char *entry)
 {
     if (entry[0] == '/')
-        return strdup(entry);
+        return xstrdup(entry);
     while (entry[0] == '.' && entry[1] == '/')
         entry += 2;
     const char *slash = strrchr(file, '/');
     if (!slash)
-        return strdup(*entry ? entry : ".");
+        return xstrdup(*entry ? entry : ".");
     char *out = NULL;
-    if (asprintf(&out, "%.*s/%s", (int)(slash - file), file, *entry ? entry : ".") < 0)
+    if (xasprintf(&out, "%.*s/%s", (int)(slash - file), file, *entry ? entry : ".") < 0)
         return NULL;
     return out;
 }
@@ -261,7 +304,7 @@ static void read_plugin_path(pipeline_def *def, const cfg_node *n, diag_list *di
         diag_add(diags, n->pos, "'plugin_path' must be a folder or a list of folders, not a map");
         return;
     }
-    def->plugin_path = calloc(count ? count : 1, sizeof *def->plugin_path);
+    def->plugin_path = xcalloc(count ? count : 1, sizeof *def->plugin_path);
     for (size_t i = 0; i < count && def->plugin_path; i++) {
         const cfg_node *item = n->kind == CFG_LIST ? n->items[i] : n;
         if (item->kind != CFG_SCALAR || !*item->scalar) {
@@ -284,7 +327,7 @@ static char *default_name(const char *path)
         len -= 5;
     else if (len > 4 && strcmp(base + len - 4, ".yml") == 0)
         len -= 4;
-    return strndup(base, len);
+    return xstrndup(base, len);
 }
 
 /* `metrics: {listen: ADDR}`: where to serve /metrics while it runs. */
@@ -305,7 +348,7 @@ static void read_metrics(pipeline_def *def, const cfg_node *n, diag_list *diags)
         diag_add(diags, pos, "'listen' of 'metrics': %s", err);
         return;
     }
-    def->metrics_listen = strdup(listen);
+    def->metrics_listen = xstrdup(listen);
     def->metrics_listen_pos = pos;
 }
 
@@ -320,7 +363,7 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     const char *name = get_scalar(root, "name", "the pipeline", diags, NULL);
     if (name && *name) {
         free(def->name);
-        def->name = strdup(name);
+        def->name = xstrdup(name);
     }
     const cfg_node *pp = cfg_map_get(root, "plugin_path");
     if (pp)
@@ -331,7 +374,7 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
         diag_add(diags, bs_pos, "'batch_size' must be an integer >= 1, not '%s'", bs);
     const char *state_dir = get_scalar(root, "state_dir", "the pipeline", diags, NULL);
     if (state_dir && *state_dir)
-        def->state_dir = strdup(state_dir);
+        def->state_dir = xstrdup(state_dir);
     src_pos ci_pos;
     const char *ci = get_scalar(root, "checkpoint_interval", "the pipeline", diags, &ci_pos);
     if (ci && (duration_parse_ms(ci, &def->checkpoint_interval_ms) != 0 || def->checkpoint_interval_ms < 10))
@@ -348,6 +391,11 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     else if (th && (parse_positive(th, &def->threads) < 0 || def->threads > MAX_THREADS))
         diag_add(diags, th_pos, "'threads' must be 'auto' or an integer from 1 to %d, not '%s'", MAX_THREADS,
                  th);
+    src_pos ml_pos;
+    const char *ml = get_scalar(root, "memory_limit", "the pipeline", diags, &ml_pos);
+    if (ml && parse_bytes(ml, &def->memory_limit) < 0)
+        diag_add(diags, ml_pos, "'memory_limit' must be a size like 512MiB, 2GiB or 300MB (or off), not '%s'",
+                 ml);
     const cfg_node *metrics = cfg_map_get(root, "metrics");
     if (metrics)
         read_metrics(def, metrics, diags);
@@ -377,7 +425,7 @@ static const char *intern_path(const char *path)
         it = it->next;
     if (!it) {
         size_t len = strlen(path);
-        it = malloc(sizeof *it + len + 1);
+        it = xmalloc(sizeof *it + len + 1);
         if (it) {
             memcpy(it->name, path, len + 1);
             it->next = interned;
@@ -401,8 +449,8 @@ pipeline_def *pipeline_def_load_with(const char *path, interp_lookup_fn lookup, 
         diag_add(diags, (src_pos){path, 0, 0}, "cannot open pipeline file: %s", strerror(errno));
         return NULL;
     }
-    pipeline_def *def = calloc(1, sizeof *def);
-    if (!def || !(def->path = strdup(path)) || !(def->name = default_name(path))) {
+    pipeline_def *def = xcalloc(1, sizeof *def);
+    if (!def || !(def->path = xstrdup(path)) || !(def->name = default_name(path))) {
         fclose(fp);
         pipeline_def_free(def);
         diag_add(diags, (src_pos){path, 0, 0}, "out of memory");

@@ -1,6 +1,7 @@
 /* Nearest-candidate suggestions with the optimal-string-alignment distance
  * (Levenshtein plus adjacent swaps, the commonest typo). */
 #include "suggest.h"
+#include "xalloc.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ size_t suggest_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     /* Three rolling rows: the swap rule looks two rows back. */
-    size_t *rows = malloc(3 * (lb + 1) * sizeof *rows);
+    size_t *rows = xmalloc(3 * (lb + 1) * sizeof *rows);
     if (!rows)
         return (size_t)-1;
     size_t *prev2 = rows, *prev = rows + (lb + 1), *cur = rows + 2 * (lb + 1);

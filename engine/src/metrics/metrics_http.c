@@ -11,6 +11,7 @@
 #include "listen_addr.h"
 #include "log.h"
 #include "prom.h"
+#include "xalloc.h"
 
 struct metrics_server {
     struct MHD_Daemon *daemon;
@@ -44,7 +45,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
 static char *render(metrics_server *m, size_t *len)
 {
-    stats_snapshot **snaps = calloc(m->n ? m->n : 1, sizeof *snaps);
+    stats_snapshot **snaps = xcalloc(m->n ? m->n : 1, sizeof *snaps);
     if (snaps == NULL)
         return NULL;
     for (size_t i = 0; i < m->n; i++)
@@ -100,8 +101,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 metrics_server *metrics_server_start(const char *addr, pipeline_stats *const *stats, size_t n, char *err,
                                      size_t errsz)
 {
-    metrics_server *m = calloc(1, sizeof *m);
-    if (m == NULL || (m->stats = calloc(n ? n : 1, sizeof *m->stats)) == NULL) {
+    metrics_server *m = xcalloc(1, sizeof *m);
+    if (m == NULL || (m->stats = xcalloc(n ? n : 1, sizeof *m->stats)) == NULL) {
         snprintf(err, errsz, "out of memory");
         free(m);
         return NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sluice/plugin.h"
+#include "xalloc.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -203,7 +204,7 @@ static void state_families(FILE *f, stats_snapshot *const *snaps, size_t n)
                     j++;
                 if (j < nseen)
                     continue;
-                const char **grown = realloc(seen, (nseen + 1) * sizeof *seen);
+                const char **grown = xrealloc(seen, (nseen + 1) * sizeof *seen);
                 if (grown == NULL)
                     continue;
                 seen = grown;

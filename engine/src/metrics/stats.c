@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "pipeline.h"
+#include "xalloc.h"
 
 /* From a fast tick to a checkpoint stuck behind a slow sink. */
 const double stats_bucket_bounds[STATS_NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -38,7 +39,7 @@ static int64_t wall_ms(void)
 
 pipeline_stats *stats_new(void)
 {
-    pipeline_stats *st = calloc(1, sizeof *st);
+    pipeline_stats *st = xcalloc(1, sizeof *st);
     if (st)
         pthread_mutex_init(&st->lock, NULL);
     return st;
@@ -73,7 +74,7 @@ void stats_free(pipeline_stats *st)
  * pipeline_step_totals leaves out. */
 static int copy_step(pipeline *p, size_t i, stats_step *out)
 {
-    out->name = strdup(p->steps[i].def->name);
+    out->name = xstrdup(p->steps[i].def->name);
     out->kind = (int)p->steps[i].plugin->desc.kind;
     if (out->name == NULL)
         return -1;
@@ -88,12 +89,12 @@ static int copy_step(pipeline *p, size_t i, stats_step *out)
             if (k == out->ncounters) {
                 if (k == cap) {
                     cap = cap ? 2 * cap : 16;
-                    stats_counter *grown = realloc(out->counters, cap * sizeof *grown);
+                    stats_counter *grown = xrealloc(out->counters, cap * sizeof *grown);
                     if (grown == NULL)
                         return -1;
                     out->counters = grown;
                 }
-                out->counters[k] = (stats_counter){strdup(ctr->name), 0, 0};
+                out->counters[k] = (stats_counter){xstrdup(ctr->name), 0, 0};
                 out->ncounters++;
                 if (out->counters[k].name == NULL)
                     return -1;
@@ -108,11 +109,11 @@ static int copy_step(pipeline *p, size_t i, stats_step *out)
 static stats_snapshot *take_snapshot(pipeline *p, int running)
 {
     pipeline_stats *st = p->stats;
-    stats_snapshot *s = calloc(1, sizeof *s);
+    stats_snapshot *s = xcalloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->refs = 1;
-    s->pipeline = strdup(p->def->name);
+    s->pipeline = xstrdup(p->def->name);
     s->taken_ms = wall_ms();
     s->watermark = p->src.wm.current;
     s->running = running;
@@ -123,8 +124,8 @@ static stats_snapshot *take_snapshot(pipeline *p, int running)
     s->stages = p->nstages;
     s->tasks = p->ntasks;
     s->threads = p->threads;
-    s->steps = calloc(p->nsteps ? p->nsteps : 1, sizeof *s->steps);
-    s->thread_events = calloc(p->threads ? p->threads : 1, sizeof *s->thread_events);
+    s->steps = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *s->steps);
+    s->thread_events = xcalloc(p->threads ? p->threads : 1, sizeof *s->thread_events);
     if (s->pipeline == NULL || s->steps == NULL || s->thread_events == NULL) {
         snapshot_free(s);
         return NULL;

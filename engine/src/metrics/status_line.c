@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "sluice/plugin.h"
+#include "xalloc.h"
 
 #define REFRESH_MS 1000
 
@@ -60,7 +61,7 @@ static void put(buf *b, const char *fmt, ...)
         size_t cap = b->cap ? b->cap * 2 : 1024;
         while (cap < b->n + (size_t)len + 1)
             cap *= 2;
-        char *grown = realloc(b->p, cap);
+        char *grown = xrealloc(b->p, cap);
         if (grown == NULL)
             return;
         b->p = grown;
@@ -227,9 +228,9 @@ int status_line_start(pipeline_stats *const *stats, size_t n)
     struct winsize ws;
     if (n == 0 || ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) != 0)
         return -1;
-    sl.stats = calloc(n, sizeof *sl.stats);
-    sl.last_total = calloc(n, sizeof *sl.last_total);
-    sl.last_ms = calloc(n, sizeof *sl.last_ms);
+    sl.stats = xcalloc(n, sizeof *sl.stats);
+    sl.last_total = xcalloc(n, sizeof *sl.last_total);
+    sl.last_ms = xcalloc(n, sizeof *sl.last_ms);
     if (sl.stats == NULL || sl.last_total == NULL || sl.last_ms == NULL)
         goto fail;
     memcpy(sl.stats, stats, n * sizeof *stats);

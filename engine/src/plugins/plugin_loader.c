@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "suggest.h"
+#include "xalloc.h"
 
 /* The install's plugin folder relative to the folder of the installed
  * executable (bin/ -> lib/sluice/plugins), so an installed engine finds its
@@ -49,8 +50,8 @@ static void add_dir(plugin_path *pp, const char *dir)
     for (size_t i = 0; i < pp->count; i++)
         if (strcmp(pp->dirs[i], dir) == 0)
             return;
-    pp->dirs = realloc(pp->dirs, (pp->count + 1) * sizeof *pp->dirs);
-    pp->dirs[pp->count++] = strdup(dir);
+    pp->dirs = xrealloc(pp->dirs, (pp->count + 1) * sizeof *pp->dirs);
+    pp->dirs[pp->count++] = xstrdup(dir);
 }
 
 int plugin_exe_dir(char *out, size_t size)
@@ -76,7 +77,7 @@ void plugin_path_init(plugin_path *pp, char *const *pipeline_dirs, size_t n)
         add_dir(pp, pipeline_dirs[i]);
     const char *env = getenv("SLUICE_PLUGIN_PATH");
     if (env) {
-        char *copy = strdup(env), *save = NULL;
+        char *copy = xstrdup(env), *save = NULL;
         for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
             add_dir(pp, tok);
         free(copy);
@@ -312,7 +313,7 @@ const loaded_plugin *plugin_load_file(const char *path, char *err, size_t errsz)
         pthread_mutex_unlock(&registry_lock);
         return NULL;
     }
-    loaded_plugin *p = calloc(1, sizeof *p);
+    loaded_plugin *p = xcalloc(1, sizeof *p);
     char why[400];
     if (vet_descriptor(raw, &p->desc, why, sizeof why) != 0) {
         snprintf(err, errsz, "%s: refused: %s", path, why);
@@ -321,10 +322,10 @@ const loaded_plugin *plugin_load_file(const char *path, char *err, size_t errsz)
         pthread_mutex_unlock(&registry_lock);
         return NULL;
     }
-    p->path = strdup(real);
+    p->path = xstrdup(real);
     p->handle = handle;
     p->outputs = p->desc.outputs ? p->desc.outputs : no_outputs;
-    registry = realloc(registry, (registry_count + 1) * sizeof *registry);
+    registry = xrealloc(registry, (registry_count + 1) * sizeof *registry);
     registry[registry_count++] = p;
     pthread_mutex_unlock(&registry_lock);
     return p;
@@ -336,7 +337,7 @@ loaded_plugin *plugin_from_descriptor(const sluice_plugin *desc, char *err, size
         snprintf(err, errsz, "no descriptor");
         return NULL;
     }
-    loaded_plugin *p = calloc(1, sizeof *p);
+    loaded_plugin *p = xcalloc(1, sizeof *p);
     if (p == NULL || vet_descriptor(desc, &p->desc, err, errsz) != 0) {
         free(p);
         return NULL;
@@ -378,8 +379,8 @@ static size_t collect_names(const plugin_path *pp, unsigned kinds, char ***out)
                     continue;
                 const char *start = de->d_name + kl + 1;
                 size_t len = strlen(start) - 3;
-                names = realloc(names, (n + 1) * sizeof *names);
-                names[n++] = strndup(start, len);
+                names = xrealloc(names, (n + 1) * sizeof *names);
+                names[n++] = xstrndup(start, len);
             }
         }
         closedir(dir);
@@ -464,8 +465,8 @@ void plugin_scan(const plugin_path *pp, plugin_visit_fn fn, void *ud)
             for (size_t s = 0; s < nseen; s++)
                 dup |= strcmp(seen[s], fname) == 0;
             if (has_suffix(fname, ".so") && !dup) {
-                seen = realloc(seen, (nseen + 1) * sizeof *seen);
-                seen[nseen++] = strdup(fname);
+                seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+                seen[nseen++] = xstrdup(fname);
                 char path[PATH_MAX + 256], err[1024];
                 snprintf(path, sizeof path, "%s/%s", pp->dirs[d], fname);
                 const loaded_plugin *p = plugin_load_file(path, err, sizeof err);

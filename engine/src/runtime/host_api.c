@@ -13,6 +13,7 @@
 #include "options.h"
 #include "pipeline.h"
 #include "step_validate.h"
+#include "xalloc.h"
 
 /* --- logging and memory ------------------------------------------------ */
 
@@ -24,15 +25,7 @@ static void api_log(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ..
     va_end(ap);
 }
 
-static void *api_alloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-    if (p == NULL) {
-        log_msg(SLUICE_LOG_ERROR, NULL, "out of memory allocating %zu bytes for a plugin", size);
-        abort();
-    }
-    return p;
-}
+static void *api_alloc(size_t size) { return xmalloc(size ? size : 1); /* never NULL: xalloc.h */ }
 
 static void api_free(void *ptr) { free(ptr); }
 
@@ -354,13 +347,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
 
 /* --- sources --------------------------------------------------------------- */
 
-sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
-void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
-void source_partition_ended(sluice_ctx *ctx, int32_t partition);
-void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
-sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
-                                     const char *error);
-sluice_status source_checkpoint_now(sluice_ctx *ctx);
+/* The sources' functions are in source_side.h (and pipeline_run.c). */
 
 /* --- time ------------------------------------------------------------------ */
 

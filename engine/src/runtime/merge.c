@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pipeline.h"
+#include "xalloc.h"
 
 static void merge_scan(const item_vec *const *queues, size_t *pos, size_t nq, item_vec *out)
 {
@@ -47,7 +48,7 @@ void items_merge(const item_vec *const *queues, size_t *pos, size_t nq, item_vec
         return;
     items_reserve(out, total);
     uint64_t span = hi - lo + 1;
-    size_t *start = span <= 4 * (uint64_t)total + 4096 ? calloc((size_t)span + 1, sizeof *start) : NULL;
+    size_t *start = span <= 4 * (uint64_t)total + 4096 ? xcalloc((size_t)span + 1, sizeof *start) : NULL;
     if (start == NULL) {
         merge_scan(queues, pos, nq, out);
         return;

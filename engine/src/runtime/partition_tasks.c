@@ -19,25 +19,13 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "pipeline.h"
+#include "sluice/bytes.h"
+#include "xalloc.h"
 
 /* The image entry holding the partition's largest event time. */
 #define WATERMARK_ENTRY "sluice.partition_max_ts"
 #define WATERMARK_PLUGIN "sluice"
 #define WATERMARK_VERSION "1"
-
-static void put_le64(unsigned char *out, int64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (unsigned char)((uint64_t)v >> (8 * i));
-}
-
-static int64_t get_le64(const unsigned char *in)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)in[i] << (8 * i);
-    return (int64_t)v;
-}
 
 int partition_task_reset(pipeline *p, size_t t)
 {
@@ -112,7 +100,7 @@ static void restore_entry(pipeline *p, size_t t, const state_entry *e)
 {
     if (strcmp(e->step, WATERMARK_ENTRY) == 0) {
         if (e->snap.size == 8)
-            wm_partition_restore(&p->src.wm, (int32_t)t, get_le64(e->snap.data));
+            wm_partition_restore(&p->src.wm, (int32_t)t, sluice_le64_load_i64(e->snap.data));
         return;
     }
     if (checkpoint_discards(p, e->step))
@@ -181,8 +169,8 @@ static void save_task(pipeline *p, step *src, size_t t, uint64_t id)
             free(snap.data);
         }
     unsigned char max_ts[8];
-    put_le64(max_ts, wm_partition_max_ts(&p->src.wm, (int32_t)t));
-    sluice_snapshot wm = {sizeof wm, 1, malloc(8), 8};
+    sluice_le64_store_i64(max_ts, wm_partition_max_ts(&p->src.wm, (int32_t)t));
+    sluice_snapshot wm = {sizeof wm, 1, xmalloc(8), 8};
     if (wm.data == NULL) {
         pipeline_fail(p, p->def->name, "out of memory");
     } else {

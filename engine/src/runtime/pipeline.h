@@ -34,6 +34,7 @@
 #include "pipeline_def.h"
 #include "plugin_loader.h"
 #include "record.h"
+#include "source_side.h"
 #include "state_store.h"
 #include "watermark.h"
 
@@ -115,43 +116,6 @@ typedef struct step {
     uint64_t acked_checkpoint;
 } step;
 
-/* The source side: how messages become events and time. */
-typedef struct source_side {
-    int raw; /* event: raw — no decoding, no event time */
-    event_config events;
-    wm_tracker wm;
-    uint64_t next_seq;
-    int64_t tick_now; /* wall clock for this tick */
-    int ended;
-    struct sluice_counter *c_accepted;
-    /* Messages the tick's records point into (zero copy), released at its end. */
-    struct borrowed_message {
-        void (*release)(void *);
-        void *arg;
-    } * borrowed;
-    size_t nborrowed, borrowed_cap;
-    /* With worker threads, messages wait here undecoded until the end of
-     * poll (or a partition event): the workers decode them side by side,
-     * then this thread takes them in order (decode_round.c). */
-    struct pending_message {
-        sluice_record *rec;
-        uint64_t seq;
-        size_t payload_len;
-        event_verdict verdict;
-    } * pending;
-    size_t npending, pending_cap;
-    struct decode_arena {
-        _Alignas(64) arena a; /* a cache line of its own: one per worker */
-    } * decode_arenas;        /* [threads]: what decoding a message allocates */
-} source_side;
-
-/* Hand every borrowed message of the tick back to the source. */
-void source_release_borrowed(source_side *src);
-/* Decode what waits (in parallel) and take it in, in order. */
-void source_take_pending(struct pipeline *p);
-/* Decode pending messages [from, to) on this thread with arena a. */
-void source_decode_range(struct pipeline *p, size_t from, size_t to, arena *a);
-
 /* One upstream port feeding a keyed stage: its records are routed to the
  * stage's tasks by the stage's key. */
 typedef struct exchange {
@@ -228,6 +192,8 @@ typedef struct pipeline {
     const volatile sig_atomic_t *stop;
     struct pipeline_stats *stats; /* where the run loop publishes figures for other threads; NULL none */
     diag_list *validating;        /* where option_error reports, while validate hooks run */
+    int64_t memory_paused_since;  /* memory_limit: wall ms the source was paused at (or last shrank); 0 not */
+    int64_t memory_lowest;        /* the state's size then */
     char **discard_state;         /* steps whose checkpointed state is dropped on purpose (--discard-state) */
     size_t ndiscard_state;
 } pipeline;
@@ -260,16 +226,18 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
 int partition_task_reset(pipeline *p, size_t t);
 sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error);
 void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
-/* Process everything the source pushed so far, through to the sinks (the
- * run loop's tick, from inside poll: source_checkpoint_now). */
-void pipeline_run_pushed(pipeline *p);
+
+/* memory_limit (memory_budget.c): 1 when the source must not be polled
+ * this tick, the operators' state being over the limit; fails the pipeline
+ * when it does not shrink while paused. */
+int memory_budget_pause(pipeline *p, int64_t now);
 
 /* Create a step's (or task instance's) plugin instance; -1 (failed) if not. */
 int step_create(pipeline *p, step *s);
 
 /* Used by host_api.c and the run loop. */
 void items_push(item_vec *v, sluice_record *rec, int64_t wm, uint64_t seq);
-/* Room for `more` items (aborts when memory runs out, as items_push). */
+/* Room for `more` items (never fails: out of memory ends the process, xalloc.h). */
 void items_reserve(item_vec *v, size_t more);
 /* 0 for a hook's status that is not an error; else fail the pipeline
  * naming the hook, and -1. */
@@ -327,7 +295,5 @@ extern const sluice_host_api host_api;
 /* Set while a worker runs a task: the arena text made for it goes to (the
  * records it reads are shared with other tasks). */
 extern _Thread_local arena *host_thread_arena;
-/* One round of the workers decoding the source's pending messages. */
-void pipeline_decode_round(pipeline *p);
 
 #endif

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "step_validate.h"
 #include "workers.h"
+#include "xalloc.h"
 
 static const char *const source_outputs[] = {"rejected", NULL};
 
@@ -32,15 +33,14 @@ static const loaded_plugin *load_by_path(const pipeline_def *def, const char *sp
 {
     if (spec[0] == '/')
         return plugin_load_file(spec, err, errsz);
-    char *dir = strdup(def->path);
+    char *dir = xstrdup(def->path);
     char *slash = strrchr(dir, '/');
     char *full;
     if (slash) {
         *slash = '\0';
-        if (asprintf(&full, "%s/%s", dir, spec) < 0)
-            abort();
+        xasprintf(&full, "%s/%s", dir, spec);
     } else {
-        full = strdup(spec);
+        full = xstrdup(spec);
     }
     const loaded_plugin *p = plugin_load_file(full, err, errsz);
     free(full);
@@ -83,7 +83,7 @@ static void build_ports(pipeline *p, size_t i)
     while (outs[extra])
         extra++;
     s->nports = lp->desc.kind == SLUICE_KIND_SINK ? 0 : 1 + extra;
-    s->ports = calloc(s->nports ? s->nports : 1, sizeof *s->ports);
+    s->ports = xcalloc(s->nports ? s->nports : 1, sizeof *s->ports);
     if (s->nports) {
         s->ports[0].name = "main";
         for (size_t k = 0; k < extra; k++)
@@ -98,7 +98,7 @@ static void wire_inputs(pipeline *p)
     for (size_t i = 0; i < p->nsteps; i++) {
         const step_def *sd = &p->def->steps[i];
         step *s = &p->steps[i];
-        s->inputs = calloc(sd->ninputs ? sd->ninputs : 1, sizeof *s->inputs);
+        s->inputs = xcalloc(sd->ninputs ? sd->ninputs : 1, sizeof *s->inputs);
         s->ninputs = sd->ninputs;
         for (size_t k = 0; k < sd->ninputs; k++) {
             for (size_t j = 0; j < p->nsteps; j++) {
@@ -161,12 +161,12 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     pipeline_def *def = pipeline_def_load(path, diags);
     if (def == NULL)
         return NULL;
-    pipeline *p = calloc(1, sizeof *p);
+    pipeline *p = xcalloc(1, sizeof *p);
     pthread_mutex_init(&p->fail_lock, NULL);
     p->def = def;
     p->nsteps = def->nsteps;
-    p->steps = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->steps);
-    p->order = calloc(def->nsteps ? def->nsteps : 1, sizeof *p->order);
+    p->steps = xcalloc(def->nsteps ? def->nsteps : 1, sizeof *p->steps);
+    p->order = xcalloc(def->nsteps ? def->nsteps : 1, sizeof *p->order);
     plugin_path_init(&p->path, def->plugin_path, def->nplugin_path);
     for (size_t i = 0; i < def->nsteps; i++) {
         p->steps[i].def = &def->steps[i];

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "stats.h"
 #include "workers.h"
+#include "xalloc.h"
 
 static int64_t wall_ms(void)
 {
@@ -28,9 +29,7 @@ void items_reserve(item_vec *v, size_t more)
     size_t cap = v->cap ? v->cap : 256;
     while (cap < v->n + more)
         cap *= 2;
-    v->v = realloc(v->v, cap * sizeof *v->v);
-    if (v->v == NULL)
-        abort();
+    v->v = xrealloc(v->v, cap * sizeof *v->v);
     v->cap = cap;
 }
 
@@ -67,12 +66,10 @@ struct sluice_counter *step_counter(step *s, const char *name)
     for (size_t k = 0; k < s->ncounters; k++)
         if (strcmp(s->counters[k]->name, name) == 0)
             return s->counters[k];
-    s->counters = realloc(s->counters, (s->ncounters + 1) * sizeof *s->counters);
-    struct sluice_counter *c = aligned_alloc(_Alignof(struct sluice_counter), sizeof *c);
-    if (c == NULL || s->counters == NULL)
-        abort(); /* as items_push: see the out-of-memory note in pipeline.h */
+    s->counters = xrealloc(s->counters, (s->ncounters + 1) * sizeof *s->counters);
+    struct sluice_counter *c = xaligned_alloc(_Alignof(struct sluice_counter), sizeof *c);
     memset(c, 0, sizeof *c);
-    c->name = strdup(name);
+    c->name = xstrdup(name);
     s->counters[s->ncounters++] = c;
     return c;
 }
@@ -118,6 +115,7 @@ int step_create(pipeline *p, step *s)
 }
 
 static void worker_round(void *arg, size_t worker);
+static void decode_round(pipeline *p);
 
 /* Threads for the stages' tasks: as asked, else one per core; never more
  * than there are tasks. */
@@ -138,6 +136,16 @@ static size_t choose_threads(const pipeline *p)
 static int make_partition_tasks(pipeline *p)
 {
     step *src = &p->steps[p->source];
+    if (src->plugin->desc.partition_count == NULL) {
+        /* Another source stands in for the keyed one (`sluice test` feeds
+         * the pipeline its own events): in-process tasks keyed by user,
+         * which serve both keys as the partitions would. */
+        p->by_partition = 0;
+        if (tasks_make(p, (size_t)p->def->partitions) == 0)
+            return 0;
+        pipeline_fail(p, p->def->name, "out of memory making the tasks");
+        return -1;
+    }
     if (step_create(p, src) != 0)
         return -1;
     int32_t n = src->plugin->desc.partition_count(&host_api, &src->ctx, src->self);
@@ -170,8 +178,9 @@ int pipeline_start(pipeline *p)
             p->stateful_global |= p->steps[i].stage == 0;
         }
     }
+    p->src.decode_round = decode_round;
     p->threads = choose_threads(p);
-    p->worker_records = calloc(p->threads, sizeof *p->worker_records);
+    p->worker_records = xcalloc(p->threads, sizeof *p->worker_records);
     if (p->worker_records == NULL) {
         pipeline_fail(p, p->def->name, "out of memory");
         return -1;
@@ -182,7 +191,7 @@ int pipeline_start(pipeline *p)
     }
     if (p->workers && !p->src.raw) { /* the workers decode the source's messages too */
         size_t bytes = p->threads * sizeof *p->src.decode_arenas;
-        p->src.decode_arenas = aligned_alloc(_Alignof(struct decode_arena), bytes);
+        p->src.decode_arenas = xaligned_alloc(_Alignof(struct decode_arena), bytes);
         if (p->src.decode_arenas == NULL) {
             pipeline_fail(p, p->def->name, "out of memory");
             return -1;
@@ -233,8 +242,8 @@ static const item_vec *gather(const runner *r, step *s)
     if (need > s->gather_cap) {
         free(s->gather_q);
         free(s->gather_pos);
-        s->gather_q = malloc(need * sizeof *s->gather_q);
-        s->gather_pos = malloc(need * sizeof *s->gather_pos);
+        s->gather_q = xmalloc(need * sizeof *s->gather_q);
+        s->gather_pos = xmalloc(need * sizeof *s->gather_pos);
         if (s->gather_q == NULL || s->gather_pos == NULL) {
             s->gather_cap = 0;
             pipeline_fail(p, s->scope, "out of memory");
@@ -409,7 +418,7 @@ static void worker_round(void *arg, size_t worker)
     }
 }
 
-void pipeline_decode_round(pipeline *p)
+static void decode_round(pipeline *p)
 {
     p->running = NULL;
     workers_round(p->workers);
@@ -446,11 +455,20 @@ static void run_downstream(pipeline *p)
     end_tick(p);
 }
 
-void pipeline_run_pushed(pipeline *p)
+/* A source gives partitions up (a rebalance): everything it pushed so far
+ * is run through to the sinks, then a checkpoint is taken and waited for,
+ * all from inside its poll. */
+sluice_status source_checkpoint_now(sluice_ctx *ctx)
 {
+    pipeline *p = ctx->p;
+    if (!source_called_by_source(ctx, "source_checkpoint_now") || p->failed)
+        return SLUICE_ERR;
     source_take_pending(p);
     if (!p->failed)
         run_downstream(p);
+    if (!p->failed)
+        checkpoint_now(p);
+    return p->failed ? SLUICE_ERR : SLUICE_OK;
 }
 
 static int only_markers(const pipeline *p, const stage *st)
@@ -557,6 +575,16 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
                 step_advance_ports(src, p->src.wm.current, last_seq(p));
         }
         src->ctx.cur_wm = p->src.wm.current;
+        if (memory_budget_pause(p, now)) {
+            run_downstream(p); /* what timers and idleness moved */
+            checkpoint_poll(p);
+            if (!p->failed && now >= next_checkpoint) {
+                checkpoint_take(p);
+                next_checkpoint = now + p->def->checkpoint_interval_ms;
+            }
+            usleep(50000);
+            continue;
+        }
         uint64_t seq_before = p->src.next_seq;
         sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         int64_t batch_start = stats_clock_ns();

@@ -1,5 +1,7 @@
 #include "record.h"
 
+#include "sluice/bytes.h"
+
 #include <string.h>
 
 sluice_record *record_new(arena *a)
@@ -59,22 +61,12 @@ field *record_set(sluice_record *rec, const char *name)
  * URLs) and well spread for power-of-two tables. Frozen for plugin ABI 1:
  * operators keep these hashes in their state snapshots, so changing it would
  * need new snapshot encodings. Words are read little-endian. */
-static uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 uint64_t record_hash_bytes(const void *p, size_t n)
 {
     const unsigned char *s = p;
     uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull);
     for (; n >= 8; s += 8, n -= 8) {
-        uint64_t v = load_le64(s) * 0xc4ceb9fe1a85ec53ull;
+        uint64_t v = sluice_le64_load(s) * 0xc4ceb9fe1a85ec53ull;
         h ^= (v << 31) | (v >> 33);
         h = ((h << 27) | (h >> 37)) * 0x9e3779b97f4a7c15ull + 0x52dce729ull;
     }

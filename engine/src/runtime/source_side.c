@@ -9,17 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "deadletter.h"
 #include "pipeline.h"
-
-sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg);
-void source_partition_revoked(sluice_ctx *ctx, int32_t partition);
-void source_partition_ended(sluice_ctx *ctx, int32_t partition);
-void source_partition_assigned(sluice_ctx *ctx, int32_t partition);
-sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const void *data, size_t size,
-                                     const char *error);
-sluice_status source_checkpoint_now(sluice_ctx *ctx);
+#include "xalloc.h"
 
 /* Members a source built against ABI 1.0 always has. */
 #define MESSAGE_MIN_SIZE (offsetof(sluice_message, timestamp_ms) + sizeof(int64_t))
@@ -32,7 +24,7 @@ static int borrow(source_side *src, const sluice_message *msg)
 {
     if (src->nborrowed == src->borrowed_cap) {
         size_t cap = src->borrowed_cap ? 2 * src->borrowed_cap : 1024;
-        struct borrowed_message *grown = realloc(src->borrowed, cap * sizeof *grown);
+        struct borrowed_message *grown = xrealloc(src->borrowed, cap * sizeof *grown);
         if (grown == NULL) {
             msg->release(msg->release_arg);
             return -1;
@@ -108,7 +100,7 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
     if (src->decode_arenas != NULL) { /* decoded later, by the workers */
         if (src->npending == src->pending_cap) {
             size_t cap = src->pending_cap ? 2 * src->pending_cap : 1024;
-            struct pending_message *grown = realloc(src->pending, cap * sizeof *grown);
+            struct pending_message *grown = xrealloc(src->pending, cap * sizeof *grown);
             if (grown == NULL) {
                 pipeline_fail(p, s->scope, "out of memory");
                 return SLUICE_ERR_NOMEM;
@@ -146,7 +138,7 @@ void source_take_pending(pipeline *p)
     source_side *src = &p->src;
     if (src->npending == 0)
         return;
-    pipeline_decode_round(p);
+    src->decode_round(p);
     for (size_t i = 0; i < src->npending; i++) {
         struct pending_message *pm = &src->pending[i];
         take(p, pm->rec, pm->seq, pm->payload_len, &pm->verdict);
@@ -209,7 +201,7 @@ void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
 }
 void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
 
-static int from_source(sluice_ctx *ctx, const char *what)
+int source_called_by_source(sluice_ctx *ctx, const char *what)
 {
     pipeline *p = ctx->p;
     if (ctx->s == &p->steps[p->source])
@@ -222,7 +214,7 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
                                      const char *error)
 {
     pipeline *p = ctx->p;
-    if (!from_source(ctx, "source_partition_state"))
+    if (!source_called_by_source(ctx, "source_partition_state"))
         return SLUICE_ERR;
     if (!p->by_partition)
         return SLUICE_OK; /* without key:, state is the process's (state_dir) */
@@ -232,17 +224,6 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
     }
     source_take_pending(p); /* messages of its last owner's era come first */
     return partition_task_restore(p, (size_t)partition, data, size, error);
-}
-
-sluice_status source_checkpoint_now(sluice_ctx *ctx)
-{
-    pipeline *p = ctx->p;
-    if (!from_source(ctx, "source_checkpoint_now") || p->failed)
-        return SLUICE_ERR;
-    pipeline_run_pushed(p);
-    if (!p->failed)
-        checkpoint_now(p);
-    return p->failed ? SLUICE_ERR : SLUICE_OK;
 }
 
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)

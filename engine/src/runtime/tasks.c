@@ -35,6 +35,7 @@
 
 #include "graph.h"
 #include "pipeline.h"
+#include "xalloc.h"
 
 /* How often, in source sequence numbers, every task hears of the stream's
  * watermark: a task fires at most this far behind the stream's position,
@@ -55,8 +56,8 @@ static stage *stage_for_key(pipeline *p, sluice_state_key key)
             return &p->stages[k];
     stage *st = &p->stages[p->nstages++];
     st->key = key;
-    st->order = calloc(p->nsteps, sizeof *st->order);
-    st->ex = calloc(p->nsteps * 4 + 1, sizeof *st->ex);
+    st->order = xcalloc(p->nsteps, sizeof *st->order);
+    st->ex = xcalloc(p->nsteps * 4 + 1, sizeof *st->ex);
     return st->order && st->ex ? st : NULL;
 }
 
@@ -105,7 +106,7 @@ static stage *inputs_stage(pipeline *p, const step *s)
 
 static int plan_stages(pipeline *p)
 {
-    p->stages = calloc(4, sizeof *p->stages); /* one per key at most */
+    p->stages = xcalloc(4, sizeof *p->stages); /* one per key at most */
     if (p->stages == NULL)
         return -1;
     for (size_t k = 1; k < p->nsteps; k++) {
@@ -113,6 +114,10 @@ static int plan_stages(pipeline *p)
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
         sluice_state_key key = s->plugin->desc.state_key;
+        /* Partitioned by user, the input serves both keys: one stage, no
+         * exchange between dedup and sessionize. */
+        if (keyed(key) && p->by_partition)
+            key = SLUICE_STATE_KEY_USER;
         if (keyed(key)) {
             stage *st = stage_for_key(p, key);
             if (st == NULL)
@@ -153,7 +158,7 @@ static int instance_init(pipeline *p, task *t, step *inst, const step *tmpl)
     inst->gather_q = NULL;
     inst->gather_pos = NULL;
     inst->gather_cap = 0;
-    inst->ports = calloc(tmpl->nports ? tmpl->nports : 1, sizeof *inst->ports);
+    inst->ports = xcalloc(tmpl->nports ? tmpl->nports : 1, sizeof *inst->ports);
     if (inst->ports == NULL)
         return -1;
     for (size_t k = 0; k < tmpl->nports; k++) {
@@ -170,15 +175,15 @@ static int instance_init(pipeline *p, task *t, step *inst, const step *tmpl)
 
 static int stage_build(pipeline *p, stage *st)
 {
-    st->tasks = aligned_alloc(_Alignof(task), p->ntasks * sizeof *st->tasks);
+    st->tasks = xaligned_alloc(_Alignof(task), p->ntasks * sizeof *st->tasks);
     if (st->tasks == NULL)
         return -1;
     memset(st->tasks, 0, p->ntasks * sizeof *st->tasks);
     for (size_t x = 0; x < st->nex; x++) {
         exchange *ex = &st->ex[x];
         size_t nq = p->steps[ex->step].stage ? p->ntasks : 1;
-        ex->queues = calloc(nq, sizeof *ex->queues);
-        ex->pos = calloc(nq, sizeof *ex->pos);
+        ex->queues = xcalloc(nq, sizeof *ex->queues);
+        ex->pos = xcalloc(nq, sizeof *ex->pos);
         if (ex->queues == NULL || ex->pos == NULL)
             return -1;
     }
@@ -186,8 +191,8 @@ static int stage_build(pipeline *p, stage *st)
         task *t = &st->tasks[ti];
         t->index = ti;
         arena_init(&t->arena, 1u << 18);
-        t->steps = calloc(p->nsteps, sizeof *t->steps);
-        t->in = calloc(st->nex ? st->nex : 1, sizeof *t->in);
+        t->steps = xcalloc(p->nsteps, sizeof *t->steps);
+        t->in = xcalloc(st->nex ? st->nex : 1, sizeof *t->in);
         if (t->steps == NULL || t->in == NULL)
             return -1;
         for (size_t x = 0; x < st->nex; x++)
@@ -205,7 +210,7 @@ int tasks_make(pipeline *p, size_t ntasks)
 {
     p->ntasks = p->nstages ? ntasks : 0;
     if (p->by_partition && p->ntasks) {
-        p->task_state = calloc(p->ntasks, sizeof *p->task_state);
+        p->task_state = xcalloc(p->ntasks, sizeof *p->task_state);
         if (p->task_state == NULL)
             return -1;
     }
@@ -224,7 +229,7 @@ int tasks_make(pipeline *p, size_t ntasks)
 
 int tasks_build(pipeline *p)
 {
-    p->global_order = calloc(p->nsteps, sizeof *p->global_order);
+    p->global_order = xcalloc(p->nsteps, sizeof *p->global_order);
     if (p->global_order == NULL)
         return -1;
     if (!p->src.raw && (p->def->partitions > 1 || p->by_partition) && plan_stages(p) != 0)
@@ -255,7 +260,10 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
         for (size_t m = 0; m < st->n; m++)
             fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
-        fprintf(out, "; exchange by %s from", key_name(st->key));
+        if (p->by_partition)
+            fprintf(out, "; by input partition (keyed by user) from");
+        else
+            fprintf(out, "; exchange by %s from", key_name(st->key));
         for (size_t x = 0; x < st->nex; x++) {
             const step *up = &p->steps[st->ex[x].step];
             fprintf(out, "%s%s%s%s", x ? ", " : " ", up->def->name, st->ex[x].port ? "." : "",
@@ -486,7 +494,7 @@ size_t pipeline_step_totals(const pipeline *p, size_t i, counter_total **out)
             if (k == n) {
                 if (n == cap) {
                     cap = cap ? 2 * cap : 16;
-                    counter_total *grown = realloc(totals, cap * sizeof *totals);
+                    counter_total *grown = xrealloc(totals, cap * sizeof *totals);
                     if (grown == NULL)
                         break;
                     totals = grown;

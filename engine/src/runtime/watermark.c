@@ -3,26 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/bytes.h"
 #include "sluice/plugin.h"
+#include "xalloc.h"
 
+/* Unlike plain saturation, the infinities stay put: MIN - x is still "no
+ * watermark yet" and MAX + x still "ended", whatever the sign of x. */
 int64_t wm_sub(int64_t a, int64_t b)
 {
-    int64_t r;
     if (a == SLUICE_TIME_MAX || a == SLUICE_TIME_MIN)
         return a;
-    if (__builtin_sub_overflow(a, b, &r))
-        return b > 0 ? SLUICE_TIME_MIN : SLUICE_TIME_MAX;
-    return r;
+    return sluice_sub_sat_i64(a, b);
 }
 
 int64_t wm_add(int64_t a, int64_t b)
 {
-    int64_t r;
     if (a == SLUICE_TIME_MAX || a == SLUICE_TIME_MIN)
         return a;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? SLUICE_TIME_MAX : SLUICE_TIME_MIN;
-    return r;
+    return sluice_add_sat_i64(a, b);
 }
 
 void wm_init(wm_tracker *t, int64_t max_out_of_order, int64_t idle_timeout)
@@ -48,7 +46,7 @@ static wm_partition *find_partition(wm_tracker *t, int32_t id)
             return &t->parts[i];
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
-        t->parts = realloc(t->parts, t->cap * sizeof *t->parts);
+        t->parts = xrealloc(t->parts, t->cap * sizeof *t->parts);
     }
     wm_partition *p = &t->parts[t->count++];
     memset(p, 0, sizeof *p);

@@ -1,4 +1,5 @@
 #include "workers.h"
+#include "xalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static void *helper_main(void *arg)
 
 worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void *arg)
 {
-    worker_pool *pool = calloc(1, sizeof *pool);
+    worker_pool *pool = xcalloc(1, sizeof *pool);
     if (pool == NULL)
         return NULL;
     pool->n = n ? n : 1;
@@ -52,8 +53,8 @@ worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void 
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->start, NULL);
     pthread_cond_init(&pool->done, NULL);
-    pool->threads = calloc(pool->n, sizeof *pool->threads);
-    pool->helpers = calloc(pool->n, sizeof *pool->helpers);
+    pool->threads = xcalloc(pool->n, sizeof *pool->threads);
+    pool->helpers = xcalloc(pool->n, sizeof *pool->helpers);
     if (pool->threads == NULL || pool->helpers == NULL) {
         workers_stop(pool);
         return NULL;

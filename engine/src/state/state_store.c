@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include "record.h"
+#include "xalloc.h"
+/* The snapshot writer grows through the engine's allocator (xalloc.h). */
+#define SLUICE_BYTES_REALLOC xrealloc
+#include "sluice/bytes.h"
 
-/* File layout (little-endian as the machine writes it; the magic's format
- * number changes if that ever matters):
+/* File layout (little-endian):
  *   "SLUICEST" u32 format=1, u64 checkpoint_id, u32 count,
  *   count x { str step, str plugin, str version, u32 encoding_version, u64 size, bytes },
  *   u64 checksum of everything before it.
@@ -35,51 +38,31 @@ void state_image_free(state_image *img)
 void state_image_add(state_image *img, const char *step, const char *plugin, const char *version,
                      sluice_snapshot *snap)
 {
-    img->entries = realloc(img->entries, (img->count + 1) * sizeof *img->entries);
+    img->entries = xrealloc(img->entries, (img->count + 1) * sizeof *img->entries);
     state_entry *e = &img->entries[img->count++];
-    e->step = strdup(step);
-    e->plugin = strdup(plugin);
-    e->version = strdup(version);
+    e->step = xstrdup(step);
+    e->plugin = xstrdup(plugin);
+    e->version = xstrdup(version);
     e->snap = *snap;
     snap->data = NULL;
 }
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *p, size_t n)
+static void put_str(sluice_bytes_writer *b, const char *s)
 {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 256;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void put_u32(buf *b, uint32_t v) { put(b, &v, sizeof v); }
-static void put_u64(buf *b, uint64_t v) { put(b, &v, sizeof v); }
-static void put_str(buf *b, const char *s)
-{
-    put_u32(b, (uint32_t)strlen(s));
-    put(b, s, strlen(s));
+    sluice_bytes_put_u32(b, (uint32_t)strlen(s));
+    sluice_bytes_put(b, s, strlen(s));
 }
 
 static char *state_path(const char *dir, const char *pipeline, const char *suffix)
 {
     char *path;
-    if (asprintf(&path, "%s/%s.state%s", dir, pipeline, suffix) < 0)
-        abort();
+    xasprintf(&path, "%s/%s.state%s", dir, pipeline, suffix);
     return path;
 }
 
 static int mkdirs(const char *dir)
 {
-    char *copy = strdup(dir);
+    char *copy = xstrdup(dir);
     for (char *p = copy + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
@@ -97,32 +80,34 @@ static int mkdirs(const char *dir)
 
 void *state_image_encode(const state_image *img, size_t *size)
 {
-    buf b = {0};
-    put(&b, magic, sizeof magic);
-    put_u32(&b, STATE_FORMAT);
-    put_u64(&b, img->checkpoint_id);
-    put_u32(&b, (uint32_t)img->count);
+    sluice_bytes_writer b = {0};
+    sluice_bytes_put(&b, magic, sizeof magic);
+    sluice_bytes_put_u32(&b, STATE_FORMAT);
+    sluice_bytes_put_u64(&b, img->checkpoint_id);
+    sluice_bytes_put_u32(&b, (uint32_t)img->count);
     for (size_t i = 0; i < img->count; i++) {
         const state_entry *e = &img->entries[i];
         put_str(&b, e->step);
         put_str(&b, e->plugin);
         put_str(&b, e->version);
-        put_u32(&b, e->snap.encoding_version);
-        put_u64(&b, e->snap.size);
-        put(&b, e->snap.data, e->snap.size);
+        sluice_bytes_put_u32(&b, e->snap.encoding_version);
+        sluice_bytes_put_u64(&b, e->snap.size);
+        sluice_bytes_put(&b, e->snap.data, e->snap.size);
     }
-    put_u64(&b, record_hash_bytes(b.p, b.n));
-    *size = b.n;
-    return b.p;
+    if (b.failed) /* past SIZE_MAX / 2: xrealloc itself never fails */
+        out_of_memory(SIZE_MAX);
+    sluice_bytes_put_u64(&b, record_hash_bytes(b.data, b.len));
+    *size = b.len;
+    return b.data;
 }
 
 int state_write(const char *dir, const char *pipeline, const state_image *img, char *err, size_t errsz)
 {
-    buf b = {0};
-    b.p = state_image_encode(img, &b.n);
+    size_t size = 0;
+    unsigned char *data = state_image_encode(img, &size);
     char *tmp = state_path(dir, pipeline, ".tmp");
     char *final = state_path(dir, pipeline, "");
-    int rc = -1, fd = -1;
+    int rc = -1, fd = -1, created = 0;
     if (mkdirs(dir) != 0) {
         snprintf(err, errsz, "cannot create state folder %s: %s", dir, strerror(errno));
         goto out;
@@ -132,12 +117,13 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
         snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
-    for (size_t off = 0; off < b.n;) {
-        ssize_t w = write(fd, b.p + off, b.n - off);
+    created = 1;
+    for (size_t off = 0; off < size;) {
+        ssize_t w = write(fd, data + off, size - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
+            snprintf(err, errsz, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "no byte written");
             goto out;
         }
         off += (size_t)w;
@@ -162,54 +148,26 @@ int state_write(const char *dir, const char *pipeline, const state_image *img, c
 out:
     if (fd >= 0)
         close(fd);
+    /* A failed write (a full disk) leaves the previous checkpoint current;
+     * its half-written successor goes. */
+    if (rc != 0 && created)
+        unlink(tmp);
     free(tmp);
     free(final);
-    free(b.p);
+    free(data);
     return rc;
 }
 
-typedef struct reader {
-    const char *p;
-    size_t n, off;
-    int bad;
-} reader;
-
-static void get(reader *r, void *out, size_t n)
+static char *get_str(sluice_bytes_reader *r)
 {
-    if (r->bad || r->n - r->off < n) {
-        r->bad = 1;
-        memset(out, 0, n);
-        return;
-    }
-    memcpy(out, r->p + r->off, n);
-    r->off += n;
-}
-
-static uint32_t get_u32(reader *r)
-{
-    uint32_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static uint64_t get_u64(reader *r)
-{
-    uint64_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static char *get_str(reader *r)
-{
-    uint32_t len = get_u32(r);
+    uint32_t len = sluice_bytes_get_u32(r);
+    const char *s = sluice_bytes_take(r, len);
     /* A NUL inside would cut the name short: no file this engine wrote. */
-    if (r->bad || r->n - r->off < len || memchr(r->p + r->off, '\0', len) != NULL) {
-        r->bad = 1;
-        return strdup("");
+    if (s != NULL && memchr(s, '\0', len) != NULL) {
+        r->failed = 1;
+        s = NULL;
     }
-    char *s = strndup(r->p + r->off, len);
-    r->off += len;
-    return s;
+    return s != NULL ? xstrndup(s, len) : xstrdup("");
 }
 
 int state_read(const char *dir, const char *pipeline, state_image *img, char *err, size_t errsz)
@@ -224,14 +182,16 @@ int state_read(const char *dir, const char *pipeline, state_image *img, char *er
         free(path);
         return missing ? 0 : -1;
     }
-    buf b = {0};
+    sluice_bytes_writer b = {0};
     char chunk[65536];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        put(&b, chunk, got);
+        sluice_bytes_put(&b, chunk, got);
     fclose(f);
-    int rc = state_image_decode(b.p, b.n, img, path, err, errsz);
-    free(b.p);
+    if (b.failed)
+        out_of_memory(SIZE_MAX);
+    int rc = state_image_decode(b.data, b.len, img, path, err, errsz);
+    free(b.data);
     free(path);
     return rc;
 }
@@ -240,45 +200,43 @@ int state_image_decode(const void *data, size_t size, state_image *img, const ch
                        size_t errsz)
 {
     memset(img, 0, sizeof *img);
-    buf b = {(char *)data, size, size};
+    const unsigned char *bytes = data;
     int rc = -1;
-    if (b.n < sizeof magic + 4 + 8 || memcmp(b.p, magic, sizeof magic) != 0) {
+    if (size < sizeof magic + 4 + 8 || memcmp(bytes, magic, sizeof magic) != 0) {
         snprintf(err, errsz, "%s is not a Sluice state file", path);
         goto out;
     }
-    uint64_t stored;
-    memcpy(&stored, b.p + b.n - 8, 8);
-    if (stored != record_hash_bytes(b.p, b.n - 8)) {
+    if (sluice_le64_load(bytes + size - 8) != record_hash_bytes(bytes, size - 8)) {
         snprintf(err, errsz, "%s is corrupt (checksum mismatch)", path);
         goto out;
     }
-    reader r = {b.p, b.n - 8, sizeof magic, 0};
-    uint32_t format = get_u32(&r);
+    sluice_bytes_reader r = sluice_bytes_reader_of(bytes, size - 8);
+    sluice_bytes_take(&r, sizeof magic);
+    uint32_t format = sluice_bytes_get_u32(&r);
     if (format != STATE_FORMAT) {
         snprintf(err, errsz, "%s has state format %u; this engine reads format %u", path, format,
                  STATE_FORMAT);
         goto out;
     }
-    img->checkpoint_id = get_u64(&r);
-    uint32_t count = get_u32(&r);
-    for (uint32_t i = 0; i < count && !r.bad; i++) {
+    img->checkpoint_id = sluice_bytes_get_u64(&r);
+    uint32_t count = sluice_bytes_get_u32(&r);
+    for (uint32_t i = 0; i < count && !r.failed; i++) {
         char *step = get_str(&r), *plugin = get_str(&r), *version = get_str(&r);
-        sluice_snapshot snap = {sizeof snap, get_u32(&r), NULL, 0};
-        snap.size = get_u64(&r);
-        if (!r.bad && r.n - r.off >= snap.size) {
-            snap.data = malloc(snap.size ? snap.size : 1);
-            get(&r, snap.data, snap.size);
-        } else {
-            r.bad = 1;
+        sluice_snapshot snap = {sizeof snap, sluice_bytes_get_u32(&r), NULL, 0};
+        snap.size = sluice_bytes_get_u64(&r);
+        const void *src = sluice_bytes_take(&r, snap.size);
+        if (src != NULL) {
+            snap.data = xmalloc(snap.size ? snap.size : 1);
+            memcpy(snap.data, src, snap.size);
         }
-        if (!r.bad)
+        if (!r.failed)
             state_image_add(img, step, plugin, version, &snap);
         free(snap.data);
         free(step);
         free(plugin);
         free(version);
     }
-    if (r.bad || r.off != r.n) {
+    if (r.failed || r.pos != r.len) {
         snprintf(err, errsz, "%s is truncated or malformed", path);
         state_image_free(img);
         goto out;

@@ -1,4 +1,5 @@
 #include "arena.h"
+#include "xalloc.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,11 +17,7 @@ struct arena_chunk {
 
 static arena_chunk *chunk_new(size_t size)
 {
-    arena_chunk *c = malloc(sizeof *c + size);
-    if (c == NULL) {
-        fprintf(stderr, "sluice: out of memory (arena chunk of %zu bytes)\n", size);
-        abort();
-    }
+    arena_chunk *c = xmalloc(sizeof *c + size);
     c->next = NULL;
     c->size = size;
     c->used = 0;

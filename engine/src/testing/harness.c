@@ -189,7 +189,7 @@ static void build_pipeline(sluice_harness *h)
         s->c_out = step_counter(s, "read");
         p->src.c_accepted = step_counter(s, "accepted");
         p->src.events = h->events;
-        wm_init(&p->src.wm, 0, -1);
+        wm_init(&p->src.wm, h->auto_wm ? h->tracker.max_out_of_order : 0, -1);
     } else {
         s->c_in = step_counter(s, "in");
         if (kind == SLUICE_KIND_OPERATOR)
@@ -358,6 +358,7 @@ void sluice_harness_max_out_of_order(sluice_harness *h, int64_t ms)
         wm_free(&h->tracker);
     wm_init(&h->tracker, ms, -1);
     h->auto_wm = 1;
+    h->p.src.wm.max_out_of_order = ms; /* a source's, from its next event */
 }
 
 int sluice_harness_watermark(sluice_harness *h, int64_t wm)
@@ -421,36 +422,80 @@ int sluice_harness_advance_clock(sluice_harness *h, int64_t ms)
 
 int64_t sluice_harness_timer_due(const sluice_harness *h) { return h->s.timer_due; }
 
-int sluice_harness_restart(sluice_harness *h)
+/* The instance's snapshot hook into snap (data from api->alloc, i.e. malloc). */
+static int take_snapshot(sluice_harness *h, sluice_snapshot *snap)
 {
-    if (sluice_harness_run(h) != 0)
-        return -1;
     step *s = &h->s;
     const sluice_plugin *d = &s->plugin->desc;
-    sluice_snapshot snap = {sizeof snap, 0, NULL, 0};
-    int have = d->snapshot != NULL && d->restore != NULL;
-    if (have && step_check_status(&h->p, s, "snapshot", d->snapshot(&h->api, &s->ctx, s->self, &snap)) != 0)
+    *snap = (sluice_snapshot){sizeof *snap, 0, NULL, 0};
+    if (d->snapshot == NULL || d->restore == NULL)
+        return 0;
+    return step_check_status(&h->p, s, "snapshot", d->snapshot(&h->api, &s->ctx, s->self, snap));
+}
+
+/* What a restart does to the instance: flush and destroy it, create a fresh
+ * one with the same options and restore snap into it (NULL: start afresh).
+ * Counters start at zero again, as in a new process: checkpoints do not
+ * keep them. */
+static int replace_instance(sluice_harness *h, const sluice_snapshot *snap)
+{
+    step *s = &h->s;
+    const sluice_plugin *d = &s->plugin->desc;
+    if (flush(h) != 0)
         return -1;
-    if (flush(h) != 0) {
-        free(snap.data);
-        return -1;
-    }
     d->destroy(&h->api, &s->ctx, s->self);
     s->created = 0;
     s->self = NULL;
     s->timer_due = 0;
+    for (size_t k = 0; k < s->ncounters; k++)
+        s->counters[k]->value = 0;
     int rc = create_instance(h);
-    if (rc == 0 && have) {
-        sluice_status st = d->restore(&h->api, &s->ctx, s->self, &snap);
+    if (rc == 0 && snap != NULL && d->restore != NULL) {
+        sluice_status st = d->restore(&h->api, &s->ctx, s->self, snap);
         if (st != SLUICE_OK)
-            pipeline_fail(&h->p, s->scope,
-                          "%s '%s' refused its own snapshot (encoding %u, %zu bytes): status %d",
-                          plugin_kind_name(d->kind), d->name, snap.encoding_version, snap.size, (int)st);
+            pipeline_fail(&h->p, s->scope, "%s '%s' refused the snapshot (encoding %u, %zu bytes): status %d",
+                          plugin_kind_name(d->kind), d->name, snap->encoding_version, snap->size, (int)st);
     }
-    free(snap.data);
     harness_capture(h);
     arena_reset(&h->p.tick_arena);
     return h->p.failed ? -1 : 0;
+}
+
+int sluice_harness_restart(sluice_harness *h)
+{
+    if (sluice_harness_run(h) != 0)
+        return -1;
+    sluice_snapshot snap;
+    if (take_snapshot(h, &snap) != 0)
+        return -1;
+    const sluice_plugin *d = &h->s.plugin->desc;
+    int rc = replace_instance(h, d->snapshot != NULL && d->restore != NULL ? &snap : NULL);
+    free(snap.data);
+    return rc;
+}
+
+int sluice_harness_snapshot(sluice_harness *h, sluice_snapshot *out)
+{
+    if (sluice_harness_run(h) != 0)
+        return -1;
+    const sluice_plugin *d = &h->s.plugin->desc;
+    if (d->snapshot == NULL || d->restore == NULL) {
+        set_error(h, "sluice_harness_snapshot: '%s' has no snapshot and restore hooks", d->name);
+        *out = (sluice_snapshot){sizeof *out, 0, NULL, 0};
+        return -1;
+    }
+    return take_snapshot(h, out);
+}
+
+int sluice_harness_restore(sluice_harness *h, const sluice_snapshot *snap)
+{
+    if (sluice_harness_run(h) != 0)
+        return -1;
+    if (h->s.plugin->desc.restore == NULL) {
+        set_error(h, "sluice_harness_restore: '%s' has no restore hook", h->s.plugin->desc.name);
+        return -1;
+    }
+    return replace_instance(h, snap);
 }
 
 int sluice_harness_poll(sluice_harness *h, size_t budget)

@@ -13,6 +13,7 @@
 typedef struct harness_output {
     char *name;
     char **records;
+    char **keys;   /* each record's key (set_key), or NULL */
     void **parsed; /* json_t *, made on first field lookup */
     size_t n, cap;
     char **strings;

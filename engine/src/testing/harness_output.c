@@ -26,16 +26,18 @@ static harness_output *output_named(sluice_harness *h, const char *name, int cre
     return o;
 }
 
-static void output_add(harness_output *o, sluice_str json)
+static void output_add(harness_output *o, sluice_str json, const sluice_record *rec)
 {
     if (o->n == o->cap) {
         o->cap = o->cap ? 2 * o->cap : 16;
         o->records = realloc(o->records, o->cap * sizeof *o->records);
+        o->keys = realloc(o->keys, o->cap * sizeof *o->keys);
         o->parsed = realloc(o->parsed, o->cap * sizeof *o->parsed);
-        if (o->records == NULL || o->parsed == NULL)
+        if (o->records == NULL || o->keys == NULL || o->parsed == NULL)
             abort();
     }
     o->records[o->n] = strndup(json.ptr, json.len);
+    o->keys[o->n] = rec->key ? strndup(rec->key, rec->key_len) : NULL;
     o->parsed[o->n++] = NULL;
 }
 
@@ -50,7 +52,7 @@ void harness_capture(sluice_harness *h)
                 continue;
             if (o == NULL)
                 o = output_named(h, s->ports[k].name, 1);
-            output_add(o, json_write_record(q->v[i].rec, &h->p.tick_arena));
+            output_add(o, json_write_record(q->v[i].rec, &h->p.tick_arena), q->v[i].rec);
         }
         q->n = 0;
     }
@@ -60,6 +62,7 @@ static void output_clear(harness_output *o)
 {
     for (size_t i = 0; i < o->n; i++) {
         free(o->records[i]);
+        free(o->keys[i]);
         json_decref(o->parsed[i]);
     }
     for (size_t i = 0; i < o->nstrings; i++)
@@ -74,6 +77,7 @@ void harness_outputs_free(sluice_harness *h)
     for (size_t i = 0; i < h->nouts; i++) {
         output_clear(&h->outs[i]);
         free(h->outs[i].records);
+        free(h->outs[i].keys);
         free(h->outs[i].parsed);
         free(h->outs[i].name);
     }
@@ -103,6 +107,13 @@ const char *sluice_harness_record(sluice_harness *h, const char *output, size_t 
     sluice_harness_run(h);
     const harness_output *o = output_named(h, output, 0);
     return o && i < o->n ? o->records[i] : NULL;
+}
+
+const char *sluice_harness_key(sluice_harness *h, const char *output, size_t i)
+{
+    sluice_harness_run(h);
+    const harness_output *o = output_named(h, output, 0);
+    return o && i < o->n ? o->keys[i] : NULL;
 }
 
 const char *sluice_harness_field(sluice_harness *h, const char *output, size_t i, const char *field)

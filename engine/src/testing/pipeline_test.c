@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cfg_yaml.h"
+#include "event_decoder.h"
 #include "log.h"
 #include "pipeline.h"
 #include "test_expect.h"
@@ -44,11 +45,45 @@ static const cfg_node *get_kind(test_run *r, const cfg_node *map, const char *ke
     return n;
 }
 
-static void set_env(const cfg_node *env)
+/* A test's env: set for its run, then put back as it was, so that one
+ * test's values never reach the next. */
+typedef struct saved_env {
+    char **names, **values; /* values[i] NULL: it was unset */
+    size_t n;
+} saved_env;
+
+static void set_env(const cfg_node *env, saved_env *saved)
 {
-    for (size_t i = 0; env && i < env->count; i++)
-        if (env->items[i]->kind == CFG_SCALAR)
-            setenv(env->keys[i], env->items[i]->scalar, 1);
+    for (size_t i = 0; env && i < env->count; i++) {
+        if (env->items[i]->kind != CFG_SCALAR)
+            continue;
+        {
+            saved->names = realloc(saved->names, (saved->n + 1) * sizeof *saved->names);
+            saved->values = realloc(saved->values, (saved->n + 1) * sizeof *saved->values);
+            if (saved->names == NULL || saved->values == NULL)
+                abort();
+            const char *was = getenv(env->keys[i]);
+            saved->names[saved->n] = strdup(env->keys[i]);
+            saved->values[saved->n++] = was ? strdup(was) : NULL;
+        }
+        setenv(env->keys[i], env->items[i]->scalar, 1);
+    }
+}
+
+static void restore_env(saved_env *saved)
+{
+    /* Backwards: a name set twice gets its first value back. */
+    for (size_t i = saved->n; i-- > 0;) {
+        if (saved->values[i])
+            setenv(saved->names[i], saved->values[i], 1);
+        else
+            unsetenv(saved->names[i]);
+        free(saved->names[i]);
+        free(saved->values[i]);
+    }
+    free(saved->names);
+    free(saved->values);
+    *saved = (saved_env){0};
 }
 
 static int step_index(const pipeline *p, const char *name)
@@ -148,46 +183,113 @@ static int check_counters(test_run *r, pipeline *p, const char *test, const cfg_
     return failed;
 }
 
-/* The input events as JSON text, each with its "file:line" origin. */
-static size_t input_texts(test_run *r, const cfg_node *input, char ***payloads, char ***origins)
+/* A watermark step's time: integer ms, or RFC 3339 text as `ts` takes it. */
+static int watermark_value(const cfg_node *v, int64_t *out)
 {
-    size_t n = input ? input->count : 0;
-    *payloads = calloc(n + 1, sizeof **payloads);
-    *origins = calloc(n + 1, sizeof **origins);
-    for (size_t i = 0; i < n; i++) {
-        const cfg_node *e = input->items[i];
-        if (e->kind == CFG_SCALAR) {
-            (*payloads)[i] = strdup(e->scalar); /* as written: also for broken events */
-        } else {
-            json_t *v = test_yaml_to_json(e);
-            (*payloads)[i] = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            json_decref(v);
-        }
-        /* The file's base name: the same origin from whatever folder it runs. */
-        const char *base = strrchr(r->file, '/');
-        if (asprintf(&(*origins)[i], "%s:%d", base ? base + 1 : r->file, e->pos.line) < 0)
-            abort();
+    if (v->kind != CFG_SCALAR)
+        return -1;
+    char *end = NULL;
+    long long ms = strtoll(v->scalar, &end, 10);
+    if (end != v->scalar && *end == '\0') {
+        *out = ms;
+        return 0;
     }
-    return n;
+    return rfc3339_parse_ms(v->scalar, strlen(v->scalar), out);
 }
 
-static void free_texts(char **texts, size_t n)
+/* The test's input items: events as JSON text, each with its "file:line"
+ * origin, and watermark steps ({watermark: T}: a NULL payload). */
+typedef struct test_input {
+    char **payloads, **origins;
+    int64_t *watermarks;
+    size_t n;
+} test_input;
+
+static void input_texts(test_run *r, const cfg_node *input, const char *test, test_input *in)
 {
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
+    size_t n = input ? input->count : 0;
+    in->payloads = calloc(n + 1, sizeof *in->payloads);
+    in->origins = calloc(n + 1, sizeof *in->origins);
+    in->watermarks = calloc(n + 1, sizeof *in->watermarks);
+    in->n = n;
+    /* The file's base name: the same origin from whatever folder it runs. */
+    const char *base = strrchr(r->file, '/');
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node *e = input->items[i];
+        if (asprintf(&in->origins[i], "%s:%d", base ? base + 1 : r->file, e->pos.line) < 0)
+            abort();
+        if (e->kind == CFG_SCALAR) {
+            in->payloads[i] = strdup(e->scalar); /* as written: also for broken events */
+        } else if (e->kind == CFG_MAP && e->count == 1 && strcmp(e->keys[0], "watermark") == 0) {
+            if (watermark_value(e->items[0], &in->watermarks[i]) != 0) {
+                report(r, e->items[0]->pos,
+                       "test '%s': a watermark step is {watermark: T}, T in ms or RFC 3339 text "
+                       "(\"2024-03-02T10:00:00Z\")",
+                       test);
+                r->invalid = 1;
+            }
+        } else {
+            json_t *v = test_yaml_to_json(e);
+            in->payloads[i] = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(v);
+        }
+    }
+}
+
+static void input_free(test_input *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        free(in->payloads[i]);
+        free(in->origins[i]);
+    }
+    free(in->payloads);
+    free(in->origins);
+    free(in->watermarks);
+}
+
+/* `input:` is the list of items for the pipeline's source, or a map naming
+ * the source step it feeds: {clicks: [...]}. NULL after reporting a name
+ * that is not the source. */
+static const cfg_node *source_input(test_run *r, const pipeline *p, const cfg_node *tc, const char *test)
+{
+    const cfg_node *input = cfg_map_get(tc, "input");
+    if (input == NULL || input->kind == CFG_LIST)
+        return input;
+    const char *source = p->steps[p->source].def->name;
+    if (input->kind != CFG_MAP) {
+        report(r, input->pos, "test '%s': 'input' is a list of events, or {%s: [events]}", test, source);
+        r->invalid = 1;
+        return NULL;
+    }
+    const cfg_node *list = NULL;
+    for (size_t i = 0; i < input->count; i++) {
+        if (strcmp(input->keys[i], source) != 0) {
+            report(r, input->key_pos[i], "test '%s': input: '%s' is %s; events go to the source step '%s'",
+                   test, input->keys[i],
+                   step_index(p, input->keys[i]) < 0 ? "no step of the pipeline" : "not its source", source);
+            r->invalid = 1;
+        } else if (input->items[i]->kind != CFG_LIST) {
+            report(r, input->items[i]->pos, "test '%s': input: '%s' must be a list of events", test, source);
+            r->invalid = 1;
+        } else {
+            list = input->items[i];
+        }
+    }
+    return r->invalid ? NULL : list;
 }
 
 /* One test case: 0 passed, 1 failed (reported). */
 static int run_case(test_run *r, const cfg_node *tc, const char *name)
 {
-    set_env(get_kind(r, tc, "env", CFG_MAP));
+    saved_env env = {0};
+    set_env(get_kind(r, tc, "env", CFG_MAP), &env);
     diag_list d;
     diag_init(&d);
     pipeline *p = pipeline_open(r->pipeline_path, &d);
     if (p == NULL) {
         diag_print(&d, r->err);
         diag_free(&d);
+        restore_env(&env);
         r->invalid = 1;
         return 1;
     }
@@ -202,14 +304,17 @@ static int run_case(test_run *r, const cfg_node *tc, const char *name)
         else if (kind == SLUICE_KIND_SINK)
             p->steps[i].plugin = r->capture;
     }
-    char **payloads, **origins;
-    size_t n = input_texts(r, get_kind(r, tc, "input", CFG_LIST), &payloads, &origins);
+    test_input in = {0};
+    input_texts(r, source_input(r, p, tc, name), name, &in);
     int failed = 1;
-    if (pipeline_start(p) == 0) {
+    if (r->invalid) {
+        /* reported */
+    } else if (pipeline_start(p) == 0) {
         test_feed *feed = p->steps[p->source].self;
-        feed->payloads = (const char **)payloads;
-        feed->origins = (const char **)origins;
-        feed->n = n;
+        feed->payloads = (const char **)in.payloads;
+        feed->origins = (const char **)in.origins;
+        feed->watermarks = in.watermarks;
+        feed->n = in.n;
         if (pipeline_run(p, NULL) != 0) {
             report(r, tc->pos, "test '%s': the pipeline failed: %s", name, p->failure);
         } else {
@@ -220,8 +325,8 @@ static int run_case(test_run *r, const cfg_node *tc, const char *name)
         report(r, tc->pos, "test '%s': the pipeline did not start: %s", name, p->failure);
     }
     pipeline_close(p);
-    free_texts(payloads, n);
-    free_texts(origins, n);
+    input_free(&in);
+    restore_env(&env);
     return failed;
 }
 
@@ -261,7 +366,8 @@ static int run_file(test_run *r, const cfg_node *root)
         report(r, root->pos, "a test file needs 'pipeline:' (a file, relative to this one) and 'tests:'");
         return 3;
     }
-    set_env(get_kind(r, root, "env", CFG_MAP));
+    saved_env file_env = {0};
+    set_env(get_kind(r, root, "env", CFG_MAP), &file_env);
     r->pipeline_path = beside(r->file, pl->scalar);
     size_t failed = 0, passed = 0;
     for (size_t i = 0; i < tests->count && !r->invalid; i++) {
@@ -285,6 +391,7 @@ static int run_file(test_run *r, const cfg_node *root)
         f ? failed++ : passed++;
     }
     free(r->pipeline_path);
+    restore_env(&file_env);
     if (r->invalid)
         return 3;
     fprintf(r->out, "%s: %zu passed, %zu failed\n", r->file, passed, failed);

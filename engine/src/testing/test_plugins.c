@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline.h"
+
 static void *feed_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                          char *errbuf, size_t errbuf_size)
 {
@@ -17,12 +19,36 @@ static void feed_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self
     free(self);
 }
 
+/* A watermark step: the source's partition is taken to have seen the event
+ * time that gives watermark wm (max_out_of_order later), as an event the
+ * test does not show would; so the watermark moves as with such an event,
+ * never back, and the events after it carry it too (partition tasks hear
+ * of it with them). This reaches into the source side: the ABI has no
+ * way for a source to move the watermark without an event. */
+static void feed_watermark(sluice_ctx *ctx, int64_t wm)
+{
+    pipeline *p = ctx->p;
+    source_take_pending(p); /* the events before the step come first */
+    wm_tracker *t = &p->src.wm;
+    int64_t max_ts = wm_add(wm, t->max_out_of_order);
+    if (max_ts > wm_partition_max_ts(t, 0))
+        wm_partition_restore(t, 0, max_ts);
+    int64_t before = t->current;
+    int64_t now = wm_partition_assigned(t, 0, p->src.tick_now); /* recomputes it */
+    if (now > before)
+        step_advance_ports(&p->steps[p->source], now, p->src.next_seq ? p->src.next_seq - 1 : 0);
+}
+
 static sluice_status feed_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,
                                int timeout_ms)
 {
     (void)timeout_ms;
     test_feed *f = self;
     for (; budget > 0 && f->pos < f->n; budget--, f->pos++) {
+        if (f->payloads[f->pos] == NULL) {
+            feed_watermark(ctx, f->watermarks[f->pos]);
+            continue;
+        }
         sluice_message m = {.struct_size = sizeof m,
                             .payload = f->payloads[f->pos],
                             .payload_len = strlen(f->payloads[f->pos]),

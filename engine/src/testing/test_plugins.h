@@ -5,13 +5,17 @@
 #define SLUICE_TEST_PLUGINS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/plugin.h"
 
-/* The source's instance: the runner fills it after create. Borrowed texts. */
+/* The source's instance: the runner fills it after create. Borrowed texts.
+ * Item i is an event (payloads[i]) or, when payloads[i] is NULL, a
+ * watermark step to watermarks[i]. */
 typedef struct test_feed {
     const char **payloads;
     const char **origins; /* "file:line" of each input event */
+    const int64_t *watermarks;
     size_t n, pos;
 } test_feed;
 

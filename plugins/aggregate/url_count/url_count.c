@@ -14,6 +14,7 @@
  * An accepted event (ts >= W - allowed_lateness) always falls in a window
  * that still takes updates, since window_end > ts. Sums with the watermark
  * saturate, as it may be SLUICE_TIME_MIN or SLUICE_TIME_MAX. */
+#include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
 #include <inttypes.h>
@@ -50,24 +51,6 @@ static const sluice_option_spec url_count_options[] = {
 };
 
 static const char *const url_count_outputs[] = {"rejected", NULL};
-
-static int64_t saturating_add(int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
-
-static int64_t saturating_sub(int64_t a, int64_t b)
-{
-    if (b > 0 && a < INT64_MIN + b)
-        return INT64_MIN;
-    if (b < 0 && a > INT64_MAX + b)
-        return INT64_MAX;
-    return a - b;
-}
 
 static int64_t window_start_of(int64_t ts, int64_t size)
 {
@@ -181,7 +164,8 @@ static sluice_status advance(const sluice_host_api *api, sluice_ctx *ctx, url_co
         uc->windows.nfired++;
     }
     size_t done = 0;
-    while (done < uc->windows.nfired && wm >= saturating_add(uc->windows.items[done]->end, uc->lateness_ms))
+    while (done < uc->windows.nfired &&
+           wm >= sluice_add_sat_i64(uc->windows.items[done]->end, uc->lateness_ms))
         window_counts_free(uc->windows.items[done++]);
     if (done > 0) {
         memmove(uc->windows.items, uc->windows.items + done,
@@ -220,7 +204,7 @@ static window_counts *window_for(url_count *uc, int64_t start)
         uc->windows.items = windows;
         uc->windows.cap = cap;
     }
-    window_counts *w = window_counts_new(start, saturating_add(start, uc->size_ms), uc->top_n);
+    window_counts *w = window_counts_new(start, sluice_add_sat_i64(start, uc->size_ms), uc->top_n);
     if (w == NULL)
         return NULL;
     memmove(uc->windows.items + lo + 1, uc->windows.items + lo,
@@ -258,7 +242,7 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
                  "source's event decoding off?");
         return SLUICE_ERR;
     }
-    if (ts < saturating_sub(wm, uc->lateness_ms))
+    if (ts < sluice_sub_sat_i64(wm, uc->lateness_ms))
         return reject_too_late(api, ctx, uc, r, ts, wm);
 
     window_counts *w = window_for(uc, window_start_of(ts, uc->size_ms));

@@ -2,20 +2,20 @@
 
 #include <string.h>
 
-#include "byte_codec.h"
+#include <sluice/bytes.h>
 
 sluice_status url_count_snapshot_write(const sluice_host_api *api, const window_list *windows,
                                        int64_t size_ms, sluice_snapshot *out)
 {
-    byte_writer w = {0};
-    bw_u64(&w, (uint64_t)size_ms);
-    bw_u64(&w, windows->count);
+    sluice_bytes_writer w = {0};
+    sluice_bytes_put_i64(&w, size_ms);
+    sluice_bytes_put_u64(&w, windows->count);
     for (size_t k = 0; k < windows->count; k++)
         window_counts_encode(windows->items[k], &w);
     unsigned char *data = w.failed ? NULL : api->alloc(w.len);
     if (data != NULL)
-        memcpy(data, w.ptr, w.len);
-    free(w.ptr);
+        memcpy(data, w.data, w.len);
+    free(w.data);
     if (data == NULL)
         return SLUICE_ERR_NOMEM;
     out->encoding_version = URL_COUNT_SNAPSHOT_VERSION;
@@ -39,9 +39,9 @@ sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ct
 {
     if (in->encoding_version != URL_COUNT_SNAPSHOT_VERSION)
         return refuse(api, ctx, windows, "unknown encoding version");
-    byte_reader r = {in->data, in->size, 0, 0};
-    int64_t stored_size = (int64_t)br_u64(&r);
-    uint64_t n = br_u64(&r);
+    sluice_bytes_reader r = sluice_bytes_reader_of(in->data, in->size);
+    int64_t stored_size = sluice_bytes_get_i64(&r);
+    uint64_t n = sluice_bytes_get_u64(&r);
     if (r.failed)
         return refuse(api, ctx, windows, "malformed");
     if (stored_size != size_ms)

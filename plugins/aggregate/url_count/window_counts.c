@@ -289,38 +289,38 @@ void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t
 
 /* ---- snapshots ------------------------------------------------------------ */
 
-void window_counts_encode(const window_counts *w, byte_writer *out)
+void window_counts_encode(const window_counts *w, sluice_bytes_writer *out)
 {
-    bw_u64(out, (uint64_t)w->start);
-    bw_u64(out, (uint64_t)w->end);
-    bw_u32(out, (uint32_t)w->fired);
-    bw_u64(out, (uint64_t)w->clicks);
-    bw_u32(out, w->nurls);
+    sluice_bytes_put_i64(out, w->start);
+    sluice_bytes_put_i64(out, w->end);
+    sluice_bytes_put_u32(out, (uint32_t)w->fired);
+    sluice_bytes_put_i64(out, w->clicks);
+    sluice_bytes_put_u32(out, w->nurls);
     for (uint32_t i = 0; i < w->nurls; i++) {
-        bw_u64(out, w->urls[i].hash);
-        bw_u32(out, w->urls[i].len);
-        bw_put(out, window_counts_url(w, i), w->urls[i].len);
-        bw_u64(out, (uint64_t)w->urls[i].clicks);
+        sluice_bytes_put_u64(out, w->urls[i].hash);
+        sluice_bytes_put_u32(out, w->urls[i].len);
+        sluice_bytes_put(out, window_counts_url(w, i), w->urls[i].len);
+        sluice_bytes_put_i64(out, w->urls[i].clicks);
     }
-    bw_u64(out, w->nusers);
+    sluice_bytes_put_u64(out, w->nusers);
     for (size_t s = 0; s <= w->users_mask; s++) {
         const user_slot *u = &w->users[s];
         if (u->off_plus_one == 0)
             continue;
         uint32_t len;
         memcpy(&len, w->bytes + u->off_plus_one - 1, sizeof len);
-        bw_u64(out, u->hash);
-        bw_u32(out, len);
-        bw_put(out, w->bytes + u->off_plus_one - 1 + sizeof len, len);
+        sluice_bytes_put_u64(out, u->hash);
+        sluice_bytes_put_u32(out, len);
+        sluice_bytes_put(out, w->bytes + u->off_plus_one - 1 + sizeof len, len);
     }
 }
 
-window_counts *window_counts_decode(byte_reader *in, uint32_t top_n)
+window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n)
 {
-    int64_t start = (int64_t)br_u64(in), end = (int64_t)br_u64(in);
-    uint32_t fired = br_u32(in);
-    int64_t clicks = (int64_t)br_u64(in);
-    uint32_t nurls = br_u32(in);
+    int64_t start = sluice_bytes_get_i64(in), end = sluice_bytes_get_i64(in);
+    uint32_t fired = sluice_bytes_get_u32(in);
+    int64_t clicks = sluice_bytes_get_i64(in);
+    uint32_t nurls = sluice_bytes_get_u32(in);
     if (in->failed || start >= end || fired > 1 || clicks < 1 || nurls == 0) {
         in->failed = 1;
         return NULL;
@@ -332,10 +332,10 @@ window_counts *window_counts_decode(byte_reader *in, uint32_t top_n)
     int out_of_memory = 0;
     int64_t url_clicks = 0;
     for (uint32_t k = 0; k < nurls && !in->failed && !out_of_memory; k++) {
-        uint64_t hash = br_u64(in);
-        uint32_t len = br_u32(in);
-        const char *url = br_take(in, len);
-        int64_t n = (int64_t)br_u64(in);
+        uint64_t hash = sluice_bytes_get_u64(in);
+        uint32_t len = sluice_bytes_get_u32(in);
+        const char *url = sluice_bytes_take(in, len);
+        int64_t n = sluice_bytes_get_i64(in);
         /* The URLs' counts add up to the window's clicks: one above what is
          * left of them is malformed (and would overflow the sum). */
         if (in->failed || len == 0 || n < 1 || n > clicks - url_clicks) {
@@ -354,11 +354,11 @@ window_counts *window_counts_decode(byte_reader *in, uint32_t top_n)
             out_of_memory = !top_update(w, (uint32_t)i);
         }
     }
-    uint64_t nusers = in->failed || out_of_memory ? 0 : br_u64(in);
+    uint64_t nusers = in->failed || out_of_memory ? 0 : sluice_bytes_get_u64(in);
     for (uint64_t k = 0; k < nusers && !in->failed && !out_of_memory; k++) {
-        uint64_t hash = br_u64(in);
-        uint32_t len = br_u32(in);
-        const char *user = br_take(in, len);
+        uint64_t hash = sluice_bytes_get_u64(in);
+        uint32_t len = sluice_bytes_get_u32(in);
+        const char *user = sluice_bytes_take(in, len);
         if (in->failed || len == 0)
             in->failed = 1;
         else

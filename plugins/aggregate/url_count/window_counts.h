@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "byte_codec.h"
+#include <sluice/bytes.h>
 
 typedef struct url_entry {
     uint64_t hash; /* the URL role hash */
@@ -68,10 +68,10 @@ static inline const char *window_counts_url(const window_counts *w, uint32_t i)
 void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t *scratch);
 
 /* The window as snapshot bytes (see url_count_snapshot.h for the layout). */
-void window_counts_encode(const window_counts *w, byte_writer *out);
+void window_counts_encode(const window_counts *w, sluice_bytes_writer *out);
 /* A window read back; NULL when the bytes are malformed (in->failed set) or
  * memory runs out (in->failed clear). */
-window_counts *window_counts_decode(byte_reader *in, uint32_t top_n);
+window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n);
 
 size_t window_counts_keys(const window_counts *w);  /* distinct URLs + users */
 size_t window_counts_bytes(const window_counts *w); /* heap bytes held      */

@@ -11,6 +11,7 @@
  *
  * Expiry depends only on each record's own watermark, never on batch
  * boundaries, so the output is the same for any batch size. */
+#include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
 #include <stdio.h>
@@ -39,16 +40,6 @@ static const sluice_option_spec dedup_options[] = {
 };
 
 static const char *const dedup_outputs[] = {"rejected", NULL};
-
-/* first_ts + ttl without overflow. */
-static int64_t saturating_add(int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
 
 static void report_state(const sluice_host_api *api, dedup *d)
 {
@@ -149,7 +140,7 @@ static sluice_status dedup_process(const sluice_host_api *api, sluice_ctx *ctx, 
             st = api->emit(ctx, "main", r);
             continue;
         }
-        int64_t expires_at = saturating_add(api->record_time(r), d->ttl_ms);
+        int64_t expires_at = sluice_add_sat_i64(api->record_time(r), d->ttl_ms);
         switch (dedup_table_check(&d->table, fp, expires_at, api->record_watermark(r))) {
         case DEDUP_DUPLICATE:
             st = drop_duplicate(api, ctx, d, r, detail);

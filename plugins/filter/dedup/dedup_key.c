@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <sluice/bytes.h>
+
 /* Primes from xxHash64; the round below is its accumulator step. The engine's
  * role hash is FNV-1a based, so the two halves come from unrelated
  * constructions. */
@@ -33,29 +35,22 @@ static inline uint64_t avalanche(uint64_t h)
     return h;
 }
 
-/* 8 bytes as a little-endian word whatever the machine, so fingerprints in
- * a snapshot mean the same everywhere (a single load on x86 and ARM). */
-static inline uint64_t load_le64(const char *p)
-{
-    const unsigned char *b = (const unsigned char *)p;
-    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
-           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
-}
-
 /* Fold n bytes into h, length included so that consecutive fields cannot be
- * confused ("ab"+"c" differs from "a"+"bc"). Reads 8 bytes at a time. */
+ * confused ("ab"+"c" differs from "a"+"bc"). Reads 8 bytes at a time, as
+ * little-endian words whatever the machine, so fingerprints in a snapshot
+ * mean the same everywhere. */
 static uint64_t fold_bytes(uint64_t h, const char *p, size_t n)
 {
     h = round_in(h, (uint64_t)n);
     while (n >= 8) {
-        h = round_in(h, load_le64(p));
+        h = round_in(h, sluice_le64_load(p));
         p += 8;
         n -= 8;
     }
     if (n > 0) {
         char tail[8] = {0};
         memcpy(tail, p, n);
-        h = round_in(h, load_le64(tail));
+        h = round_in(h, sluice_le64_load(tail));
     }
     return h;
 }

@@ -2,21 +2,9 @@
 
 #include <string.h>
 
+#include <sluice/bytes.h>
+
 #define ENTRY_BYTES 24
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table *t, sluice_snapshot *out)
 {
@@ -26,15 +14,15 @@ sluice_status dedup_snapshot_write(const sluice_host_api *api, const dedup_table
     if (data == NULL)
         return SLUICE_ERR_NOMEM;
     unsigned char *p = data;
-    put_u64(p, n);
+    sluice_le64_store(p, n);
     p += 8;
     for (size_t i = 0; i <= t->mask; i++) {
         const dedup_slot *s = &t->slots[i];
         if (s->hi == 0)
             continue;
-        put_u64(p, s->lo);
-        put_u64(p + 8, s->hi);
-        put_u64(p + 16, (uint64_t)s->expires_at);
+        sluice_le64_store(p, s->lo);
+        sluice_le64_store(p + 8, s->hi);
+        sluice_le64_store_i64(p + 16, s->expires_at);
         p += ENTRY_BYTES;
     }
     out->encoding_version = DEDUP_SNAPSHOT_VERSION;
@@ -53,21 +41,21 @@ sluice_status dedup_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, d
         return SLUICE_ERR_STATE;
     }
     const unsigned char *p = in->data;
-    uint64_t n = in->size >= 8 ? get_u64(p) : UINT64_MAX;
+    uint64_t n = in->size >= 8 ? sluice_le64_load(p) : UINT64_MAX;
     if (in->size < 8 || n > (in->size - 8) / ENTRY_BYTES || in->size != 8 + n * ENTRY_BYTES) {
         api->log(ctx, SLUICE_LOG_ERROR, "dedup state is malformed (%zu bytes)", in->size);
         return SLUICE_ERR_STATE;
     }
     p += 8;
     for (uint64_t i = 0; i < n; i++, p += ENTRY_BYTES) {
-        dedup_fp fp = {get_u64(p), get_u64(p + 8)};
+        dedup_fp fp = {sluice_le64_load(p), sluice_le64_load(p + 8)};
         if (fp.hi == 0) {
             dedup_table_clear(t);
             api->log(ctx, SLUICE_LOG_ERROR, "dedup state holds an empty fingerprint");
             return SLUICE_ERR_STATE;
         }
         /* At the lowest watermark nothing counts as expired: every key goes in. */
-        if (dedup_table_check(t, fp, (int64_t)get_u64(p + 16), SLUICE_TIME_MIN) == DEDUP_NOMEM) {
+        if (dedup_table_check(t, fp, sluice_le64_load_i64(p + 16), SLUICE_TIME_MIN) == DEDUP_NOMEM) {
             dedup_table_clear(t);
             return SLUICE_ERR_NOMEM;
         }

@@ -3,91 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- little-endian bytes -------------------------------------------------- */
-
-typedef struct writer {
-    unsigned char *ptr;
-    size_t len, cap;
-    int failed;
-} writer;
-
-static void put(writer *w, const void *src, size_t n)
-{
-    if (w->failed)
-        return;
-    if (w->cap - w->len < n) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap - w->len < n)
-            cap *= 2;
-        unsigned char *p = realloc(w->ptr, cap);
-        if (p == NULL) {
-            w->failed = 1;
-            return;
-        }
-        w->ptr = p;
-        w->cap = cap;
-    }
-    memcpy(w->ptr + w->len, src, n);
-    w->len += n;
-}
-
-static void put_u64(writer *w, uint64_t v)
-{
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 8);
-}
-
-static void put_u32(writer *w, uint32_t v)
-{
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 4);
-}
-
-typedef struct reader {
-    const unsigned char *ptr;
-    size_t len, pos;
-    int failed;
-} reader;
-
-static const void *take(reader *r, size_t n)
-{
-    if (r->failed || r->len - r->pos < n) {
-        r->failed = 1;
-        return NULL;
-    }
-    const void *p = r->ptr + r->pos;
-    r->pos += n;
-    return p;
-}
-
-static uint64_t get_u64(reader *r)
-{
-    const unsigned char *b = take(r, 8);
-    uint64_t v = 0;
-    for (int i = 0; b != NULL && i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static uint32_t get_u32(reader *r)
-{
-    const unsigned char *b = take(r, 4);
-    uint32_t v = 0;
-    for (int i = 0; b != NULL && i < 4; i++)
-        v |= (uint32_t)b[i] << (8 * i);
-    return v;
-}
+#include <sluice/bytes.h>
 
 /* --- writing ------------------------------------------------------------ */
 
 sluice_status sessionize_snapshot_write(const sluice_host_api *api, const session_store *st,
                                         sluice_snapshot *out)
 {
-    writer w = {0};
+    sluice_bytes_writer w = {0};
     const url_intern *urls = &st->urls;
     /* URL index in the snapshot per intern id. */
     uint32_t *index = calloc(urls->next_fresh + 1, sizeof *index);
@@ -95,46 +18,46 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
         return SLUICE_ERR_NOMEM;
 
     const user_table *users = &st->users;
-    put_u64(&w, (uint64_t)st->gap);
-    put_u64(&w, user_table_size(users));
+    sluice_bytes_put_i64(&w, st->gap);
+    sluice_bytes_put_u64(&w, user_table_size(users));
     for (uint32_t ref = user_table_next(users, 0); ref != 0; ref = user_table_next(users, ref)) {
         const user_entry *u = user_table_at(users, ref);
-        put_u64(&w, u->hash);
-        put_u32(&w, u->len);
-        put(&w, u->bytes, u->len);
-        put_u64(&w, u->sessions);
-        put_u64(&w, (uint64_t)u->duration_sum);
+        sluice_bytes_put_u64(&w, u->hash);
+        sluice_bytes_put_u32(&w, u->len);
+        sluice_bytes_put(&w, u->bytes, u->len);
+        sluice_bytes_put_u64(&w, u->sessions);
+        sluice_bytes_put_i64(&w, u->duration_sum);
     }
 
-    put_u32(&w, urls->live);
+    sluice_bytes_put_u32(&w, urls->live);
     uint32_t next_index = 0;
     for (uint32_t id = 1; id < urls->next_fresh; id++) {
         const url_intern_entry *e = &urls->entries[id];
         if (e->bytes == NULL)
             continue;
         index[id] = next_index++;
-        put_u64(&w, e->hash);
-        put_u32(&w, e->len);
-        put(&w, e->bytes, e->len);
+        sluice_bytes_put_u64(&w, e->hash);
+        sluice_bytes_put_u32(&w, e->len);
+        sluice_bytes_put(&w, e->bytes, e->len);
     }
 
-    put_u64(&w, st->open);
+    sluice_bytes_put_u64(&w, st->open);
     uint32_t user_index = 0;
     for (uint32_t ref = user_table_next(users, 0); ref != 0; ref = user_table_next(users, ref)) {
         user_index++;
         for (uint32_t sid = user_table_at(users, ref)->open_head; sid != 0; sid = st->pool[sid].next) {
             const session *s = &st->pool[sid];
-            put_u32(&w, user_index);
-            put_u64(&w, (uint64_t)s->start);
-            put_u64(&w, (uint64_t)s->end);
-            put_u64(&w, s->clicks);
-            put_u32(&w, index[s->entry_url]);
-            put_u32(&w, index[s->exit_url]);
-            put_u32(&w, s->urls.count);
+            sluice_bytes_put_u32(&w, user_index);
+            sluice_bytes_put_i64(&w, s->start);
+            sluice_bytes_put_i64(&w, s->end);
+            sluice_bytes_put_u64(&w, s->clicks);
+            sluice_bytes_put_u32(&w, index[s->entry_url]);
+            sluice_bytes_put_u32(&w, index[s->exit_url]);
+            sluice_bytes_put_u32(&w, s->urls.count);
             for (uint32_t i = 0, n = url_set_span(&s->urls); i < n; i++) {
                 uint32_t url = url_set_at(&s->urls, i);
                 if (url != 0)
-                    put_u32(&w, index[url]);
+                    sluice_bytes_put_u32(&w, index[url]);
             }
         }
     }
@@ -142,11 +65,11 @@ sluice_status sessionize_snapshot_write(const sluice_host_api *api, const sessio
 
     void *data = w.failed ? NULL : api->alloc(w.len ? w.len : 1);
     if (data == NULL) {
-        free(w.ptr);
+        free(w.data);
         return SLUICE_ERR_NOMEM;
     }
-    memcpy(data, w.ptr, w.len);
-    free(w.ptr);
+    memcpy(data, w.data, w.len);
+    free(w.data);
     out->encoding_version = SESSIONIZE_SNAPSHOT_VERSION;
     out->data = data;
     out->size = w.len;
@@ -165,22 +88,22 @@ typedef struct read_maps {
 } read_maps;
 
 /* Why the bytes are refused, or NULL. */
-static const char *read_state(session_store *st, reader *r, read_maps *m)
+static const char *read_state(session_store *st, sluice_bytes_reader *r, read_maps *m)
 {
-    if ((int64_t)get_u64(r) != st->gap)
+    if (sluice_bytes_get_i64(r) != st->gap)
         return r->failed ? "truncated" : "written with another gap";
-    uint64_t nusers = get_u64(r);
+    uint64_t nusers = sluice_bytes_get_u64(r);
     if (nusers > r->len) /* each user takes bytes: cheap sanity bound */
         return "malformed user count";
     m->user_refs = calloc((size_t)nusers + 1, sizeof *m->user_refs);
     if (m->user_refs == NULL)
         return "out of memory";
     for (uint64_t i = 0; i < nusers && !r->failed; i++) {
-        uint64_t hash = get_u64(r);
-        uint32_t len = get_u32(r);
-        const char *bytes = take(r, len);
-        uint64_t sessions = get_u64(r);
-        uint64_t sum = get_u64(r);
+        uint64_t hash = sluice_bytes_get_u64(r);
+        uint32_t len = sluice_bytes_get_u32(r);
+        const char *bytes = sluice_bytes_take(r, len);
+        uint64_t sessions = sluice_bytes_get_u64(r);
+        int64_t sum = sluice_bytes_get_i64(r);
         if (r->failed)
             break;
         uint32_t before = user_table_size(&st->users);
@@ -191,10 +114,10 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
             return "a user appears twice";
         m->user_refs[i + 1] = ref;
         user_table_at(&st->users, ref)->sessions = sessions;
-        user_table_at(&st->users, ref)->duration_sum = (int64_t)sum;
+        user_table_at(&st->users, ref)->duration_sum = sum;
     }
 
-    uint32_t nurls = get_u32(r);
+    uint32_t nurls = sluice_bytes_get_u32(r);
     if (nurls > r->len)
         return r->failed ? "truncated" : "malformed URL count";
     uint32_t *ids = calloc((size_t)nurls + 1, sizeof *ids);
@@ -202,9 +125,9 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
         return "out of memory";
     m->url_ids = ids;
     for (uint32_t i = 0; i < nurls && !r->failed; i++) {
-        uint64_t hash = get_u64(r);
-        uint32_t len = get_u32(r);
-        const char *bytes = take(r, len);
+        uint64_t hash = sluice_bytes_get_u64(r);
+        uint32_t len = sluice_bytes_get_u32(r);
+        const char *bytes = sluice_bytes_take(r, len);
         if (r->failed)
             break;
         ids[i] = url_intern_acquire(&st->urls, bytes, len, hash);
@@ -213,13 +136,14 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
         m->nurl_ids = i + 1;
     }
 
-    uint64_t nsessions = get_u64(r);
+    uint64_t nsessions = sluice_bytes_get_u64(r);
     uint32_t last_user = 0, last_session = 0;
     for (uint64_t i = 0; i < nsessions && !r->failed; i++) {
-        uint32_t uid = get_u32(r);
-        int64_t start = (int64_t)get_u64(r), end = (int64_t)get_u64(r);
-        uint64_t clicks = get_u64(r);
-        uint32_t entry = get_u32(r), exit = get_u32(r), count = get_u32(r);
+        uint32_t uid = sluice_bytes_get_u32(r);
+        int64_t start = sluice_bytes_get_i64(r), end = sluice_bytes_get_i64(r);
+        uint64_t clicks = sluice_bytes_get_u64(r);
+        uint32_t entry = sluice_bytes_get_u32(r), exit = sluice_bytes_get_u32(r),
+                 count = sluice_bytes_get_u32(r);
         if (r->failed)
             break;
         if (uid == 0 || uid > nusers || uid < last_user)
@@ -236,7 +160,7 @@ static const char *read_state(session_store *st, reader *r, read_maps *m)
         if (sid == 0)
             return "out of memory";
         for (uint32_t k = 0; k < count; k++) {
-            uint32_t url = get_u32(r);
+            uint32_t url = sluice_bytes_get_u32(r);
             if (r->failed)
                 break;
             if (url >= nurls)
@@ -269,7 +193,7 @@ sluice_status sessionize_snapshot_read(const sluice_host_api *api, sluice_ctx *c
                  (unsigned)in->encoding_version, SESSIONIZE_SNAPSHOT_VERSION);
         return SLUICE_ERR_STATE;
     }
-    reader r = {in->data, in->size, 0, 0};
+    sluice_bytes_reader r = sluice_bytes_reader_of(in->data, in->size);
     read_maps maps = {NULL, NULL, 0};
     const char *why = read_state(st, &r, &maps);
     /* Drop the reader's own references: URLs no session holds go. */

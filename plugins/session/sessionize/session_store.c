@@ -3,10 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t add_saturating(int64_t a, int64_t b) /* b >= 0 */
-{
-    return a > INT64_MAX - b ? INT64_MAX : a + b;
-}
+#include <sluice/bytes.h>
 
 void session_store_init(session_store *st, int64_t gap_ms)
 {
@@ -123,13 +120,13 @@ int session_store_add(session_store *st, const char *user, size_t user_len, uint
      * gap apart; skip those starting more than gap after ts. Usually the
      * first one is the match. */
     uint32_t prev = 0, x = user_table_at(&st->users, uid)->open_head;
-    while (x != 0 && add_saturating(ts, st->gap) < st->pool[x].start) {
+    while (x != 0 && sluice_add_sat_i64(ts, st->gap) < st->pool[x].start) {
         prev = x;
         x = st->pool[x].next;
     }
-    if (x != 0 && ts <= add_saturating(st->pool[x].end, st->gap)) {
+    if (x != 0 && ts <= sluice_add_sat_i64(st->pool[x].end, st->gap)) {
         uint32_t older = st->pool[x].next;
-        if (older != 0 && ts <= add_saturating(st->pool[older].end, st->gap)) {
+        if (older != 0 && ts <= sluice_add_sat_i64(st->pool[older].end, st->gap)) {
             if (session_merge(st, x, older) != 0) {
                 url_intern_release(&st->urls, url_id);
                 return -1;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
 #include "session_snapshot.h"
@@ -34,16 +35,6 @@ typedef struct sessionize {
     uint32_t keys_count, keys_next; /* due sessions, in emission order, and the next to emit */
     sluice_counter *c_open, *c_users, *c_urls, *c_bytes, *c_user_bytes;
 } sessionize;
-
-static int64_t add_saturating(int64_t a, int64_t b) /* b >= 0 */
-{
-    return a > INT64_MAX - b ? INT64_MAX : a + b;
-}
-
-static int64_t sub_saturating(int64_t a, int64_t b) /* b >= 0 */
-{
-    return a < INT64_MIN + b ? INT64_MIN : a - b;
-}
 
 static const sluice_option_spec sessionize_options[] = {
     {sizeof(sluice_option_spec), "gap", SLUICE_OPT_DURATION, "30m", 0,
@@ -86,7 +77,7 @@ static void *sessionize_create(const sluice_host_api *api, sluice_ctx *ctx, cons
         free(s);
         return NULL;
     }
-    s->horizon = add_saturating(s->gap, s->allowed_lateness);
+    s->horizon = sluice_add_sat_i64(s->gap, s->allowed_lateness);
     session_store_init(&s->store, s->gap);
     s->c_open = api->counter(ctx, "state.keys");
     s->c_users = api->counter(ctx, "state.users");
@@ -168,10 +159,10 @@ static sluice_status collect_due(sessionize *s, int64_t wm)
     /* wm > end + horizon  <=>  end < wm - horizon (exact while no underflow;
      * an underflowing limit is below every end, so nothing is due). */
     int all = wm == SLUICE_TIME_MAX;
-    if (!all && session_heap_top(&st->heap)->end >= sub_saturating(wm, s->horizon))
+    if (!all && session_heap_top(&st->heap)->end >= sluice_sub_sat_i64(wm, s->horizon))
         return SLUICE_OK;
     st->due_count = 0;
-    if (session_store_take_due(st, sub_saturating(wm, s->horizon), all) != 0)
+    if (session_store_take_due(st, sluice_sub_sat_i64(wm, s->horizon), all) != 0)
         return SLUICE_ERR_NOMEM;
     if (st->due_count > s->keys_cap) {
         free(s->keys);
@@ -234,7 +225,7 @@ static sluice_status accept_event(const sluice_host_api *api, sluice_ctx *ctx, s
         return api->reject(ctx, r, SLUICE_REASON_BAD_USER, "record has no user");
     if (!api->record_role(r, SLUICE_ROLE_URL, &url, &url_hash))
         return api->reject(ctx, r, SLUICE_REASON_BAD_URL, "record has no url");
-    if (ts < sub_saturating(wm, s->allowed_lateness)) {
+    if (ts < sluice_sub_sat_i64(wm, s->allowed_lateness)) {
         char detail[160];
         snprintf(detail, sizeof detail, "ts %lld is older than watermark %lld minus allowed_lateness %lld ms",
                  (long long)ts, (long long)wm, (long long)s->allowed_lateness);

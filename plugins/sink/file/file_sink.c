@@ -5,7 +5,8 @@
  * engine calls it at checkpoints and before exit) and at least every
  * `flush_interval` so a file being watched keeps up. Only whole lines are
  * ever written, in one write(2) each time, so several writers appending to
- * one file (O_APPEND) do not cut each other's lines.
+ * one file (O_APPEND) do not cut each other's lines. Write errors (a full
+ * disk, a file-size limit) fail the pipeline naming the file: line_writer.h.
  */
 #include <sluice/plugin.h>
 
@@ -15,19 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
+
+#include "line_writer.h"
 
 typedef struct file_sink {
     const char *path;
+    char *name; /* 'path', for messages */
     int fd;
     int fsync_on_flush;
-    int with_key;              /* lines are "key<TAB>json", as kcat -K'\t' writes them */
-    int64_t flush_interval_ms; /* -1: only when full and on flush() */
-    int timer_armed;
-    char *buf;
-    size_t len, cap;
-    sluice_counter *bytes_written;
+    int with_key; /* lines are "key<TAB>json", as kcat -K'\t' writes them */
+    line_writer out;
 } file_sink;
 
 static const sluice_option_spec file_sink_options[] = {
@@ -96,8 +95,7 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const
         return NULL;
     }
     s->path = api->opt_string(opts, "path");
-    s->cap = (size_t)api->opt_int(opts, "buffer_size");
-    s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
+    size_t cap = (size_t)api->opt_int(opts, "buffer_size");
     s->fsync_on_flush = api->opt_bool(opts, "fsync");
     s->with_key = api->opt_bool(opts, "with_key");
     s->fd = -1;
@@ -117,14 +115,18 @@ static void *file_sink_create(const sluice_host_api *api, sluice_ctx *ctx, const
         free(s);
         return NULL;
     }
-    s->buf = malloc(s->cap);
-    if (s->buf == NULL) {
-        snprintf(errbuf, errbuf_size, "out of memory for a %zu-byte buffer", s->cap);
+    size_t name_size = strlen(s->path) + 3;
+    s->name = malloc(name_size);
+    if (s->name == NULL ||
+        line_writer_init(&s->out, s->fd, s->name, cap, api->opt_duration_ms(opts, "flush_interval")) != 0) {
+        snprintf(errbuf, errbuf_size, "out of memory for a %zu-byte buffer", cap);
         close(s->fd);
+        free(s->name);
         free(s);
         return NULL;
     }
-    s->bytes_written = api->counter(ctx, "bytes_written");
+    snprintf(s->name, name_size, "'%s'", s->path);
+    s->out.written = api->counter(ctx, "bytes_written");
     return s;
 }
 
@@ -135,47 +137,9 @@ static void file_sink_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
     file_sink *s = self;
     if (s->fd >= 0)
         close(s->fd);
-    free(s->buf);
+    line_writer_free(&s->out);
+    free(s->name);
     free(s);
-}
-
-/* Write all of iov, looping over short writes and EINTR. */
-static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s, struct iovec *iov,
-                               int iovcnt)
-{
-    size_t total = 0;
-    while (iovcnt > 0) {
-        ssize_t n = writev(s->fd, iov, iovcnt);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            api->log(ctx, SLUICE_LOG_ERROR, "cannot write to '%s': %s", s->path, strerror(errno));
-            return SLUICE_ERR_IO;
-        }
-        total += (size_t)n;
-        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-    if (s->bytes_written != NULL)
-        api->counter_add(s->bytes_written, (int64_t)total);
-    return SLUICE_OK;
-}
-
-static sluice_status write_buffer(const sluice_host_api *api, sluice_ctx *ctx, file_sink *s)
-{
-    if (s->len == 0)
-        return SLUICE_OK;
-    struct iovec iov = {s->buf, s->len};
-    sluice_status st = write_all(api, ctx, s, &iov, 1);
-    s->len = 0; /* on error the lines are lost either way: the pipeline stops */
-    return st;
 }
 
 static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
@@ -189,48 +153,25 @@ static sluice_status file_sink_process(const sluice_host_api *api, sluice_ctx *c
             api->log(ctx, SLUICE_LOG_ERROR, "'%s': a record could not be encoded as JSON", s->path);
             return SLUICE_ERR;
         }
-        sluice_str key = s->with_key ? api->record_key(r) : (sluice_str){"", 0};
-        size_t prefix = s->with_key ? key.len + 1 : 0;
-        if (s->len + prefix + js.len + 1 > s->cap) {
-            sluice_status st = write_buffer(api, ctx, s);
-            if (st != SLUICE_OK)
-                return st;
-        }
-        if (prefix + js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
-            struct iovec iov[4] = {
-                {(void *)key.ptr, key.len}, {"\t", prefix ? 1 : 0}, {(void *)js.ptr, js.len}, {"\n", 1}};
-            sluice_status st = write_all(api, ctx, s, iov, 4);
-            if (st != SLUICE_OK)
-                return st;
-            continue;
-        }
-        if (prefix) {
-            if (key.len)
-                memcpy(s->buf + s->len, key.ptr, key.len);
-            s->buf[s->len + key.len] = '\t';
-            s->len += prefix;
-        }
-        memcpy(s->buf + s->len, js.ptr, js.len);
-        s->buf[s->len + js.len] = '\n';
-        s->len += js.len + 1;
+        sluice_str line[3] = {{NULL, 0}, {"\t", 1}, js};
+        if (s->with_key)
+            line[0] = api->record_key(r);
+        sluice_status st = s->with_key ? line_writer_put(api, ctx, &s->out, line, 3)
+                                       : line_writer_put(api, ctx, &s->out, &js, 1);
+        if (st != SLUICE_OK)
+            return st;
     }
-    if (s->flush_interval_ms == 0)
-        return write_buffer(api, ctx, s);
-    if (s->len > 0 && s->flush_interval_ms > 0 && !s->timer_armed) {
-        api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
-        s->timer_armed = 1;
-    }
-    return SLUICE_OK;
+    return line_writer_batch_done(api, ctx, &s->out);
 }
 
 static sluice_status file_sink_flush(const sluice_host_api *api, sluice_ctx *ctx, void *self)
 {
     file_sink *s = self;
-    sluice_status st = write_buffer(api, ctx, s);
+    sluice_status st = line_writer_flush(api, ctx, &s->out);
     if (st != SLUICE_OK)
         return st;
     if (s->fsync_on_flush && fsync(s->fd) != 0) {
-        api->log(ctx, SLUICE_LOG_ERROR, "cannot fsync '%s': %s", s->path, strerror(errno));
+        api->fail(ctx, "cannot fsync '%s': %s", s->path, strerror(errno));
         return SLUICE_ERR_IO;
     }
     return SLUICE_OK;
@@ -240,8 +181,7 @@ static sluice_status file_sink_timer(const sluice_host_api *api, sluice_ctx *ctx
 {
     (void)now_ms;
     file_sink *s = self;
-    s->timer_armed = 0;
-    return write_buffer(api, ctx, s);
+    return line_writer_timer(api, ctx, &s->out);
 }
 
 static const sluice_plugin file_sink_plugin = {

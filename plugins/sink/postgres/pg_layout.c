@@ -100,6 +100,11 @@ static void encode_json_field(const json_t *doc, const pg_column *c, int sanitiz
     }
     switch (c->type) {
     case PG_COL_TIME:
+        if (json_is_integer(v))
+            pg_copy_time(line, (int64_t)json_integer_value(v));
+        else
+            pg_copy_null(line);
+        return;
     case PG_COL_INT:
         if (json_is_integer(v))
             pg_copy_int(line, (int64_t)json_integer_value(v));
@@ -138,6 +143,11 @@ static void encode_field(const sluice_host_api *api, const sluice_record *rec, c
     double d;
     switch (c->type) {
     case PG_COL_TIME:
+        if (api->field_int(rec, c->name, &i))
+            pg_copy_time(line, i);
+        else
+            pg_copy_null(line); /* refused by NOT NULL: a dead letter with the reason */
+        return;
     case PG_COL_INT:
         if (api->field_int(rec, c->name, &i))
             pg_copy_int(line, i);
@@ -168,10 +178,9 @@ static void encode_field(const sluice_host_api *api, const sluice_record *rec, c
 }
 
 void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, const json_t *doc,
-                      uint64_t seq, pg_text *line)
+                      pg_text *line)
 {
     const pg_layout *l = &pg_layouts[k];
-    pg_copy_int(line, (int64_t)seq);
     if (k == PG_OTHER) {
         sluice_str kind = {NULL, 0}, key = api->record_key(rec), js = {NULL, 0};
         const json_t *jkind = doc ? json_object_get(doc, "kind") : NULL;
@@ -179,7 +188,6 @@ void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record
             kind = (sluice_str){json_string_value(jkind), json_string_length(jkind)};
         else if (doc == NULL)
             api->field_string(rec, "kind", &kind);
-        pg_text_putc(line, '\t');
         if (kind.len)
             pg_copy_value(line, kind.ptr, kind.len, 1);
         else
@@ -199,7 +207,8 @@ void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record
          * one place that keeps them never refuses them. */
         int sanitize = k == PG_REJECTED;
         for (size_t c = 0; c < l->ncols; c++) {
-            pg_text_putc(line, '\t');
+            if (c)
+                pg_text_putc(line, '\t');
             if (doc)
                 encode_json_field(doc, &l->cols[c], sanitize, line);
             else
@@ -210,7 +219,7 @@ void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record
 }
 
 void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_t n, const char *message,
-                           uint64_t seq, pg_text *out)
+                           pg_text *out)
 {
     const pg_layout *l = &pg_layouts[k];
     pg_text origin = {0}, raw = {0}, value = {0};
@@ -219,9 +228,15 @@ void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_
     int first_key = 1;
     for (size_t c = 0; c < l->ncols; c++) {
         value.len = 0;
-        int st = pg_copy_column(line, n, c + 1, &value); /* column 0 is seq */
+        int st = pg_copy_column(line, n, c, &value);
         if (st < 0)
             break;
+        int64_t ms;
+        if (st == 0 && l->cols[c].type == PG_COL_TIME && pg_time_ms(value.ptr, value.len, &ms) == 0) {
+            /* As the record had it: epoch milliseconds. */
+            value.len = 0;
+            pg_copy_int(&value, ms);
+        }
         if (l->cols[c].key) {
             if (!first_key)
                 pg_text_putc(&origin, '|');
@@ -237,8 +252,6 @@ void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_
             pg_text_put(&raw, value.ptr ? value.ptr : "", value.len);
     }
     pg_text_putc(&raw, '}');
-    pg_copy_int(out, (int64_t)seq);
-    pg_text_putc(out, '\t');
     pg_copy_value(out, origin.ptr, origin.len, 1);
     pg_text_puts(out, "\tdb_rejected\t");
     pg_copy_value(out, message, strlen(message), 1);
@@ -255,7 +268,7 @@ static const char *sql_type(pg_col_type t, int stage)
 {
     switch (t) {
     case PG_COL_TIME:
-        return stage ? "bigint" : "timestamptz";
+        return "timestamptz";
     case PG_COL_INT:
         return "bigint";
     case PG_COL_DOUBLE:
@@ -328,7 +341,9 @@ void pg_layout_create_stage(pg_kind k, pg_text *sql)
 {
     const pg_layout *l = &pg_layouts[k];
     pg_text_puts(sql, "CREATE TEMP TABLE IF NOT EXISTS ");
-    pg_text_printf(sql, "sluice_stage_%s (seq bigint", l->kind);
+    /* seq numbers the rows in the order they were copied: the last of a
+     * key wins. */
+    pg_text_printf(sql, "sluice_stage_%s (seq bigint GENERATED ALWAYS AS IDENTITY", l->kind);
     for (size_t c = 0; c < l->ncols; c++) {
         pg_text_puts(sql, ", ");
         pg_quote_ident(sql, l->cols[c].name);
@@ -337,10 +352,24 @@ void pg_layout_create_stage(pg_kind k, pg_text *sql)
     pg_text_puts(sql, ");\n");
 }
 
-void pg_layout_copy(pg_kind k, pg_text *sql)
+static void column_list(const pg_layout *l, pg_text *sql)
+{
+    pg_text_puts(sql, " (");
+    for (size_t c = 0; c < l->ncols; c++) {
+        pg_text_puts(sql, c ? ", " : "");
+        pg_quote_ident(sql, l->cols[c].name);
+    }
+    pg_text_puts(sql, ")");
+}
+
+void pg_layout_copy(pg_kind k, const char *schema, const char *table, pg_text *sql)
 {
     pg_text_puts(sql, "COPY ");
-    stage_name(k, sql);
+    if (table)
+        qualified(schema, table, sql);
+    else
+        stage_name(k, sql);
+    column_list(&pg_layouts[k], sql);
     pg_text_puts(sql, " FROM STDIN");
 }
 
@@ -349,13 +378,6 @@ static void converted(const pg_column *c, pg_kind k, pg_text *sql)
 {
     if (k == PG_OTHER && strcmp(c->name, "key") == 0) {
         pg_text_puts(sql, "coalesce(s.key, md5(s.record))");
-        return;
-    }
-    if (c->type == PG_COL_TIME) {
-        /* Exact to the millisecond, unlike to_timestamp(double). */
-        pg_text_puts(sql, "timestamptz 'epoch' + s.");
-        pg_quote_ident(sql, c->name);
-        pg_text_puts(sql, " * interval '1 millisecond'");
         return;
     }
     pg_text_puts(sql, "s.");
@@ -370,16 +392,16 @@ uint64_t pg_layout_key_hash(pg_kind k, const char *line, size_t n)
     if (k == PG_OTHER)
         return 0;
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    size_t col = 0;                      /* column 0 of the line is seq */
-    for (size_t i = 0; i < n && col <= l->ncols; i++) {
+    size_t col = 0;
+    for (size_t i = 0; i < n && col < l->ncols; i++) {
         char c = line[i];
         if (c == '\t' || c == '\n') {
-            col++;
-            if (col >= 1 && col <= l->ncols && l->cols[col - 1].key)
+            if (l->cols[col].key)
                 h = (h ^ 0xFF) * 1099511628211ull; /* a separator */
+            col++;
             continue;
         }
-        if (col >= 1 && l->cols[col - 1].key)
+        if (l->cols[col].key)
             h = (h ^ (unsigned char)c) * 1099511628211ull;
     }
     return h ? h : 1;
@@ -390,7 +412,7 @@ void pg_layout_upsert(pg_kind k, const char *schema, const char *table, int dedu
     const pg_layout *l = &pg_layouts[k];
     pg_text_puts(sql, "INSERT INTO ");
     qualified(schema, table, sql);
-    pg_text_puts(sql, " (");
+    pg_text_puts(sql, " AS t (");
     for (size_t c = 0; c < l->ncols; c++) {
         pg_text_puts(sql, c ? ", " : "");
         pg_quote_ident(sql, l->cols[c].name);
@@ -431,6 +453,21 @@ void pg_layout_upsert(pg_kind k, const char *schema, const char *table, int dedu
         pg_text_puts(sql, " = EXCLUDED.");
         pg_quote_ident(sql, l->cols[c].name);
         first = 0;
+    }
+    /* A row that is already there as it is (a replay after a crash) is left
+     * alone: no new row version, no index entries, no WAL. */
+    pg_text_puts(sql, " WHERE (");
+    for (int side = 0; side < 2; side++) {
+        first = 1;
+        for (size_t c = 0; c < l->ncols; c++) {
+            if (l->cols[c].key)
+                continue;
+            pg_text_puts(sql, first ? "" : ", ");
+            pg_text_puts(sql, side ? "EXCLUDED." : "t.");
+            pg_quote_ident(sql, l->cols[c].name);
+            first = 0;
+        }
+        pg_text_puts(sql, side ? ")" : ") IS DISTINCT FROM (");
     }
 }
 

@@ -60,22 +60,26 @@ json_t *pg_layout_parse_raw(const sluice_host_api *api, const sluice_record *rec
  * fields, or PG_OTHER. `doc` is pg_layout_parse_raw's, or NULL. */
 pg_kind pg_layout_route(const sluice_host_api *api, const sluice_record *rec, const json_t *doc);
 
-/* Append the record's COPY line (seq first, then the layout's columns),
- * from its fields, or from `doc` when not NULL. */
+/* Append the record's COPY line (the layout's columns, times as
+ * timestamptz text), from its fields, or from `doc` when not NULL. The same
+ * line goes into the table or into its staging table. */
 void pg_layout_encode(const sluice_host_api *api, pg_kind k, const sluice_record *rec, const json_t *doc,
-                      uint64_t seq, pg_text *line);
+                      pg_text *line);
 
 /* A dead letter's COPY line for a row the server refused: origin
  * "postgres:<table>/<key columns joined by |>", reason "db_rejected", the
- * server's message as detail, and the row as a JSON object as raw. */
+ * server's message as detail, and the row as a JSON object as raw (times as
+ * epoch milliseconds, as in the record). */
 void pg_layout_dead_letter(pg_kind k, const char *table, const char *line, size_t n, const char *message,
-                           uint64_t seq, pg_text *out);
+                           pg_text *out);
 
 /* SQL, appended to `sql`. `schema` and `table` are plain names (quoted
  * here). The staging table is a temporary table of the session. */
 void pg_layout_create_table(pg_kind k, const char *schema, const char *table, pg_text *sql);
 void pg_layout_create_stage(pg_kind k, pg_text *sql);
-void pg_layout_copy(pg_kind k, pg_text *sql);
+/* COPY of the layout's columns into `table`, or into the staging table
+ * when `table` is NULL. */
+void pg_layout_copy(pg_kind k, const char *schema, const char *table, pg_text *sql);
 /* With `dedup`, the batch is first reduced to the last row of each key
  * (a sort): needed only when a key repeats within the batch. */
 void pg_layout_upsert(pg_kind k, const char *schema, const char *table, int dedup, pg_text *sql);

@@ -4,11 +4,17 @@
  * Records become rows of one table per kind (pg_layout.h): url_clicks,
  * window_summary, sessions, dead letters in rejected, and any other kind as
  * JSONB in records. Rows gather per table as COPY text; each batch is
- * copied into a temporary staging table and moved with one INSERT ... ON
- * CONFLICT DO UPDATE, all inside one transaction per checkpoint, committed
- * in flush(). flush() is the sink's acknowledgement, so the source commits
- * its positions only for what the database holds, and a replay after a
- * crash upserts the same rows again: exactly once in the database.
+ * COPYed into the table itself when none of its keys repeats, and when one
+ * does, or is already in the table, into a temporary staging table and
+ * moved with one INSERT ... ON CONFLICT DO UPDATE. All batches of a
+ * checkpoint are one transaction, committed in flush(). flush() is the
+ * sink's acknowledgement, so the source commits its positions only for
+ * what the database holds, and a replay after a crash upserts the same rows
+ * again: exactly once in the database.
+ *
+ * Batches go to the server on the sink's sender thread (pg_send.h): the
+ * pipeline goes on while the server stores the previous batch, and waits
+ * for it only when the next is due, or at the checkpoint.
  *
  * Every row of the open transaction stays in memory until COMMIT succeeds.
  * When the server goes away the transaction is lost with it, so the sink
@@ -31,19 +37,23 @@
 #include "pg_conn.h"
 #include "pg_layout.h"
 #include "pg_schema.h"
+#include "pg_send.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define RETRY_LOG_EVERY_MS 10000
-#define COPY_CHUNK ((size_t)1 << 20)
+#define DIRECT_SKIP 16
 
 typedef struct pg_table {
     const char *name;
-    pg_text rows;     /* COPY lines of the open checkpoint, not yet committed */
-    size_t sent;      /* bytes of rows inside the server's open transaction */
-    size_t nrows;     /* lines in rows */
-    size_t sent_rows; /* lines in rows[0, sent) */
-    char *copy_sql, *upsert_sql, *upsert_dedup_sql, *truncate_sql;
+    pg_text rows;       /* COPY lines of the open checkpoint, not yet committed */
+    size_t sent;        /* bytes of rows inside the server's open transaction */
+    size_t nrows;       /* lines in rows */
+    size_t sent_rows;   /* lines in rows[0, sent) */
+    char *direct_sql;   /* a batch by COPY into the table */
+    char *stage_sql[2]; /* a batch by COPY into the staging table and an upsert; [1] keeps the last row of a
+                           key */
+    int direct_skip;    /* batches to send through the staging table before a direct COPY again */
     /* Key hashes of the unsent rows: the sort that keeps the last row of a
      * key is paid only by a batch that repeats one. */
     uint64_t *keys;
@@ -57,6 +67,10 @@ typedef struct pg_sink {
     sluice_ctx *ctx;
     const char *schema;
     PGconn *conn;
+    pg_sender *sender; /* NULL: every batch is sent on the pipeline's thread */
+    int inflight;      /* the table of the batch on the sender thread, or -1 */
+    int inflight_direct;
+    size_t inflight_to, inflight_to_rows; /* sent and sent_rows once it is stored */
     int in_tx;
     int failed;
     pg_table t[PG_NKINDS];
@@ -65,7 +79,6 @@ typedef struct pg_sink {
     int64_t flush_interval_ms, retry_timeout_ms;
     int timer_armed;
     int64_t retry_at_ms, backoff_ms, outage_since_ms, last_retry_log_ms;
-    uint64_t seq;
     sluice_counter *c_rows, *c_commits, *c_reconnects, *c_refused;
     char err[1024];
 } pg_sink;
@@ -125,10 +138,18 @@ static int valid_name(const char *s)
 
 /* ---- sending ----------------------------------------------------------- */
 
+static pg_outcome exec(pg_sink *s, const char *sql)
+{
+    return pg_conn_exec(&s->ci, s->conn, sql, s->err, sizeof s->err);
+}
+
 /* Drop the connection: the server rolls the open transaction back, so every
  * row of the checkpoint counts as unsent again. */
 static void drop_connection(pg_sink *s)
 {
+    char ignored[64];
+    pg_sender_wait(s->sender, ignored, sizeof ignored); /* it may be using the connection */
+    s->inflight = -1;
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
@@ -202,55 +223,6 @@ static pg_outcome ensure_connected(pg_sink *s)
     return o;
 }
 
-/* COPY the lines [from, to) of table k into its staging table and upsert
- * them. Stage is left empty. */
-static pg_outcome send_rows(pg_sink *s, pg_kind k, size_t from, size_t to)
-{
-    pg_table *t = &s->t[k];
-    PGresult *res = PQexec(s->conn, t->copy_sql);
-    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
-        pg_outcome o = pg_conn_classify(s->conn, res);
-        pg_conn_message(&s->ci, s->conn, res, s->err, sizeof s->err);
-        PQclear(res);
-        return o == PG_DONE ? PG_FATAL : o;
-    }
-    PQclear(res);
-    int ok = 1;
-    for (size_t at = from; ok && at < to; at += COPY_CHUNK) {
-        size_t n = to - at < COPY_CHUNK ? to - at : COPY_CHUNK;
-        ok = PQputCopyData(s->conn, t->rows.ptr + at, (int)n) == 1;
-    }
-    if (PQputCopyEnd(s->conn, ok ? NULL : "sluice: sending failed") != 1)
-        ok = 0;
-    pg_outcome o = PG_DONE;
-    while ((res = PQgetResult(s->conn)) != NULL) {
-        if (o == PG_DONE && PQresultStatus(res) != PGRES_COMMAND_OK) {
-            o = pg_conn_classify(s->conn, res);
-            pg_conn_message(&s->ci, s->conn, res, s->err, sizeof s->err);
-            if (o == PG_DONE)
-                o = PG_FATAL;
-        }
-        PQclear(res);
-        if (PQstatus(s->conn) != CONNECTION_OK)
-            break;
-    }
-    if (o == PG_DONE && !ok) {
-        pg_conn_message(&s->ci, s->conn, NULL, s->err, sizeof s->err);
-        return PG_TRANSIENT;
-    }
-    if (o == PG_DONE)
-        o = pg_conn_exec(&s->ci, s->conn, t->repeats ? t->upsert_dedup_sql : t->upsert_sql, s->err,
-                         sizeof s->err);
-    if (o == PG_DONE)
-        o = pg_conn_exec(&s->ci, s->conn, t->truncate_sql, s->err, sizeof s->err);
-    return o;
-}
-
-static pg_outcome exec(pg_sink *s, const char *sql)
-{
-    return pg_conn_exec(&s->ci, s->conn, sql, s->err, sizeof s->err);
-}
-
 /* A batch holds a row the server refuses: send its rows one at a time,
  * each under a savepoint, keep those it takes and turn the others into
  * dead letters with the server's message. Refused rows leave the buffer,
@@ -263,13 +235,8 @@ static pg_outcome send_one_by_one(pg_sink *s, pg_kind k)
     while (r < t->rows.len) {
         const char *nl = memchr(t->rows.ptr + r, '\n', t->rows.len - r);
         size_t n = nl ? (size_t)(nl - (t->rows.ptr + r)) + 1 : t->rows.len - r;
-        o = exec(s, "SAVEPOINT sluice_row");
-        if (o == PG_DONE)
-            o = send_rows(s, k, r, r + n);
+        o = pg_batch_run(&s->ci, s->conn, t->stage_sql[0], t->rows.ptr + r, n, s->err, sizeof s->err);
         if (o == PG_DONE) {
-            o = exec(s, "RELEASE SAVEPOINT sluice_row");
-            if (o != PG_DONE)
-                break;
             if (w != r)
                 memmove(t->rows.ptr + w, t->rows.ptr + r, n);
             w += n;
@@ -278,20 +245,16 @@ static pg_outcome send_one_by_one(pg_sink *s, pg_kind k)
         }
         if (o != PG_ROW_REFUSED)
             break;
-        char message[1024];
-        snprintf(message, sizeof message, "%s", s->err);
-        o = exec(s, "ROLLBACK TO SAVEPOINT sluice_row; RELEASE SAVEPOINT sluice_row");
-        if (o != PG_DONE)
-            break;
+        o = PG_DONE; /* the row is undone, the transaction goes on */
         s->api->counter_add(s->c_refused, 1);
         if (k == PG_REJECTED) {
             /* Nowhere left to put it: said loudly, never silently. */
             s->api->log(s->ctx, SLUICE_LOG_ERROR, "the server refused a dead letter for %s.%s: %s", s->schema,
-                        t->name, message);
+                        t->name, s->err);
         } else {
             s->api->log(s->ctx, SLUICE_LOG_WARN, "the server refused a row of %s.%s (stored in %s.%s): %s",
-                        s->schema, t->name, s->schema, s->t[PG_REJECTED].name, message);
-            pg_layout_dead_letter(k, t->name, t->rows.ptr + r, n, message, ++s->seq, &s->t[PG_REJECTED].rows);
+                        s->schema, t->name, s->schema, s->t[PG_REJECTED].name, s->err);
+            pg_layout_dead_letter(k, t->name, t->rows.ptr + r, n, s->err, &s->t[PG_REJECTED].rows);
             s->t[PG_REJECTED].nrows++;
             s->t[PG_REJECTED].repeats = 1; /* two refused rows may share a key */
         }
@@ -310,50 +273,125 @@ static pg_outcome send_one_by_one(pg_sink *s, pg_kind k)
     return o;
 }
 
-static pg_outcome send_batch(pg_sink *s, pg_kind k)
+/* How table k's next batch goes: straight into the table with COPY when
+ * no key repeats in it (the common case: results are final per key, and
+ * most are new), else COPY into the staging table and one upsert. A direct
+ * COPY that meets a key already in the table (a replay after a crash, a
+ * window re-emitted by a late event) is undone and sent again through the
+ * staging table, and the next DIRECT_SKIP batches go that way too. */
+static const char *batch_sql(pg_table *t, pg_kind k, int *direct)
 {
+    *direct = k != PG_OTHER && !t->repeats && t->direct_skip == 0;
+    if (!*direct && t->direct_skip > 0)
+        t->direct_skip--;
+    return *direct ? t->direct_sql : t->stage_sql[t->repeats ? 1 : 0];
+}
+
+static pg_outcome send_batch(pg_sink *s, pg_kind k, int async);
+
+static unsigned key_columns(pg_kind k)
+{
+    unsigned cols = 0;
+    for (size_t c = 0; c < pg_layouts[k].ncols && c < 32; c++)
+        cols |= pg_layouts[k].cols[c].key ? 1u << c : 0;
+    return cols;
+}
+
+/* The outcome of a batch that went directly or through the staging table,
+ * and was refused (then undone). */
+static pg_outcome refused(pg_sink *s, pg_kind k, int direct)
+{
+    if (direct) {
+        s->t[k].direct_skip = DIRECT_SKIP;
+        return send_batch(s, k, 0);
+    }
+    return send_one_by_one(s, k);
+}
+
+/* Wait for the batch on the sender thread, and account for it. */
+static pg_outcome settle(pg_sink *s)
+{
+    if (s->inflight < 0)
+        return PG_DONE;
+    pg_kind k = (pg_kind)s->inflight;
     pg_table *t = &s->t[k];
-    pg_outcome o = PG_DONE;
+    s->inflight = -1;
+    pg_outcome o = pg_sender_wait(s->sender, s->err, sizeof s->err);
+    if (o == PG_DONE) {
+        t->sent = s->inflight_to;
+        t->sent_rows = s->inflight_to_rows;
+        return PG_DONE;
+    }
+    t->repeats = 1; /* its rows are unsent again, and their keys forgotten */
+    return o == PG_ROW_REFUSED ? refused(s, k, s->inflight_direct) : o;
+}
+
+/* Send table k's unsent rows, all in one batch, on the sender thread (or
+ * here, without one). With `async` it returns at once, and the outcome
+ * comes with the next settle(). */
+static pg_outcome send_batch(pg_sink *s, pg_kind k, int async)
+{
+    pg_outcome o = settle(s);
+    pg_table *t = &s->t[k];
+    if (o != PG_DONE || t->sent == t->rows.len)
+        return o;
     if (!s->in_tx) {
         o = exec(s, "BEGIN");
         if (o != PG_DONE)
             return o;
         s->in_tx = 1;
     }
-    o = exec(s, "SAVEPOINT sluice_batch");
-    if (o == PG_DONE)
-        o = send_rows(s, k, t->sent, t->rows.len);
+    int direct;
+    const char *sql = batch_sql(t, k, &direct);
+    const char *data = t->rows.ptr + t->sent;
+    size_t n = t->rows.len - t->sent;
+    if (s->sender && pg_sender_submit(s->sender, s->conn, sql, data, n, direct ? key_columns(k) : 0) == 0) {
+        s->inflight = (int)k;
+        s->inflight_direct = direct;
+        s->inflight_to = t->rows.len;
+        s->inflight_to_rows = t->nrows;
+        forget_keys(t);
+        return async ? PG_DONE : settle(s);
+    }
+    o = pg_batch_run(&s->ci, s->conn, sql, data, n, s->err, sizeof s->err);
     if (o == PG_DONE) {
         t->sent = t->rows.len;
         t->sent_rows = t->nrows;
         forget_keys(t);
-        return exec(s, "RELEASE SAVEPOINT sluice_batch");
+        return PG_DONE;
     }
-    if (o != PG_ROW_REFUSED)
-        return o;
-    o = exec(s, "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch");
-    return o == PG_DONE ? send_one_by_one(s, k) : o;
+    return o == PG_ROW_REFUSED ? refused(s, k, direct) : o;
 }
 
-/* Send every table's unsent rows (dead letters last: sending the others may
- * add some). */
-static pg_outcome send_pending(pg_sink *s)
+/* Rows of table k not sent yet nor on their way. */
+static size_t waiting_rows(const pg_sink *s, int k)
+{
+    return s->t[k].nrows - (s->inflight == k ? s->inflight_to_rows : s->t[k].sent_rows);
+}
+
+/* Send the unsent rows of every table that has at least min_rows of them
+ * (dead letters last: sending the others may add some). With `async` the
+ * last batch may still be on its way; without, everything is sent. */
+static pg_outcome send_pending(pg_sink *s, size_t min_rows, int async)
 {
     pg_outcome o = ensure_connected(s);
+    if (o == PG_DONE && !async)
+        o = settle(s);
     for (int k = 0; o == PG_DONE && k < PG_NKINDS; k++) {
-        if (s->t[k].rows.oom) {
-            snprintf(s->err, sizeof s->err, "out of memory for the rows of %s", s->t[k].name);
+        pg_table *t = &s->t[k];
+        if (t->rows.oom) {
+            snprintf(s->err, sizeof s->err, "out of memory for the rows of %s", t->name);
             return PG_FATAL;
         }
-        if (s->t[k].sent < s->t[k].rows.len)
-            o = send_batch(s, (pg_kind)k);
+        if (t->sent < t->rows.len && waiting_rows(s, k) >= min_rows)
+            o = send_batch(s, (pg_kind)k, async);
     }
     return o;
 }
 
 static pg_outcome commit(pg_sink *s)
 {
-    pg_outcome o = send_pending(s);
+    pg_outcome o = send_pending(s, 1, 0);
     if (o != PG_DONE || !s->in_tx)
         return o;
     o = exec(s, "COMMIT");
@@ -413,13 +451,14 @@ static void recovered(pg_sink *s)
     s->backoff_ms = BACKOFF_FIRST_MS;
 }
 
-/* Between checkpoints: send what is due unless the server is down, in which
+/* Between checkpoints: send what is due (tables with min_rows unsent rows),
+ * the last batch on the sender thread, unless the server is down, in which
  * case the rows wait in memory for the checkpoint, which retries. */
-static sluice_status send_opportunistically(pg_sink *s)
+static sluice_status send_opportunistically(pg_sink *s, size_t min_rows)
 {
     if (s->outage_since_ms && mono_ms() < s->retry_at_ms)
         return SLUICE_OK;
-    pg_outcome o = send_pending(s);
+    pg_outcome o = send_pending(s, min_rows, 1);
     if (o == PG_FATAL) {
         fail(s, "cannot store rows in PostgreSQL");
         return SLUICE_ERR_IO;
@@ -472,25 +511,49 @@ static int read_tables(pg_sink *s, const sluice_options *opts, char *errbuf, siz
     return 0;
 }
 
+static char *batch_text(const char *copy, const char *then)
+{
+    pg_text sql = {0};
+    pg_text_puts(&sql, "SAVEPOINT sluice_batch; ");
+    pg_text_puts(&sql, copy);
+    pg_text_puts(&sql, "; ");
+    if (then) {
+        pg_text_puts(&sql, then);
+        pg_text_puts(&sql, "; ");
+    }
+    pg_text_puts(&sql, "RELEASE SAVEPOINT sluice_batch");
+    if (sql.oom)
+        pg_text_free(&sql);
+    return sql.ptr;
+}
+
 static int build_sql(pg_sink *s)
 {
     pg_text stage = {0};
+    int ok = 1;
     for (int k = 0; k < PG_NKINDS; k++) {
-        pg_text copy = {0}, upsert = {0}, dedup = {0}, trunc = {0};
+        pg_text direct = {0}, copy = {0}, then[2] = {{0}, {0}};
         pg_layout_create_stage((pg_kind)k, &stage);
-        pg_layout_copy((pg_kind)k, &copy);
-        pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, 0, &upsert);
-        pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, 1, &dedup);
-        pg_layout_truncate_stage((pg_kind)k, &trunc);
-        s->t[k].copy_sql = copy.ptr;
-        s->t[k].upsert_sql = upsert.ptr;
-        s->t[k].upsert_dedup_sql = dedup.ptr;
-        s->t[k].truncate_sql = trunc.ptr;
-        if (copy.oom || upsert.oom || dedup.oom || trunc.oom)
-            return -1;
+        pg_layout_copy((pg_kind)k, s->schema, s->t[k].name, &direct);
+        pg_layout_copy((pg_kind)k, NULL, NULL, &copy);
+        for (int dedup = 0; dedup < 2; dedup++) {
+            pg_layout_upsert((pg_kind)k, s->schema, s->t[k].name, dedup, &then[dedup]);
+            pg_text_puts(&then[dedup], "; ");
+            pg_layout_truncate_stage((pg_kind)k, &then[dedup]);
+        }
+        if (!direct.oom && !copy.oom && !then[0].oom && !then[1].oom) {
+            s->t[k].direct_sql = batch_text(direct.ptr, NULL);
+            s->t[k].stage_sql[0] = batch_text(copy.ptr, then[0].ptr);
+            s->t[k].stage_sql[1] = batch_text(copy.ptr, then[1].ptr);
+        }
+        ok &= s->t[k].direct_sql && s->t[k].stage_sql[0] && s->t[k].stage_sql[1];
+        pg_text_free(&direct);
+        pg_text_free(&copy);
+        pg_text_free(&then[0]);
+        pg_text_free(&then[1]);
     }
     s->stage_sql = stage.ptr;
-    return stage.oom ? -1 : 0;
+    return stage.oom || !ok ? -1 : 0;
 }
 
 /* Schema and table names, and no two kinds into one table (checked by
@@ -532,6 +595,7 @@ static void *pg_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice
     s->c_commits = api->counter(ctx, "commits");
     s->c_reconnects = api->counter(ctx, "retries");
     s->c_refused = api->counter(ctx, "rejected.db_rejected");
+    s->inflight = -1;
     if (!valid_name(s->schema)) {
         snprintf(errbuf, errbuf_size, "schema: '%s' is not a plain schema name ([a-z_][a-z0-9_]*)",
                  s->schema);
@@ -559,6 +623,8 @@ static void *pg_create(const sluice_host_api *api, sluice_ctx *ctx, const sluice
         snprintf(errbuf, errbuf_size, "PostgreSQL at %s, schema %s: %s", s->ci.target, s->schema, s->err);
         goto fail;
     }
+    /* Without it (no thread), every batch is sent on the pipeline's thread. */
+    s->sender = pg_sender_start(&s->ci);
     api->log(ctx, SLUICE_LOG_INFO, "writing to PostgreSQL at %s, schema %s (version %d)", s->ci.target,
              s->schema, PG_SCHEMA_VERSION);
     return s;
@@ -575,13 +641,13 @@ static void pg_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
     /* flush() ran before: an open transaction here is one that failed, and
      * the server rolls it back as the connection closes. */
     drop_connection(s);
+    pg_sender_stop(s->sender);
     for (int k = 0; k < PG_NKINDS; k++) {
         pg_text_free(&s->t[k].rows);
-        free(s->t[k].copy_sql);
-        free(s->t[k].upsert_sql);
-        free(s->t[k].upsert_dedup_sql);
+        free(s->t[k].direct_sql);
+        free(s->t[k].stage_sql[0]);
+        free(s->t[k].stage_sql[1]);
         free(s->t[k].keys);
-        free(s->t[k].truncate_sql);
     }
     free(s->stage_sql);
     free(s);
@@ -598,12 +664,12 @@ static sluice_status pg_process(const sluice_host_api *api, sluice_ctx *ctx, voi
         pg_kind k = pg_layout_route(api, r, doc);
         pg_table *t = &s->t[k];
         size_t at = t->rows.len;
-        pg_layout_encode(api, k, r, doc, ++s->seq, &t->rows);
+        pg_layout_encode(api, k, r, doc, &t->rows);
         json_decref(doc);
         if (!t->rows.oom)
             track_key(t, pg_layout_key_hash(k, t->rows.ptr + at, t->rows.len - at));
         t->nrows++;
-        due |= t->nrows - t->sent_rows >= s->batch_rows;
+        due |= waiting_rows(s, k) >= s->batch_rows;
     }
     for (int k = 0; k < PG_NKINDS; k++)
         if (s->t[k].rows.oom) {
@@ -613,7 +679,7 @@ static sluice_status pg_process(const sluice_host_api *api, sluice_ctx *ctx, voi
             return SLUICE_ERR_NOMEM;
         }
     if (due || s->flush_interval_ms == 0)
-        return send_opportunistically(s);
+        return send_opportunistically(s, s->flush_interval_ms == 0 ? 1 : s->batch_rows);
     if (s->flush_interval_ms > 0 && !s->timer_armed) {
         api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
         s->timer_armed = 1;
@@ -628,7 +694,7 @@ static sluice_status pg_timer(const sluice_host_api *api, sluice_ctx *ctx, void 
     (void)now_ms;
     pg_sink *s = self;
     s->timer_armed = 0;
-    return s->failed ? SLUICE_ERR_IO : send_opportunistically(s);
+    return s->failed ? SLUICE_ERR_IO : send_opportunistically(s, 1);
 }
 
 /* The checkpoint: everything since the last one committed, however long the

@@ -139,6 +139,94 @@ void pg_copy_int(pg_text *t, int64_t v)
 
 void pg_copy_null(pg_text *t) { pg_text_put(t, "\\N", 2); }
 
+/* Floor division, for times before the epoch. */
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* Proleptic Gregorian calendar, days since 1970-01-01 (H. Hinnant's
+ * civil_from_days / days_from_civil). */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static char *two(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+void pg_copy_time(pg_text *t, int64_t ms)
+{
+    int64_t day = floor_div(ms, 86400000), rem = ms - day * 86400000, y;
+    int m, d;
+    civil_from_days(day, &y, &m, &d);
+    int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), sec = (int)(rem / 1000 % 60),
+        milli = (int)(rem % 1000);
+    if (y < 1 || y > 9999) {
+        /* Year 0 is 1 BC in PostgreSQL's input. */
+        pg_text_printf(t, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%03d+00%s", y < 1 ? 1 - y : y, m, d, h, mi,
+                       sec, milli, y < 1 ? " BC" : "");
+        return;
+    }
+    char buf[32], *p = buf;
+    p = two(p, (int)(y / 100));
+    p = two(p, (int)(y % 100));
+    *p++ = '-';
+    p = two(p, m);
+    *p++ = '-';
+    p = two(p, d);
+    *p++ = ' ';
+    p = two(p, h);
+    *p++ = ':';
+    p = two(p, mi);
+    *p++ = ':';
+    p = two(p, sec);
+    *p++ = '.';
+    *p++ = (char)('0' + milli / 100);
+    p = two(p, milli % 100);
+    memcpy(p, "+00", 3);
+    pg_text_put(t, buf, (size_t)(p + 3 - buf));
+}
+
+int pg_time_ms(const char *p, size_t n, int64_t *ms)
+{
+    char buf[64];
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    long long y;
+    int m, d, h, mi, sec, milli, used = 0;
+    if (sscanf(buf, "%lld-%d-%d %d:%d:%d.%3d+00%n", &y, &m, &d, &h, &mi, &sec, &milli, &used) != 7)
+        return -1;
+    if (strcmp(buf + used, " BC") == 0)
+        y = 1 - y;
+    else if (buf[used] != '\0')
+        return -1;
+    *ms = days_from_civil((int64_t)y, m, d) * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
+          (int64_t)sec * 1000 + milli;
+    return 0;
+}
+
 void pg_quote_ident(pg_text *t, const char *s)
 {
     pg_text_putc(t, '"');

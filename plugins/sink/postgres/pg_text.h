@@ -26,6 +26,14 @@ void pg_copy_value(pg_text *t, const char *p, size_t n, int sanitize);
 void pg_copy_int(pg_text *t, int64_t v);
 void pg_copy_null(pg_text *t);
 
+/* Epoch milliseconds as timestamptz input text in UTC,
+ * "2026-11-27 00:00:00.000+00" ("... BC" before year 1), so that COPY
+ * fills a timestamptz column without a conversion in SQL. A value beyond
+ * PostgreSQL's range is written all the same: the server refuses the row. */
+void pg_copy_time(pg_text *t, int64_t ms);
+/* The inverse for what pg_copy_time wrote: 0 with *ms, or -1. */
+int pg_time_ms(const char *p, size_t n, int64_t *ms);
+
 /* A SQL identifier or literal, quoted ("x""y", 'it''s'). */
 void pg_quote_ident(pg_text *t, const char *s);
 void pg_quote_literal(pg_text *t, const char *s, size_t n);

@@ -5,25 +5,21 @@
  * written out when it is full, on flush(), and at least every
  * `flush_interval` so a live pipeline's output shows up while it runs.
  * Written with write(2) on fd 1, bypassing stdio, so the host's own stdio
- * buffering is never involved.
+ * buffering is never involved. Write errors (most often EPIPE: the reader
+ * went away) fail the pipeline as the file sink's do: line_writer.h.
  */
 #include <sluice/plugin.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
+
+#include "line_writer.h"
 
 #define STDOUT_BUFFER ((size_t)1 << 20)
 
 typedef struct stdout_sink {
-    int64_t flush_interval_ms; /* -1: only when full and on flush() */
-    int timer_armed;
-    int broken; /* a write failed: the pipeline is being stopped */
-    char *buf;
-    size_t len, cap;
+    line_writer out;
 } stdout_sink;
 
 static const sluice_option_spec stdout_options[] = {
@@ -39,15 +35,12 @@ static void *stdout_create(const sluice_host_api *api, sluice_ctx *ctx, const sl
 {
     (void)ctx;
     stdout_sink *s = calloc(1, sizeof *s);
-    if (s != NULL)
-        s->buf = malloc(STDOUT_BUFFER);
-    if (s == NULL || s->buf == NULL) {
+    if (s == NULL || line_writer_init(&s->out, STDOUT_FILENO, "standard output", STDOUT_BUFFER,
+                                      api->opt_duration_ms(opts, "flush_interval")) != 0) {
         free(s);
         snprintf(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
-    s->cap = STDOUT_BUFFER;
-    s->flush_interval_ms = api->opt_duration_ms(opts, "flush_interval");
     return s;
 }
 
@@ -56,49 +49,8 @@ static void stdout_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *se
     (void)api;
     (void)ctx;
     stdout_sink *s = self;
-    free(s->buf);
+    line_writer_free(&s->out);
     free(s);
-}
-
-/* Write all of iov to fd 1, looping over short writes and EINTR. A failure
- * (most often EPIPE: the reader went away) stops the pipeline. */
-static sluice_status write_all(const sluice_host_api *api, sluice_ctx *ctx, stdout_sink *s, struct iovec *iov,
-                               int iovcnt)
-{
-    if (s->broken)
-        return SLUICE_ERR_IO;
-    while (iovcnt > 0) {
-        ssize_t n = writev(STDOUT_FILENO, iov, iovcnt);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            s->broken = 1;
-            if (errno == EPIPE)
-                api->fail(ctx, "standard output was closed by its reader (broken pipe)");
-            else
-                api->fail(ctx, "cannot write to standard output: %s", strerror(errno));
-            return SLUICE_ERR_IO;
-        }
-        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-    return SLUICE_OK;
-}
-
-static sluice_status write_buffer(const sluice_host_api *api, sluice_ctx *ctx, stdout_sink *s)
-{
-    if (s->len == 0)
-        return SLUICE_OK;
-    struct iovec iov = {s->buf, s->len};
-    s->len = 0;
-    return write_all(api, ctx, s, &iov, 1);
 }
 
 static sluice_status stdout_process(const sluice_host_api *api, sluice_ctx *ctx, void *self,
@@ -112,42 +64,24 @@ static sluice_status stdout_process(const sluice_host_api *api, sluice_ctx *ctx,
             api->log(ctx, SLUICE_LOG_ERROR, "a record could not be encoded as JSON");
             return SLUICE_ERR;
         }
-        if (s->len + js.len + 1 > s->cap) {
-            sluice_status st = write_buffer(api, ctx, s);
-            if (st != SLUICE_OK)
-                return st;
-        }
-        if (js.len + 1 > s->cap) { /* bigger than the whole buffer: straight out */
-            struct iovec iov[2] = {{(void *)js.ptr, js.len}, {"\n", 1}};
-            sluice_status st = write_all(api, ctx, s, iov, 2);
-            if (st != SLUICE_OK)
-                return st;
-            continue;
-        }
-        memcpy(s->buf + s->len, js.ptr, js.len);
-        s->buf[s->len + js.len] = '\n';
-        s->len += js.len + 1;
+        sluice_status st = line_writer_put(api, ctx, &s->out, &js, 1);
+        if (st != SLUICE_OK)
+            return st;
     }
-    if (s->flush_interval_ms == 0)
-        return write_buffer(api, ctx, s);
-    if (s->len > 0 && s->flush_interval_ms > 0 && !s->timer_armed) {
-        api->timer_set(ctx, api->now_ms(ctx) + s->flush_interval_ms);
-        s->timer_armed = 1;
-    }
-    return SLUICE_OK;
+    return line_writer_batch_done(api, ctx, &s->out);
 }
 
 static sluice_status stdout_flush(const sluice_host_api *api, sluice_ctx *ctx, void *self)
 {
-    return write_buffer(api, ctx, self);
+    stdout_sink *s = self;
+    return line_writer_flush(api, ctx, &s->out);
 }
 
 static sluice_status stdout_timer(const sluice_host_api *api, sluice_ctx *ctx, void *self, int64_t now_ms)
 {
     (void)now_ms;
     stdout_sink *s = self;
-    s->timer_armed = 0;
-    return write_buffer(api, ctx, s);
+    return line_writer_timer(api, ctx, &s->out);
 }
 
 static const sluice_plugin stdout_plugin = {

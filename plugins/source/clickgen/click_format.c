@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <sluice/bytes.h>
+
 #define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
 static const char *const user_agents[] = {
@@ -40,19 +42,6 @@ const char *click_flaw_reason(click_flaw flaw)
     default:
         return "bad_ts";
     }
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
 }
 
 static char *put_2(char *p, unsigned v)
@@ -156,17 +145,17 @@ static char *put_user(char *p, const click_event *ev, click_flaw flaw)
         return PUT(p, ",\"user_id\":true");
     case CLICK_FLAW_BAD_UTF8:
         p = PUT(p, ",\"user_id\":\"u-");
-        p = put_u64(p, ev->user);
+        p += sluice_format_u64(p, ev->user);
         return PUT(p, "\xff\xfe\"");
     default:
         break;
     }
     if (ev->user_int) {
         p = PUT(p, ",\"user_id\":");
-        return put_u64(p, ev->user);
+        return p + sluice_format_u64(p, ev->user);
     }
     p = PUT(p, ",\"user_id\":\"u-");
-    p = put_u64(p, ev->user);
+    p += sluice_format_u64(p, ev->user);
     *p++ = '"';
     return p;
 }
@@ -180,12 +169,12 @@ static char *put_url(char *p, const click_event *ev, click_flaw flaw)
         return PUT(p, ",\"url\":\"\"");
     case CLICK_FLAW_URL_TYPE:
         p = PUT(p, ",\"url\":");
-        return put_u64(p, ev->url);
+        return p + sluice_format_u64(p, ev->url);
     default:
         break;
     }
     p = PUT(p, ",\"url\":\"https://shop.example/p/");
-    p = put_u64(p, ev->url);
+    p += sluice_format_u64(p, ev->url);
     if (flaw == CLICK_FLAW_LONG_URL) {
         p = PUT(p, "?q=");
         memset(p, 'a', 4200);
@@ -204,11 +193,11 @@ static char *put_ts(char *p, const click_event *ev, click_flaw flaw)
         return PUT(p, ",\"ts\":null");
     case CLICK_FLAW_TS_REAL:
         p = PUT(p, ",\"ts\":");
-        p = put_u64(p, (uint64_t)ev->ts);
+        p += sluice_format_u64(p, (uint64_t)ev->ts);
         return PUT(p, ".5");
     case CLICK_FLAW_TS_NEGATIVE:
         p = PUT(p, ",\"ts\":-");
-        return put_u64(p, ev->ts > 0 ? (uint64_t)ev->ts : 1);
+        return p + sluice_format_u64(p, ev->ts > 0 ? (uint64_t)ev->ts : 1);
     case CLICK_FLAW_TS_NOT_RFC3339:
         p = PUT(p, ",\"ts\":\"");
         p = put_local_date(p, ev->ts);
@@ -216,7 +205,7 @@ static char *put_ts(char *p, const click_event *ev, click_flaw flaw)
         return p;
     case CLICK_FLAW_TS_FUTURE:
         p = PUT(p, ",\"ts\":");
-        return put_u64(p, (uint64_t)(FUTURE_BASE_MS + ev->ts % 86400000));
+        return p + sluice_format_u64(p, (uint64_t)(FUTURE_BASE_MS + ev->ts % 86400000));
     default:
         break;
     }
@@ -227,15 +216,15 @@ static char *put_ts(char *p, const click_event *ev, click_flaw flaw)
         return p;
     }
     p = PUT(p, ",\"ts\":");
-    return put_u64(p, (uint64_t)ev->ts);
+    return p + sluice_format_u64(p, (uint64_t)ev->ts);
 }
 
 static char *put_event(char *p, const click_event *ev, click_flaw flaw)
 {
     p = PUT(p, "{\"event_id\":\"e-");
-    p = put_u64(p, ev->seed);
+    p += sluice_format_u64(p, ev->seed);
     *p++ = '-';
-    p = put_u64(p, ev->id);
+    p += sluice_format_u64(p, ev->id);
     *p++ = '"';
     p = put_user(p, ev, flaw);
     p = put_url(p, ev, flaw);
@@ -243,7 +232,7 @@ static char *put_event(char *p, const click_event *ev, click_flaw flaw)
     p = PUT(p, ",\"referrer\":\"");
     if (ev->referrer != 0) {
         p = PUT(p, "https://shop.example/p/");
-        p = put_u64(p, ev->referrer);
+        p += sluice_format_u64(p, ev->referrer);
     } else {
         p = put_str(p, external_referrers[ev->external % EXTERNAL_REFERRER_COUNT]);
     }

@@ -10,6 +10,7 @@
  * About 5% of events carry ts as an RFC 3339 string, and 5% of users have an
  * integer user_id, so the decoder's other paths run too.
  */
+#include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
 #include <errno.h>
@@ -196,20 +197,6 @@ static void clickgen_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *
     free(g);
 }
 
-/* Decimal digits of v at p; returns their count. */
-static size_t format_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* 2^53 ms (285,000 years): simulated time and the start of event time stay
  * below it, so their sum is an exact double and fits an int64. */
 #define MAX_SIMULATED_MS 9007199254740992.0
@@ -309,7 +296,7 @@ static sluice_status clickgen_poll(const sluice_host_api *api, sluice_ctx *ctx, 
         g->sent++;
         uint32_t user;
         size_t len = next_event(g, now, &user);
-        size_t origin_len = 9 + format_u64(g->origin + 9, g->sent);
+        size_t origin_len = 9 + sluice_format_u64(g->origin + 9, g->sent);
         sluice_message msg = {
             .struct_size = sizeof msg,
             .payload = g->buf,
@@ -328,21 +315,6 @@ static sluice_status clickgen_poll(const sluice_host_api *api, sluice_ctx *ctx, 
 
 /* ---- snapshot: the generator resumes where the checkpoint left it -------- */
 
-static unsigned char *put_u64le(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *p++ = (unsigned char)(v >> (8 * i));
-    return p;
-}
-
-static const unsigned char *get_u64le(const unsigned char *p, uint64_t *v)
-{
-    *v = 0;
-    for (int i = 0; i < 8; i++)
-        *v |= (uint64_t)p[i] << (8 * i);
-    return p + 8;
-}
-
 #define SNAPSHOT_HEADER_WORDS 11 /* seed users urls sent start rng[4] recent_count recent_next */
 #define SNAPSHOT_EVENT_WORDS 6
 #define SNAPSHOT_USER_WORDS 4
@@ -359,36 +331,37 @@ static sluice_status clickgen_snapshot(const sluice_host_api *api, sluice_ctx *c
     clickgen *g = self;
     const click_model *m = &g->model;
     size_t size = snapshot_size(m->p.users);
-    unsigned char *data = api->alloc(size), *p = data;
+    unsigned char *data = api->alloc(size);
     if (data == NULL)
         return SLUICE_ERR_NOMEM;
-    p = put_u64le(p, g->seed);
-    p = put_u64le(p, m->p.users);
-    p = put_u64le(p, m->p.urls);
-    p = put_u64le(p, g->sent);
-    p = put_u64le(p, (uint64_t)g->start_ms);
+    sluice_bytes_writer w = sluice_bytes_writer_over(data, size);
+    sluice_bytes_put_u64(&w, g->seed);
+    sluice_bytes_put_u64(&w, m->p.users);
+    sluice_bytes_put_u64(&w, m->p.urls);
+    sluice_bytes_put_u64(&w, g->sent);
+    sluice_bytes_put_i64(&w, g->start_ms);
     for (int i = 0; i < 4; i++)
-        p = put_u64le(p, m->rng.s[i]);
-    p = put_u64le(p, g->recent_count);
-    p = put_u64le(p, g->recent_next);
+        sluice_bytes_put_u64(&w, m->rng.s[i]);
+    sluice_bytes_put_u64(&w, g->recent_count);
+    sluice_bytes_put_u64(&w, g->recent_next);
     for (int i = 0; i < RECENT_EVENTS; i++) {
         const click_event *ev = &g->recent[i];
-        p = put_u64le(p, ev->id);
-        p = put_u64le(p, (uint64_t)ev->ts);
-        p = put_u64le(p, ev->user);
-        p = put_u64le(p, ev->url);
-        p = put_u64le(p, ev->referrer);
-        p = put_u64le(p, (uint64_t)ev->ts_rfc3339 | (uint64_t)ev->user_int << 8 | (uint64_t)ev->ua << 16 |
-                             (uint64_t)ev->external << 24);
+        sluice_bytes_put_u64(&w, ev->id);
+        sluice_bytes_put_i64(&w, ev->ts);
+        sluice_bytes_put_u64(&w, ev->user);
+        sluice_bytes_put_u64(&w, ev->url);
+        sluice_bytes_put_u64(&w, ev->referrer);
+        sluice_bytes_put_u64(&w, (uint64_t)ev->ts_rfc3339 | (uint64_t)ev->user_int << 8 |
+                                     (uint64_t)ev->ua << 16 | (uint64_t)ev->external << 24);
     }
     for (uint32_t i = 0; i < m->p.users; i++) {
         const click_user *u = &m->heap[i];
         uint64_t bits;
         memcpy(&bits, &u->next_ms, sizeof bits);
-        p = put_u64le(p, bits);
-        p = put_u64le(p, u->user);
-        p = put_u64le(p, u->clicks_left);
-        p = put_u64le(p, u->last_url);
+        sluice_bytes_put_u64(&w, bits);
+        sluice_bytes_put_u64(&w, u->user);
+        sluice_bytes_put_u64(&w, u->clicks_left);
+        sluice_bytes_put_u64(&w, u->last_url);
     }
     out->encoding_version = SNAPSHOT_VERSION;
     out->data = data;
@@ -407,15 +380,14 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
                  SNAPSHOT_VERSION);
         return SLUICE_ERR_STATE;
     }
-    const unsigned char *p = in->data;
-    uint64_t seed, users, urls, v;
+    sluice_bytes_reader r = sluice_bytes_reader_of(in->data, in->size);
+    uint64_t v;
     if (in->size < 24) {
         api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot too short (%zu bytes)", in->size);
         return SLUICE_ERR_STATE;
     }
-    p = get_u64le(p, &seed);
-    p = get_u64le(p, &users);
-    p = get_u64le(p, &urls);
+    uint64_t seed = sluice_bytes_get_u64(&r), users = sluice_bytes_get_u64(&r),
+             urls = sluice_bytes_get_u64(&r);
     if (seed != g->seed || users != m->p.users || urls != m->p.urls) {
         api->log(ctx, SLUICE_LOG_ERROR,
                  "the checkpoint was taken with seed %lld, %llu users and %llu urls, not "
@@ -430,33 +402,28 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
                  snapshot_size(users));
         return SLUICE_ERR_STATE;
     }
-    p = get_u64le(p, &g->sent);
-    p = get_u64le(p, &v);
-    if ((int64_t)v < 0 || (int64_t)v > MAX_SIMULATED_MS) {
+    g->sent = sluice_bytes_get_u64(&r);
+    g->start_ms = sluice_bytes_get_i64(&r);
+    if (g->start_ms < 0 || (double)g->start_ms > MAX_SIMULATED_MS) {
         api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: start time %lld is malformed",
-                 (long long)(int64_t)v);
+                 (long long)g->start_ms);
         return SLUICE_ERR_STATE;
     }
-    g->start_ms = (int64_t)v;
     for (int i = 0; i < 4; i++)
-        p = get_u64le(p, &m->rng.s[i]);
-    p = get_u64le(p, &v);
+        m->rng.s[i] = sluice_bytes_get_u64(&r);
+    v = sluice_bytes_get_u64(&r);
     g->recent_count = v > RECENT_EVENTS ? RECENT_EVENTS : (uint32_t)v;
-    p = get_u64le(p, &v);
+    v = sluice_bytes_get_u64(&r);
     g->recent_next = (uint32_t)(v % RECENT_EVENTS);
     for (int i = 0; i < RECENT_EVENTS; i++) {
         click_event *ev = &g->recent[i];
         ev->seed = g->seed;
-        p = get_u64le(p, &ev->id);
-        p = get_u64le(p, &v);
-        ev->ts = (int64_t)v;
-        p = get_u64le(p, &v);
-        ev->user = (uint32_t)v;
-        p = get_u64le(p, &v);
-        ev->url = (uint32_t)v;
-        p = get_u64le(p, &v);
-        ev->referrer = (uint32_t)v;
-        p = get_u64le(p, &v);
+        ev->id = sluice_bytes_get_u64(&r);
+        ev->ts = sluice_bytes_get_i64(&r);
+        ev->user = (uint32_t)sluice_bytes_get_u64(&r);
+        ev->url = (uint32_t)sluice_bytes_get_u64(&r);
+        ev->referrer = (uint32_t)sluice_bytes_get_u64(&r);
+        v = sluice_bytes_get_u64(&r);
         ev->ts_rfc3339 = (uint8_t)v;
         ev->user_int = (uint8_t)(v >> 8);
         ev->ua = (uint8_t)(v >> 16);
@@ -464,7 +431,7 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
     }
     for (uint32_t i = 0; i < m->p.users; i++) {
         click_user *u = &m->heap[i];
-        p = get_u64le(p, &v);
+        v = sluice_bytes_get_u64(&r);
         memcpy(&u->next_ms, &v, sizeof v);
         /* Event time is start_ms + next_ms as an int64: a time that is not
          * a number, or beyond what a double counts exactly, is no state
@@ -473,12 +440,9 @@ static sluice_status clickgen_restore(const sluice_host_api *api, sluice_ctx *ct
             api->log(ctx, SLUICE_LOG_ERROR, "clickgen snapshot: user %u's next click time is malformed", i);
             return SLUICE_ERR_STATE;
         }
-        p = get_u64le(p, &v);
-        u->user = (uint32_t)v;
-        p = get_u64le(p, &v);
-        u->clicks_left = (uint32_t)v;
-        p = get_u64le(p, &v);
-        u->last_url = (uint32_t)v;
+        u->user = (uint32_t)sluice_bytes_get_u64(&r);
+        u->clicks_left = (uint32_t)sluice_bytes_get_u64(&r);
+        u->last_url = (uint32_t)sluice_bytes_get_u64(&r);
     }
     g->pace_start_ms = -1;
     return SLUICE_OK;

@@ -10,6 +10,7 @@
  *
  * Origins are "path:line" (1-based), "stdin:line" for `-`.
  */
+#include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
 #include <errno.h>
@@ -143,25 +144,11 @@ static void file_destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self
     free(s);
 }
 
-/* Decimal digits of v at p; returns their count. */
-static size_t format_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static sluice_status push_line(const sluice_host_api *api, sluice_ctx *ctx, file_source *s, const char *p,
                                size_t n)
 {
     s->line++;
-    size_t origin_len = s->origin_prefix + format_u64(s->origin + s->origin_prefix, s->line);
+    size_t origin_len = s->origin_prefix + sluice_format_u64(s->origin + s->origin_prefix, s->line);
     sluice_message msg = {
         .struct_size = sizeof msg,
         .payload = p,
@@ -302,20 +289,6 @@ static sluice_status file_poll(const sluice_host_api *api, sluice_ctx *ctx, void
 
 /* The snapshot is the position of the first line not yet pushed, so a restore
  * resumes exactly after the last message the checkpoint covers. */
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static sluice_status file_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                    sluice_snapshot *out)
 {
@@ -324,8 +297,8 @@ static sluice_status file_snapshot(const sluice_host_api *api, sluice_ctx *ctx, 
     unsigned char *p = api->alloc(SNAPSHOT_SIZE);
     if (p == NULL)
         return SLUICE_ERR_NOMEM;
-    put_u64(p, s->buf_offset + s->start);
-    put_u64(p + 8, s->line);
+    sluice_le64_store(p, s->buf_offset + s->start);
+    sluice_le64_store(p + 8, s->line);
     p[16] = (unsigned char)s->discarding;
     out->encoding_version = SNAPSHOT_VERSION;
     out->data = p;
@@ -344,7 +317,7 @@ static sluice_status file_restore(const sluice_host_api *api, sluice_ctx *ctx, v
         return SLUICE_ERR_STATE;
     }
     const unsigned char *p = in->data;
-    uint64_t offset = get_u64(p);
+    uint64_t offset = sluice_le64_load(p);
     if (!s->seekable) {
         api->log(ctx, SLUICE_LOG_ERROR,
                  "'%s' cannot be repositioned (not a regular file): cannot resume at byte %llu", s->path,
@@ -364,7 +337,7 @@ static sluice_status file_restore(const sluice_host_api *api, sluice_ctx *ctx, v
     }
     s->buf_offset = offset;
     s->start = s->end = s->scanned = 0;
-    s->line = get_u64(p + 8);
+    s->line = sluice_le64_load(p + 8);
     s->discarding = p[16] != 0;
     s->at_end = 0;
     return SLUICE_OK;

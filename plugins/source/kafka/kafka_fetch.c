@@ -22,6 +22,8 @@
  * Lost data: the consumer runs with auto.offset.reset=error, so a position
  * the broker no longer holds comes back as an error naming it. The loss is
  * reported and counted, and the partition restarts at its log start. */
+#include <sluice/bytes.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,19 +170,6 @@ static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
     return SLUICE_OK;
 }
 
-static size_t format_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static void release_message(void *m) { rd_kafka_message_destroy(m); }
 
 /* Hands m to the host, which releases it once done (zero copy) when it
@@ -188,7 +177,8 @@ static void release_message(void *m) { rd_kafka_message_destroy(m); }
 static sluice_status push_message(kafka_source *s, kpart *p, rd_kafka_message_t *m)
 {
     int lend = s->host.api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1);
-    size_t origin_len = p->origin_prefix + format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
+    size_t origin_len =
+        p->origin_prefix + sluice_format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     sluice_message msg = {
         .struct_size = sizeof msg,

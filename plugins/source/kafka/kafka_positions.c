@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/bytes.h>
+
 #define OFFSET_DIGITS 24
 
 int kpos_init(kpos_table *t, const char *const *topics, size_t n)
@@ -218,19 +220,13 @@ void kpos_checkpoint_done(kpos_table *t, uint64_t id)
 
 /* ---- snapshot encoding ------------------------------------------------- */
 
-static unsigned char *put(unsigned char *p, uint64_t v, int bytes)
+static void put_position(sluice_bytes_writer *w, const char *topic, int32_t partition, int64_t offset)
 {
-    for (int i = 0; i < bytes; i++)
-        *p++ = (unsigned char)(v >> (8 * i));
-    return p;
-}
-
-static uint64_t get(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    size_t len = strlen(topic);
+    sluice_bytes_put_u16(w, (uint16_t)len);
+    sluice_bytes_put(w, topic, len);
+    sluice_bytes_put_u32(w, (uint32_t)partition);
+    sluice_bytes_put_i64(w, offset);
 }
 
 void *kpos_encode(const kpos_table *t, void *(*alloc_fn)(size_t), size_t *size)
@@ -246,39 +242,28 @@ void *kpos_encode(const kpos_table *t, void *(*alloc_fn)(size_t), size_t *size)
         total += 2 + strlen(t->restored[i].topic) + 4 + 8;
         count++;
     }
-    unsigned char *buf = alloc_fn(total), *p = buf;
+    unsigned char *buf = alloc_fn(total);
     if (buf == NULL)
         return NULL;
-    p = put(p, count, 4);
+    sluice_bytes_writer w = sluice_bytes_writer_over(buf, total);
+    sluice_bytes_put_u32(&w, (uint32_t)count);
     for (size_t i = 0; i < t->count; i++) {
         const kpart *k = t->parts[i];
-        if (!(k->assigned && k->next >= 0))
-            continue;
-        size_t len = strlen(k->topic);
-        p = put(p, len, 2);
-        memcpy(p, k->topic, len);
-        p = put(p + len, (uint32_t)k->partition, 4);
-        p = put(p, (uint64_t)k->next, 8);
+        if (k->assigned && k->next >= 0)
+            put_position(&w, k->topic, k->partition, k->next);
     }
-    for (size_t i = 0; i < t->nrestored; i++) {
-        const kpos_restored *r = &t->restored[i];
-        size_t len = strlen(r->topic);
-        p = put(p, len, 2);
-        memcpy(p, r->topic, len);
-        p = put(p + len, (uint32_t)r->partition, 4);
-        p = put(p, (uint64_t)r->offset, 8);
-    }
+    for (size_t i = 0; i < t->nrestored; i++)
+        put_position(&w, t->restored[i].topic, t->restored[i].partition, t->restored[i].offset);
     *size = total;
     return buf;
 }
 
 int kpos_decode(kpos_table *t, const void *data, size_t size)
 {
-    const unsigned char *p = data, *end = p + size;
-    if (size < 4)
+    sluice_bytes_reader in = sluice_bytes_reader_of(data, size);
+    uint32_t count = sluice_bytes_get_u32(&in);
+    if (in.failed)
         return -1;
-    uint32_t count = (uint32_t)get(p, 4);
-    p += 4;
     /* Each entry takes at least 15 bytes (a one-byte topic): a count the
      * bytes cannot hold is malformed, not an allocation to attempt. */
     if (count > (size - 4) / 15)
@@ -288,26 +273,22 @@ int kpos_decode(kpos_table *t, const void *data, size_t size)
         return -1;
     size_t n = 0;
     for (; n < count; n++) {
-        if (end - p < 2)
+        size_t len = sluice_bytes_get_u16(&in);
+        const char *topic = sluice_bytes_take(&in, len);
+        int32_t partition = (int32_t)sluice_bytes_get_u32(&in);
+        int64_t offset = sluice_bytes_get_i64(&in);
+        if (in.failed || len == 0 || partition < 0 || offset < 0)
             goto bad;
-        size_t len = (size_t)get(p, 2);
-        p += 2;
         /* A topic name holds no NUL: one inside would cut it short. */
-        if ((size_t)(end - p) < len + 12 || len == 0 || memchr(p, '\0', len) != NULL)
+        if (memchr(topic, '\0', len) != NULL)
             goto bad;
-        r[n].topic = strndup((const char *)p, len);
+        r[n].topic = strndup(topic, len);
         if (r[n].topic == NULL)
             goto bad;
-        p += len;
-        r[n].partition = (int32_t)(uint32_t)get(p, 4);
-        r[n].offset = (int64_t)get(p + 4, 8);
-        p += 12;
-        if (r[n].partition < 0 || r[n].offset < 0) {
-            free(r[n].topic);
-            goto bad;
-        }
+        r[n].partition = partition;
+        r[n].offset = offset;
     }
-    if (p != end)
+    if (in.pos != in.len)
         goto bad;
     clear_restored(t);
     t->restored = r;

@@ -1,8 +1,8 @@
 /* What the kafka source and sink share: building a librdkafka configuration
  * from plugin options, and routing librdkafka's logs and errors to the host.
  *
- * The sink builds this file too (from plugins/sink/kafka/CMakeLists.txt), so
- * both speak about brokers, secrets and client errors the same way.
+ * Both link it (the static library sluice_kafka_config), so they speak
+ * about brokers, secrets and client errors the same way.
  *
  * Secrets: the value of any librdkafka property whose name contains
  * "password", "secret" or "key" (sasl.password, ssl.key.password,
@@ -60,7 +60,6 @@ void kc_route_logs(rd_kafka_t *rk);
  * per 10 s are logged, the rest are counted and summarised. */
 void kc_warn_limited(kc_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Log the effective `config` entries at info level, secrets masked. */
 /* The validate hook's share: every `config` entry is neither reserved nor
  * refused by librdkafka (set into `conf`, a throwaway configuration, with no
  * client made), and brokers is not empty. Each problem is reported with
@@ -68,6 +67,7 @@ void kc_warn_limited(kc_host *h, const char *fmt, ...) __attribute__((format(pri
 int kc_validate_map(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *opts,
                     const char *const *reserved, rd_kafka_conf_t *conf);
 
+/* Log the effective `config` entries at info level, secrets masked. */
 void kc_log_config(kc_host *h, const sluice_options *opts);
 
 #endif
