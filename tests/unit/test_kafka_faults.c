@@ -27,20 +27,17 @@ typedef struct fixture {
  * pipeline started in the background; returns once it has its partitions. */
 static void start(fixture *f, const char *name)
 {
-    f->broker = kt_broker(PARTITIONS, "click-data");
-    f->mock = broker_mock_cluster(f->broker);
-    char err[256];
-    ck_assert_int_eq(
-        broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
     f->input = tmp("clicks.jsonl");
     f->ref = tmp("ref");
     f->out = tmp("kafka");
-    kt_generate("count: 30000, seed: 21, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: "
-                "10s, late: 0",
-                f->input);
+    f->broker =
+        kt_clickstream_setup(PARTITIONS,
+                             "count: 30000, seed: 21, users: 2000, event_interval: 20ms, session_gap: "
+                             "1m, think_time: 10s, late: 0",
+                             f->input, f->ref);
+    f->mock = broker_mock_cluster(f->broker);
     ck_assert_uint_eq(kt_produce_file(broker_bootstraps(f->broker), "click-data", f->input, PARTITIONS),
                       EVENTS);
-    kt_run_replay(f->input, f->ref, "1h");
 
     rd_kafka_mock_broker_set_rtt(f->mock, 1, RTT_MS);
     const char *bs = broker_bootstraps(f->broker);

@@ -82,18 +82,15 @@ static void split_fifths(fixture *f)
 
 static void setup(fixture *f)
 {
-    f->broker = kt_broker(PARTITIONS, "click-data");
-    char err[256];
-    ck_assert_int_eq(
-        broker_create_topics(f->broker, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
     f->input = tmp("clicks.jsonl");
     f->ref = tmp("ref");
     f->out = tmp("kafka");
-    kt_generate("count: 30000, seed: 41, users: 3000, event_interval: 20ms, session_gap: 1m, think_time: "
-                "10s, late: 0",
-                f->input);
+    f->broker =
+        kt_clickstream_setup(PARTITIONS,
+                             "count: 30000, seed: 41, users: 3000, event_interval: 20ms, session_gap: "
+                             "1m, think_time: 10s, late: 0",
+                             f->input, f->ref);
     split_fifths(f);
-    kt_run_replay(f->input, f->ref, "1h");
     char *yaml = scale_yaml(broker_bootstraps(f->broker));
     f->yaml_path = tmp("clickstream.yaml");
     ts_write_file(f->yaml_path, yaml);

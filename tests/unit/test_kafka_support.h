@@ -329,6 +329,22 @@ static inline void kt_run_replay(const char *input, const char *out, const char 
     free(cmd);
 }
 
+/* What every clickstream test on Kafka starts from: a broker of its own with
+ * `partitions` partitions of click-data and the three output topics, the
+ * events clickgen makes with `options` (kt_generate) in `input`, and the
+ * reference results of replay.yaml over them in folder `ref`. */
+static inline embedded_broker *kt_clickstream_setup(int partitions, const char *options, const char *input,
+                                                    const char *ref)
+{
+    embedded_broker *b = kt_broker(partitions, "click-data");
+    char err[256];
+    ck_assert_int_eq(
+        broker_create_topics(b, "click-insights,session-stats,click-rejects", 1, err, sizeof err), 0);
+    kt_generate(options, input);
+    kt_run_replay(input, ref, "1h");
+    return b;
+}
+
 /* The values of `kind` (NULL: all) from a key<TAB>value file, in order, each
  * checked to carry the key docs/semantics.md gives its kind. */
 static inline char **kt_values_of_kind(const char *path, const char *kind, char **buf, size_t *count)
