@@ -101,9 +101,41 @@ static int is_fatal(rd_kafka_resp_err_t err)
     }
 }
 
+/* A fetched message waiting in its partition's pending list, copied out of
+ * librdkafka's fetch buffer. A fetch response is one buffer holding a
+ * share of every partition, freed when its last message is destroyed; read
+ * oldest message first, a partition ahead of the others keeps messages
+ * pending for a while, and each of them would keep its whole response
+ * alive: with many partitions, hundreds of megabytes of responses read long
+ * ago. Copied, a response is freed as soon as its messages leave
+ * librdkafka's queue, so memory is bounded by that queue's settings
+ * (queued.max.messages.kbytes) plus the pending messages themselves. */
+typedef struct kheld {
+    int64_t offset, ts;
+    size_t len, key_len;
+    unsigned char eof, has_payload, has_key;
+    char bytes[]; /* the key, then the payload */
+} kheld;
+
+static kheld *hold(const rd_kafka_message_t *m, int64_t ts)
+{
+    size_t len = m->err ? 0 : m->len, key_len = m->err ? 0 : m->key_len;
+    kheld *h = malloc(sizeof *h + key_len + len);
+    if (h == NULL)
+        return NULL;
+    *h = (kheld){m->offset, ts, len, key_len, m->err != 0, m->payload != NULL, m->key != NULL};
+    if (key_len)
+        memcpy(h->bytes, m->key, key_len);
+    if (len)
+        memcpy(h->bytes + key_len, m->payload, len);
+    return h;
+}
+
+void kfetch_free_held(void *held) { free(held); }
+
 /* One message from the consumer queue: data and end-of-partition markers
- * join their partition's pending list (in order); errors are dealt with now.
- * Takes ownership of m. */
+ * join their partition's pending list (in order), copied; errors are dealt
+ * with now. Takes ownership of m (destroyed here). */
 static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
 {
     kpart *p = m->rkt ? kpos_find(&s->pos, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
@@ -118,8 +150,10 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
             return SLUICE_OK;
         }
         int64_t ts = m->err ? INT64_MIN : rd_kafka_message_timestamp(m, NULL);
-        if (kpending_push(&p->pending, m, ts) != 0) {
-            rd_kafka_message_destroy(m);
+        kheld *h = hold(m, ts);
+        rd_kafka_message_destroy(m);
+        if (h == NULL || kpending_push(&p->pending, h, ts) != 0) {
+            free(h);
             return SLUICE_ERR_NOMEM;
         }
         s->pending_total++;
@@ -170,27 +204,24 @@ static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
     return SLUICE_OK;
 }
 
-static void release_message(void *m) { rd_kafka_message_destroy(m); }
-
 /* Hands m to the host, which releases it once done (zero copy) when it
- * speaks ABI 1.1; otherwise it copies and m is destroyed here. */
-static sluice_status push_message(kafka_source *s, kpart *p, rd_kafka_message_t *m)
+ * speaks ABI 1.1; otherwise it copies and m is freed here. */
+static sluice_status push_message(kafka_source *s, kpart *p, kheld *m)
 {
     int lend = s->host.api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1);
     size_t origin_len =
         p->origin_prefix + sluice_format_u64(p->origin + p->origin_prefix, (uint64_t)m->offset);
-    int64_t ts = rd_kafka_message_timestamp(m, NULL);
     sluice_message msg = {
         .struct_size = sizeof msg,
-        .payload = m->payload,
-        .payload_len = m->payload ? m->len : 0,
+        .payload = m->has_payload ? m->bytes + m->key_len : NULL,
+        .payload_len = m->len,
         .origin = p->origin,
         .origin_len = origin_len,
         .partition = p->id,
-        .timestamp_ms = ts >= 0 ? ts : SLUICE_TIME_MIN,
-        .key = m->key,
-        .key_len = m->key ? m->key_len : 0,
-        .release = lend ? release_message : NULL,
+        .timestamp_ms = m->ts >= 0 ? m->ts : SLUICE_TIME_MIN,
+        .key = m->has_key ? m->bytes : NULL,
+        .key_len = m->key_len,
+        .release = lend ? kfetch_free_held : NULL,
         .release_arg = lend ? m : NULL,
     };
     if (s->pushed++ == 0)
@@ -199,7 +230,7 @@ static sluice_status push_message(kafka_source *s, kpart *p, rd_kafka_message_t 
     p->at_eof = 0;
     sluice_status st = s->host.api->source_push(s->host.ctx, &msg);
     if (!lend)
-        rd_kafka_message_destroy(m);
+        free(m);
     return st;
 }
 
@@ -314,12 +345,12 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         kpart *p = korder_next(&s->order);
         if (p == NULL)
             break;
-        rd_kafka_message_t *m = kpending_pop(&p->pending);
+        kheld *m = kpending_pop(&p->pending);
         s->pending_total--;
         korder_update(&s->order, p); /* in the order already: cannot fail */
-        if (m->err) {
+        if (m->eof) {
             p->at_eof = p->pending.len == 0; /* an end-of-partition marker */
-            rd_kafka_message_destroy(m);
+            free(m);
         } else {
             st = push_message(s, p, m);
             pushed++;

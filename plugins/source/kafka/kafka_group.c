@@ -37,7 +37,7 @@ static void log_assignment(kafka_source *s, const char *verb, const rd_kafka_top
 void kgroup_drop_pending(kafka_source *s, kpart *p)
 {
     for (void *m; (m = kpending_pop(&p->pending)) != NULL;) {
-        rd_kafka_message_destroy(m);
+        kfetch_free_held(m);
         s->pending_total--;
     }
     korder_update(&s->order, p); /* leaves the order: cannot fail */

@@ -108,9 +108,19 @@ static int build_conf(kafka_source *s, const sluice_options *opts, rd_kafka_conf
         /* Eager rebalancing: cooperative-sticky loses assignments with manual
          * commits on some brokers (the embedded one among them). */
         {"partition.assignment.strategy", "range"},
-        /* Fetch ahead generously: fetching pauses for up to a second once
-         * this many messages wait in the local queue. */
-        {"queued.min.messages", "1000000"},
+        /* What librdkafka fetches ahead is bounded by the consumer queue
+         * (shared by every partition): fetching stops once it holds this
+         * many messages or kilobytes, and resumes up to a second later, so
+         * the queue must hold more than a second of reading. Memory: about
+         * twice the kilobytes (each message also costs librdkafka ~100
+         * bytes, and a fetch response lives until its last message is
+         * taken from the queue) plus one response, fetch.max.bytes. Before
+         * that bound, the default of 1,000,000 messages let a slow pipeline
+         * reading 112 partitions hold 150 MB of them (docs/kafka.md,
+         * "Memory"). */
+        {"queued.min.messages", "200000"},
+        {"queued.max.messages.kbytes", "32768"},
+        {"fetch.max.bytes", "16777216"},
         /* Fetch responses carry a little of each partition rather than a
          * megabyte of one after another, so partitions interleave finely in
          * the consumer queue (see kafka_fetch.c). */

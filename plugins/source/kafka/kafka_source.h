@@ -59,6 +59,8 @@ void kgroup_commit(kafka_source *s, uint64_t id);
 void kgroup_drain_commits(kafka_source *s);
 /* Forget a partition's fetched, unpushed messages. */
 void kgroup_drop_pending(kafka_source *s, kpart *p);
+/* Free a pending message (kafka_fetch.c copies them out of librdkafka). */
+void kfetch_free_held(void *held);
 
 /* kafka_fetch.c */
 sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms);
