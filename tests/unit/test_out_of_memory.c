@@ -49,6 +49,7 @@ START_TEST(every_failing_allocation_stops_the_run_with_a_message)
     setenv("OUT_DIR", out, 1);
     setenv("STATE_DIR", state, 1);
     setenv("THREADS", "2", 1);
+    setenv("SLUICE_PARALLEL_MIN", "1", 1); /* the workers' rounds, however small */
     int stopped = 0, finished = 0;
     /* Dense at the start (loading, building), then spread geometrically. */
     for (long after = 0; after < 4000000 && finished < 3; after = after < 64 ? after + 1 : after * 5 / 4) {

@@ -694,6 +694,8 @@ END_TEST
 
 int main(void)
 {
+    /* The keyed runs' small batches (333, 1000) on the workers too. */
+    setenv("SLUICE_PARALLEL_MIN", "1", 1);
     Suite *s = suite_create("reference");
     TCase *tc = tcase_create("replay");
     tcase_set_timeout(tc, 300);

@@ -2,7 +2,8 @@
  * and threads"): the replay pipeline gives the same records for any thread
  * count and batch size (byte for byte: the order of the merged output is
  * fixed by the partition count alone), the same records as one instance per
- * step (compared sorted), the work is shared between threads, and state
+ * step (compared sorted), the work is shared between threads (rounds too
+ * small to be worth waking a helper stay on the pipeline's thread), and state
  * checkpointed per task is restored into the same tasks or refused when the
  * partition count changed. */
 #include <stdlib.h>
@@ -171,6 +172,46 @@ START_TEST(four_tasks_on_two_threads_share_the_work)
                   (long long)b);
     json_decref(m);
     free(out_dir);
+    free(input);
+}
+END_TEST
+
+/* Without SLUICE_PARALLEL_MIN (main sets it to 1 for the other tests), a
+ * round of fewer than 1024 records is run by the pipeline's thread alone:
+ * ticks of 256 events never wake the helper, ticks of 4096 do, and the
+ * records are the same either way. */
+START_TEST(small_rounds_stay_on_the_pipelines_thread)
+{
+    const char *dir = ts_tmpdir();
+    char *input = generate(dir);
+    const int batches[] = {256, 4096};
+    char *first[4] = {NULL};
+    for (size_t r = 0; r < 2; r++) {
+        char *out_dir = ts_strf("%s/b%d", dir, batches[r]);
+        unsetenv("SLUICE_PARALLEL_MIN");
+        json_t *m = replay(input, out_dir, 4, 2, batches[r]);
+        json_t *per_thread = json_object_get(json_object_get(m, "runtime"), "thread_events");
+        json_int_t helper = json_integer_value(json_array_get(per_thread, 1));
+        if (batches[r] < 1024)
+            ck_assert_msg(helper == 0, "the helper took %lld events in ticks of %d", (long long)helper,
+                          batches[r]);
+        else
+            ck_assert_msg(helper > 0, "the helper took nothing in ticks of %d", batches[r]);
+        for (size_t k = 0; k < 4; k++) {
+            char *text = read_output(out_dir, outputs[k]);
+            if (r == 0) {
+                first[k] = text;
+                continue;
+            }
+            ck_assert_msg(strcmp(first[k], text) == 0, "%s differs between ticks run alone and shared",
+                          outputs[k]);
+            free(text);
+        }
+        json_decref(m);
+        free(out_dir);
+    }
+    for (size_t k = 0; k < 4; k++)
+        free(first[k]);
     free(input);
 }
 END_TEST
@@ -414,11 +455,15 @@ END_TEST
 
 int main(void)
 {
+    /* Every round on the workers, however small: the tests of threads
+     * below run small ticks (batch_size 7, 256). */
+    setenv("SLUICE_PARALLEL_MIN", "1", 1);
     Suite *s = suite_create("tasks");
     TCase *tc = tcase_create("replay");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, any_thread_count_and_batch_size_give_the_same_records);
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
+    tcase_add_test(tc, small_rounds_stay_on_the_pipelines_thread);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
     tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
     tcase_add_test(tc, check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply);

@@ -183,6 +183,7 @@ typedef struct pipeline {
     task *flushing;     /* the task flushing alone at the end of the input */
     int tick_caught_up; /* the source had fewer messages than the batch this tick */
     size_t threads;
+    size_t parallel_min; /* fewer records than this in a round: no helpers (pipeline_run.c) */
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
     pthread_mutex_t fail_lock;
@@ -261,7 +262,8 @@ int tasks_make(pipeline *p, size_t ntasks);
  * restamped with the pipeline's watermark (the minimum over partitions)
  * instead of its task's, and a last marker at the watermark now. */
 void tasks_restamp(const pipeline *p, item_vec *v);
-void tasks_route(pipeline *p, stage *st);
+/* Returns how many records it routed to the tasks. */
+size_t tasks_route(pipeline *p, stage *st);
 /* The index of stage st's exchange carrying (step, port); st->nex if none. */
 size_t stage_exchange(const stage *st, size_t step, size_t port);
 /* The tasks' output of (step, port) merged in stream order this tick, when an

@@ -117,6 +117,22 @@ int step_create(pipeline *p, step *s)
 static void worker_round(void *arg, size_t worker);
 static void decode_round(pipeline *p);
 
+/* Waking the helpers and waiting for them costs tens of microseconds, far
+ * more on a machine whose cores are busy with the Kafka client's threads: a
+ * round with fewer records than this is done by the pipeline's thread alone
+ * (a Kafka source at its consumer's pace hands over ticks of a few dozen
+ * messages; on 2 cores, 2 threads took 18 s where 1 took 12). What a round
+ * computes does not depend on who runs it. SLUICE_PARALLEL_MIN (records)
+ * overrides it: 1 makes every round parallel, as the tests of threads do. */
+#define PARALLEL_MIN_RECORDS 1024
+
+static size_t choose_parallel_min(void)
+{
+    const char *v = getenv("SLUICE_PARALLEL_MIN");
+    long n = v ? atol(v) : 0;
+    return n > 0 ? (size_t)n : PARALLEL_MIN_RECORDS;
+}
+
 /* Threads for the stages' tasks: as asked, else one per core; never more
  * than there are tasks. */
 static size_t choose_threads(const pipeline *p)
@@ -180,6 +196,7 @@ int pipeline_start(pipeline *p)
     }
     p->src.decode_round = decode_round;
     p->threads = choose_threads(p);
+    p->parallel_min = choose_parallel_min();
     p->worker_records = xcalloc(p->threads, sizeof *p->worker_records);
     if (p->worker_records == NULL) {
         pipeline_fail(p, p->def->name, "out of memory");
@@ -420,6 +437,11 @@ static void worker_round(void *arg, size_t worker)
 
 static void decode_round(pipeline *p)
 {
+    size_t n = p->src.npending;
+    if (n < p->parallel_min) { /* not worth waking the helpers */
+        source_decode_range(p, 0, n, &p->src.decode_arenas[0].a);
+        return;
+    }
     p->running = NULL;
     workers_round(p->workers);
 }
@@ -431,21 +453,17 @@ static void run_global(pipeline *p)
 }
 
 /* The tasks of stage st over what was routed to them, on every worker. */
-static void run_round(pipeline *p, stage *st)
+static void run_round(pipeline *p, stage *st, size_t records)
 {
     p->running = st;
     p->next_task = 0;
-    if (p->workers)
+    if (p->workers && records >= p->parallel_min)
         workers_round(p->workers);
     else
         worker_round(p, 0);
 }
 
-static void run_stage(pipeline *p, stage *st)
-{
-    tasks_route(p, st);
-    run_round(p, st);
-}
+static void run_stage(pipeline *p, stage *st) { run_round(p, st, tasks_route(p, st)); }
 
 static void run_downstream(pipeline *p)
 {
@@ -501,9 +519,9 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
     for (size_t k = 0; k + 1 < p->nstages && !p->failed; k++)
         run_stage(p, &p->stages[k]);
     stage *last = &p->stages[p->nstages - 1];
-    tasks_route(p, last);
+    size_t routed = tasks_route(p, last);
     if (p->failed || !only_markers(p, last)) {
-        run_round(p, last);
+        run_round(p, last, routed);
         run_global(p);
         end_tick(p);
         return;

@@ -347,9 +347,10 @@ void tasks_restamp(const pipeline *p, item_vec *v)
  * partition's watermark, so a task's lateness and expiry depend on its
  * partition alone, whichever instance runs it and whatever else it runs;
  * the only marker every task hears of is the end of the input. */
-static void route_by_partition(pipeline *p, stage *st, size_t x, const item_vec *q)
+static size_t route_by_partition(pipeline *p, stage *st, size_t x, const item_vec *q)
 {
     exchange *ex = &st->ex[x];
+    size_t routed = 0;
     for (size_t i = 0; i < q->n; i++) {
         const item *it = &q->v[i];
         if (it->rec == NULL) {
@@ -366,14 +367,16 @@ static void route_by_partition(pipeline *p, stage *st, size_t x, const item_vec 
                           "a record from step '%s' has no input partition below %zu to route it by: with "
                           "key: on the source, the keyed steps must be fed the source's events",
                           p->steps[ex->step].def->name, p->ntasks);
-            return;
+            return routed;
         }
         port *in = &st->tasks[ti].in[x];
         int64_t wm = it->rec->partition_wm > in->last_wm ? it->rec->partition_wm : in->last_wm;
         items_push(&in->queue, it->rec, wm, it->seq);
         in->last_wm = wm;
         p->task_state[ti].dirty = 1;
+        routed++;
     }
+    return routed;
 }
 
 const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port)
@@ -387,13 +390,14 @@ const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port)
     return NULL;
 }
 
-void tasks_route(pipeline *p, stage *st)
+size_t tasks_route(pipeline *p, stage *st)
 {
+    size_t routed = 0;
     for (size_t x = 0; x < st->nex && !p->failed; x++) {
         exchange *ex = &st->ex[x];
         const item_vec *q = exchange_input(p, ex);
         if (p->by_partition) {
-            route_by_partition(p, st, x, q);
+            routed += route_by_partition(p, st, x, q);
             continue;
         }
         for (size_t i = 0; i < q->n; i++) {
@@ -407,10 +411,11 @@ void tasks_route(pipeline *p, stage *st)
                                   p->steps[ex->step].def->name,
                                   st->key == SLUICE_STATE_KEY_USER ? "user id" : "event id, user or url",
                                   st->key == SLUICE_STATE_KEY_USER ? "user" : "event");
-                    return;
+                    return routed;
                 }
                 port *in = &st->tasks[ti].in[x];
                 items_push(&in->queue, it->rec, it->wm, it->seq);
+                routed++;
                 if (it->wm > in->last_wm)
                     in->last_wm = it->wm;
             }
@@ -424,6 +429,7 @@ void tasks_route(pipeline *p, stage *st)
             }
         }
     }
+    return routed;
 }
 
 void tasks_end_tick(pipeline *p)
