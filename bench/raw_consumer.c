@@ -88,11 +88,12 @@ int main(int argc, char **argv)
     double t_start = now_s();
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *settings[][2] = {
-        {"bootstrap.servers", argv[1]},    {"group.id", argv[3]},
-        {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"},
-        {"enable.partition.eof", "true"},  {"partition.assignment.strategy", "range"},
-        {"session.timeout.ms", "10000"},   {"queued.min.messages", "1000000"},
-        {"fetch.wait.max.ms", "100"},
+        {"bootstrap.servers", argv[1]},          {"group.id", argv[3]},
+        {"auto.offset.reset", "earliest"},       {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "true"},        {"partition.assignment.strategy", "range"},
+        {"session.timeout.ms", "10000"},         {"queued.min.messages", "200000"},
+        {"queued.max.messages.kbytes", "32768"}, {"fetch.max.bytes", "16777216"},
+        {"max.partition.fetch.bytes", "262144"}, {"fetch.wait.max.ms", "100"},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (set(conf, settings[i][0], settings[i][1]) != 0)
