@@ -170,6 +170,15 @@ START_TEST(four_tasks_on_two_threads_share_the_work)
     ck_assert_int_eq(a + b, metric(m, "clicks", "accepted") + metric(m, "dedup", "out"));
     ck_assert_msg(a > 0 && b > 0, "one thread did all the work: %lld and %lld events", (long long)a,
                   (long long)b);
+    /* url_count and the sinks after it need only dedup's stage: they ran
+     * while sessionize's tasks did, in every tick. */
+    json_int_t beside =
+        json_integer_value(json_object_get(json_object_get(m, "runtime"), "rounds_beside_tasks"));
+    ck_assert_msg(beside > 0, "url_count never ran beside sessionize's tasks");
+    json_decref(m);
+    m = replay(input, out_dir, 4, 1, 256);
+    beside = json_integer_value(json_object_get(json_object_get(m, "runtime"), "rounds_beside_tasks"));
+    ck_assert_msg(beside == 0, "with one thread there is no one to run beside: %lld", (long long)beside);
     json_decref(m);
     free(out_dir);
     free(input);

@@ -581,7 +581,10 @@ struct sluice_host_api {
      * a sink showing the Kafka source's consumer lag, kafka.lag.<topic>/<p>,
      * docs/metrics.md). Only from a step that runs once, outside the keyed
      * stages (any sink): a task's hooks get no calls, as other tasks may be
-     * counting at the same moment. The name is borrowed for the call. */
+     * counting at the same moment. For the same reason a process hook that
+     * runs while a later stage's tasks do (docs/pipelines.md) gets no calls
+     * for a step in the stages; a timer hook always does. The name is
+     * borrowed for the call. */
     void (*step_counters)(sluice_ctx *ctx, const char *step, const char *prefix,
                           void (*fn)(void *ud, const char *name, int64_t value), void *ud);
 

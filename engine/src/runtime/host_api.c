@@ -412,6 +412,8 @@ static void api_step_counters(sluice_ctx *ctx, const char *step, const char *pre
         if (i == p->nsteps)
             return;
     }
+    if (p->overlapping && p->steps[i].stage) /* its tasks are counting right now */
+        return;
     counter_total *totals;
     size_t n = pipeline_step_totals(p, i, &totals);
     size_t plen = prefix ? strlen(prefix) : 0;

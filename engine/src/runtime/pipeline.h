@@ -179,9 +179,18 @@ typedef struct pipeline {
     size_t ntasks;        /* per stage */
     size_t *global_order; /* the steps outside stages but the source, topological */
     size_t nglobal;
-    stage *running;     /* the stage whose tasks the workers take this round; NULL: decoding */
-    task *flushing;     /* the task flushing alone at the end of the input */
-    int tick_caught_up; /* the source had fewer messages than the batch this tick */
+    /* The same steps by the last stage their inputs come from, directly or
+     * through other such steps (a topological order too): the first
+     * ready_end[k] need only stages 1..k, so they may run on the pipeline's
+     * thread while the tasks of stage k+1 run on the others (pipeline_run.c).
+     * ready_end has nstages + 1 entries. */
+    size_t *global_by_stage;
+    size_t *ready_end;
+    int overlapping;        /* steps outside the stages are running beside the tasks */
+    uint64_t rounds_beside; /* rounds in which they did (the metrics' runtime) */
+    stage *running;         /* the stage whose tasks the workers take this round; NULL: decoding */
+    task *flushing;         /* the task flushing alone at the end of the input */
+    int tick_caught_up;     /* the source had fewer messages than the batch this tick */
     size_t threads;
     size_t parallel_min; /* fewer records than this in a round: no helpers (pipeline_run.c) */
     struct worker_pool *workers;

@@ -312,6 +312,7 @@ char *pipeline_metrics_json(const pipeline *p)
     for (size_t w = 0; w < p->threads && p->worker_records; w++)
         json_array_append_new(per_thread, json_integer((json_int_t)p->worker_records[w]));
     json_object_set_new(runtime, "thread_events", per_thread);
+    json_object_set_new(runtime, "rounds_beside_tasks", json_integer((json_int_t)p->rounds_beside));
     json_object_set_new(root, "runtime", runtime);
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);

@@ -239,6 +239,7 @@ typedef struct runner {
     task *t;
     const size_t *order;
     size_t n;
+    int beside_tasks; /* steps outside the stages, run while tasks run: the tick cannot end early */
 } runner;
 
 static const item_vec no_items;
@@ -352,7 +353,7 @@ static int fire_watermark(const runner *r, step *s, size_t k, const item *marker
                 run_from(r, k + 1); /* the last chunk, as the earlier ones */
             return drained;
         }
-        if (last && (r->st == NULL || r->t == p->flushing)) {
+        if (last && !r->beside_tasks && (r->st == NULL || r->t == p->flushing)) {
             run_from(r, k + 1);
             if (r->st != NULL)
                 run_global(p);
@@ -428,7 +429,7 @@ static void worker_round(void *arg, size_t worker)
             for (size_t k = 0; k < t->in[x].queue.n; k++)
                 events += t->in[x].queue.v[k].rec != NULL;
         p->worker_records[worker] += events;
-        runner r = {p, st, t, st->order, st->n};
+        runner r = {p, st, t, st->order, st->n, 0};
         host_thread_arena = &t->arena;
         run_from(&r, 0);
         host_thread_arena = NULL;
@@ -448,7 +449,7 @@ static void decode_round(pipeline *p)
 
 static void run_global(pipeline *p)
 {
-    runner g = {p, NULL, NULL, p->global_order, p->nglobal};
+    runner g = {p, NULL, NULL, p->global_order, p->nglobal, 0};
     run_from(&g, 0);
 }
 
@@ -465,11 +466,41 @@ static void run_round(pipeline *p, stage *st, size_t records)
 
 static void run_stage(pipeline *p, stage *st) { run_round(p, st, tasks_route(p, st)); }
 
+/* Steps outside the stages global_by_stage[from..to) on this thread. */
+static void run_global_range(pipeline *p, size_t from, size_t to, int beside_tasks)
+{
+    runner g = {p, NULL, NULL, p->global_by_stage + from, to - from, beside_tasks};
+    run_from(&g, 0);
+}
+
+/* A tick's stages, and the steps outside them. While the helpers run the
+ * tasks of a stage, the pipeline's thread first runs the steps outside the
+ * stages that need only earlier stages (url_count after dedup, while
+ * sessionize's tasks run), then takes its share of the tasks. What each
+ * step reads is the same either way (a stage never reads a step outside
+ * the stages), so the results are too. */
 static void run_downstream(pipeline *p)
 {
-    for (size_t k = 0; k < p->nstages && !p->failed; k++)
-        run_stage(p, &p->stages[k]);
-    run_global(p);
+    size_t ran = 0; /* global_by_stage[0..ran) have run this tick */
+    for (size_t k = 0; k < p->nstages && !p->failed; k++) {
+        stage *st = &p->stages[k];
+        size_t records = tasks_route(p, st);
+        if (p->workers == NULL || records < p->parallel_min || p->ready_end[k] == ran || p->failed) {
+            run_round(p, st, records);
+            continue;
+        }
+        p->running = st;
+        p->next_task = 0;
+        workers_begin(p->workers);
+        p->overlapping = 1;
+        p->rounds_beside++;
+        run_global_range(p, ran, p->ready_end[k], 1);
+        p->overlapping = 0;
+        ran = p->ready_end[k];
+        workers_join(p->workers);
+    }
+    if (!p->failed)
+        run_global_range(p, ran, p->nglobal, 0);
     end_tick(p);
 }
 
@@ -533,7 +564,7 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
             items_push(&tk->in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
         }
         p->flushing = tk;
-        runner r = {p, last, tk, last->order, last->n};
+        runner r = {p, last, tk, last->order, last->n, 0};
         run_from(&r, 0);
         p->flushing = NULL;
         run_global(p);

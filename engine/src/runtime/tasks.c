@@ -227,6 +227,40 @@ int tasks_make(pipeline *p, size_t ntasks)
     return 0;
 }
 
+/* global_by_stage and ready_end (pipeline.h). A step's level is the
+ * highest stage among its inputs, or its inputs' levels when they run
+ * outside the stages; sorting by level keeps the topological order, since
+ * a step's level is never below its inputs'. */
+static int order_by_stage(pipeline *p)
+{
+    size_t *level = xcalloc(p->nsteps, sizeof *level);
+    p->global_by_stage = xcalloc(p->nglobal ? p->nglobal : 1, sizeof *p->global_by_stage);
+    p->ready_end = xcalloc(p->nstages + 1, sizeof *p->ready_end);
+    if (level == NULL || p->global_by_stage == NULL || p->ready_end == NULL) {
+        free(level);
+        return -1;
+    }
+    for (size_t k = 0; k < p->nglobal; k++) {
+        const step *s = &p->steps[p->global_order[k]];
+        size_t lv = 0;
+        for (size_t i = 0; i < s->ninputs; i++) {
+            const step *up = &p->steps[s->inputs[i].step];
+            size_t up_level = up->stage ? up->stage : level[s->inputs[i].step];
+            lv = up_level > lv ? up_level : lv;
+        }
+        level[p->global_order[k]] = lv;
+    }
+    size_t n = 0;
+    for (size_t lv = 0; lv <= p->nstages; lv++) {
+        for (size_t k = 0; k < p->nglobal; k++)
+            if (level[p->global_order[k]] == lv)
+                p->global_by_stage[n++] = p->global_order[k];
+        p->ready_end[lv] = n;
+    }
+    free(level);
+    return 0;
+}
+
 int tasks_build(pipeline *p)
 {
     p->global_order = xcalloc(p->nsteps, sizeof *p->global_order);
@@ -237,6 +271,8 @@ int tasks_build(pipeline *p)
     for (size_t k = 1; k < p->nsteps; k++)
         if (p->steps[p->order[k]].stage == 0)
             p->global_order[p->nglobal++] = p->order[k];
+    if (order_by_stage(p) != 0)
+        return -1;
     /* Partition tasks wait for the source to say how many partitions. */
     return tasks_make(p, p->by_partition ? 0 : (size_t)p->def->partitions);
 }
@@ -479,6 +515,9 @@ void tasks_free(pipeline *p)
     }
     free(p->stages);
     free(p->global_order);
+    free(p->global_by_stage);
+    free(p->ready_end);
+    p->global_by_stage = p->ready_end = NULL;
     free(p->task_state);
     p->task_state = NULL;
     p->stages = NULL;

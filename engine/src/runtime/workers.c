@@ -2,7 +2,49 @@
 #include "xalloc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* A round is often a millisecond of work or less, and waking a sleeping
+ * thread costs tens of microseconds (more on a virtual machine), long
+ * enough for the caller to have taken every task itself. So a helper that
+ * finished a round, and a caller waiting for the helpers, first spin this
+ * long, as OpenMP runtimes do, then sleep. */
+#define SPIN_NS 200000
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spin while *word is `value` (or, with `nonzero`, is not 0), for SPIN_NS at most. */
+static void spin_while(const _Atomic unsigned long *word, unsigned long value, int nonzero)
+{
+    int64_t until = 0;
+    for (unsigned i = 1;; i++) {
+        unsigned long now_value = atomic_load_explicit(word, memory_order_acquire);
+        if (nonzero ? now_value == 0 : now_value != value)
+            return;
+        cpu_relax();
+        if (i % 64 == 0) {
+            int64_t now = mono_ns();
+            if (until == 0)
+                until = now + SPIN_NS;
+            else if (now >= until)
+                return;
+        }
+    }
+}
 
 struct worker_pool {
     size_t n;
@@ -10,9 +52,9 @@ struct worker_pool {
     void *arg;
     pthread_mutex_t lock;
     pthread_cond_t start, done;
-    unsigned long round; /* bumped to start a round */
-    size_t running;      /* helpers still in the current round */
-    int stopping;
+    _Atomic unsigned long round;   /* bumped to start a round */
+    _Atomic unsigned long running; /* helpers still in the current round */
+    _Atomic int stopping;
     pthread_t *threads; /* n - 1 helpers: worker 0 is the caller */
     struct helper {
         worker_pool *pool;
@@ -27,6 +69,11 @@ static void *helper_main(void *arg)
     unsigned long seen = 0;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
+        if (pool->round == seen && !pool->stopping) {
+            pthread_mutex_unlock(&pool->lock);
+            spin_while(&pool->round, seen, 0);
+            pthread_mutex_lock(&pool->lock);
+        }
         while (pool->round == seen && !pool->stopping)
             pthread_cond_wait(&pool->start, &pool->lock);
         if (pool->stopping)
@@ -70,14 +117,25 @@ worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void 
     return pool;
 }
 
-void workers_round(worker_pool *pool)
+void workers_begin(worker_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
     pool->running = pool->n - 1;
     pool->round++;
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->lock);
+}
+
+void workers_round(worker_pool *pool)
+{
+    workers_begin(pool);
+    workers_join(pool);
+}
+
+void workers_join(worker_pool *pool)
+{
     pool->fn(pool->arg, 0);
+    spin_while(&pool->running, 0, 1);
     pthread_mutex_lock(&pool->lock);
     while (pool->running > 0)
         pthread_cond_wait(&pool->done, &pool->lock);

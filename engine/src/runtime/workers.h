@@ -14,6 +14,11 @@ typedef struct worker_pool worker_pool;
 worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void *arg);
 /* One round: returns when fn has returned on every worker. */
 void workers_round(worker_pool *pool);
+/* The same round in two halves, so the caller can do other work while the
+ * helpers start on it: begin wakes the helpers; join runs fn as worker 0
+ * and returns when every worker has finished. */
+void workers_begin(worker_pool *pool);
+void workers_join(worker_pool *pool);
 /* Ends the threads; pool may be NULL. */
 void workers_stop(worker_pool *pool);
 
