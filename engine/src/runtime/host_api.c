@@ -48,7 +48,9 @@ static const sluice_record *api_batch_next(sluice_batch *b)
     /* Records may be shared by fan-out consumers; the stamp is the item's and
      * is written right before each delivery. Mostly it is there already:
      * not writing it then keeps tasks on other threads, reading records
-     * next to this one, from losing their cache lines. */
+     * next to this one, from losing their cache lines; and a step running
+     * beside the tasks reads a record with the stamp they read it with
+     * (pipeline_run.c, run_downstream), so no two threads write it. */
     if (it->rec->watermark != it->wm)
         it->rec->watermark = it->wm;
     if (it->rec->seq != it->seq)

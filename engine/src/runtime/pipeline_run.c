@@ -478,14 +478,20 @@ static void run_global_range(pipeline *p, size_t from, size_t to, int beside_tas
  * stages that need only earlier stages (url_count after dedup, while
  * sessionize's tasks run), then takes its share of the tasks. What each
  * step reads is the same either way (a stage never reads a step outside
- * the stages), so the results are too. */
+ * the stages), so the results are too. A record read on both sides is
+ * stamped with the same watermark by both (the same merged items feed the
+ * exchange and the step outside), except with partition tasks, whose
+ * records carry their partition's watermark in the tasks and the
+ * pipeline's outside: those never overlap (one stage, and steps outside
+ * it that need only the source are rare). */
 static void run_downstream(pipeline *p)
 {
     size_t ran = 0; /* global_by_stage[0..ran) have run this tick */
     for (size_t k = 0; k < p->nstages && !p->failed; k++) {
         stage *st = &p->stages[k];
         size_t records = tasks_route(p, st);
-        if (p->workers == NULL || records < p->parallel_min || p->ready_end[k] == ran || p->failed) {
+        if (p->workers == NULL || records < p->parallel_min || p->ready_end[k] == ran || p->by_partition ||
+            p->failed) {
             run_round(p, st, records);
             continue;
         }

@@ -10,7 +10,7 @@
  * thread costs tens of microseconds (more on a virtual machine), long
  * enough for the caller to have taken every task itself. So a helper that
  * finished a round, and a caller waiting for the helpers, first spin this
- * long, as OpenMP runtimes do, then sleep. */
+ * long, as OpenMP runtimes do, then sleep. SLUICE_SPIN_US overrides it. */
 #define SPIN_NS 200000
 
 static int64_t mono_ns(void)
@@ -27,10 +27,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spin while *word is `value` (or, with `nonzero`, is not 0), for SPIN_NS at most. */
+static int64_t spin_ns = SPIN_NS;
+
+/* Spin while *word is `value` (or, with `nonzero`, is not 0), for spin_ns at most. */
 static void spin_while(const _Atomic unsigned long *word, unsigned long value, int nonzero)
 {
     int64_t until = 0;
+    if (spin_ns <= 0)
+        return;
     for (unsigned i = 1;; i++) {
         unsigned long now_value = atomic_load_explicit(word, memory_order_acquire);
         if (nonzero ? now_value == 0 : now_value != value)
@@ -39,7 +43,7 @@ static void spin_while(const _Atomic unsigned long *word, unsigned long value, i
         if (i % 64 == 0) {
             int64_t now = mono_ns();
             if (until == 0)
-                until = now + SPIN_NS;
+                until = now + spin_ns;
             else if (now >= until)
                 return;
         }
@@ -91,6 +95,9 @@ static void *helper_main(void *arg)
 
 worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void *arg)
 {
+    const char *v = getenv("SLUICE_SPIN_US");
+    if (v)
+        spin_ns = atol(v) * 1000;
     worker_pool *pool = xcalloc(1, sizeof *pool);
     if (pool == NULL)
         return NULL;
