@@ -120,7 +120,11 @@ def main():
         for key, label in [("replay_p1", "replay.yaml, partitions: 1 (one instance per step)"),
                            ("replay_t1", "replay.yaml, 8 partitions on 1 thread"),
                            ("replay_t2", "replay.yaml, 8 partitions on 2 threads "
-                                         f"(events per thread {v.get('replay_t2_thread_events', '?')})")]:
+                                         f"(events per thread {v.get('replay_t2_thread_events', '?')})"),
+                           ("replay_t2p", "replay.yaml, 8 partitions on 2 threads, two_phase: true "
+                                          "(url_count in parts)")]:
+            if key + "_wall" not in v:
+                continue
             rows.append([f"{label} ({v.get(key + '_runs', '')} s)", human(rate(events, num(v, key + "_wall"))),
                          "", secs(num(v, key + "_wall")), secs(num(v, key + "_cpu")), "",
                          mib(num(v, key + "_rss_kb"))])

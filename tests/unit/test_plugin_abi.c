@@ -71,6 +71,12 @@ END_TEST
 START_TEST(refuses_unknown_state_key) { assert_refused("broken_state_key.so", "unknown state_key 99"); }
 END_TEST
 
+START_TEST(refuses_parts_without_a_merging_last_part)
+{
+    assert_refused("broken_parts.so", "the last, keyed by ALL, merges them");
+}
+END_TEST
+
 START_TEST(refuses_plugin_needing_a_newer_engine)
 {
     assert_refused("broken_min_host_abi.so", "needs a sluice engine of plugin ABI 1.999 or later");
@@ -469,6 +475,7 @@ int main(void)
     tcase_add_test(tc, refuses_missing_hook);
     tcase_add_test(tc, refuses_invalid_name);
     tcase_add_test(tc, refuses_unknown_state_key);
+    tcase_add_test(tc, refuses_parts_without_a_merging_last_part);
     tcase_add_test(tc, refuses_plugin_needing_a_newer_engine);
     tcase_add_test(tc, refuses_values_in_reserved_slots);
     tcase_add_test(tc, refuses_contradictory_state_declaration);

@@ -45,14 +45,18 @@ static char *generate(const char *dir)
     return input;
 }
 
+static int two_phase; /* replay() runs url_count in parts (TWO_PHASE=true) */
+
 /* Runs replay.yaml; returns the metrics JSON (parsed). */
 static json_t *replay(const char *input, const char *out_dir, int partitions, int threads, int batch_size)
 {
     char *metrics = ts_strf("%s.metrics.json", out_dir);
-    char *cmd = ts_strf(
-        "mkdir -p %s && INPUT=%s OUT_DIR=%s PARTITIONS=%d THREADS=%d BATCH_SIZE=%d WINDOW=10s "
-        "GAP=1m ALLOWED_LATENESS=30s MAX_OUT_OF_ORDER=2s %s run --metrics %s %s/pipelines/replay.yaml",
-        out_dir, input, out_dir, partitions, threads, batch_size, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
+    char *cmd =
+        ts_strf("mkdir -p %s && INPUT=%s OUT_DIR=%s PARTITIONS=%d THREADS=%d BATCH_SIZE=%d WINDOW=10s "
+                "GAP=1m ALLOWED_LATENESS=30s MAX_OUT_OF_ORDER=2s TWO_PHASE=%s %s run --metrics %s "
+                "%s/pipelines/replay.yaml",
+                out_dir, input, out_dir, partitions, threads, batch_size, two_phase ? "true" : "false",
+                SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
     char *err = NULL;
     ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "replay (%d partitions, %d threads, batch %d): %s",
                   partitions, threads, batch_size, err);
@@ -101,6 +105,44 @@ static char *sorted(const char *text)
     }
     out[at] = '\0';
     free(lines);
+    free(copy);
+    return out;
+}
+
+/* The last line of every key (url_clicks: window and URL; window_summary:
+ * window), sorted: the final results, whatever updates came before. */
+static char *final_by_key(const char *text)
+{
+    char *copy = strdup(text), **keyed = malloc((strlen(text) + 1) * sizeof *keyed);
+    size_t n = 0;
+    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *r = json_loads(line, 0, NULL);
+        ck_assert_msg(r != NULL, "not JSON: %s", line);
+        const char *url = json_string_value(json_object_get(r, "url"));
+        char *key = ts_strf("%lld|%s", (long long)json_integer_value(json_object_get(r, "window_start")),
+                            url ? url : "");
+        json_decref(r);
+        size_t k = 0;
+        size_t klen = strlen(key);
+        while (k < n && !(strncmp(keyed[k], key, klen) == 0 && keyed[k][klen] == '\t'))
+            k++;
+        if (k == n)
+            n++;
+        else
+            free(keyed[k]);
+        keyed[k] = ts_strf("%s\t%s\n", key, line);
+        free(key);
+    }
+    qsort(keyed, n, sizeof *keyed, by_line);
+    size_t len = 1;
+    for (size_t k = 0; k < n; k++)
+        len += strlen(keyed[k]);
+    char *out = calloc(1, len);
+    for (size_t k = 0; k < n; k++) {
+        strcat(out, keyed[k]);
+        free(keyed[k]);
+    }
+    free(keyed);
     free(copy);
     return out;
 }
@@ -225,6 +267,61 @@ START_TEST(small_rounds_stay_on_the_pipelines_thread)
 }
 END_TEST
 
+/* two_phase: url_count in parts (by URL, by user, merged): the final
+ * records of one instance, and byte for byte the same output for any
+ * thread count and batch size. With allowed_lateness a late event the
+ * tasks take before every task has passed the window's end is in the
+ * window's first emission, where one instance emits the window and then
+ * an update: so url_clicks and window_summary are compared by their last
+ * record per key, sessions and dead letters as they are. */
+START_TEST(two_phase_gives_the_final_records_of_one_instance_for_any_thread_count)
+{
+    const char *dir = ts_tmpdir();
+    char *input = generate(dir);
+    char *one_dir = ts_strf("%s/one", dir);
+    json_decref(replay(input, one_dir, 1, 1, 4096));
+    two_phase = 1;
+    const struct {
+        int threads, batch;
+    } runs[] = {{1, 4096}, {2, 4096}, {4, 4096}, {2, 7}};
+    char *first[4] = {NULL};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        char *out_dir = ts_strf("%s/two-t%d-b%d", dir, runs[r].threads, runs[r].batch);
+        json_t *m = replay(input, out_dir, 4, runs[r].threads, runs[r].batch);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "runtime"), "stages")),
+                         3); /* by event, by url, by user */
+        ck_assert_int_gt(metric(m, "url_count/by_url", "in"), 0);
+        ck_assert_int_eq(metric(m, "url_count/by_url", "in"), metric(m, "url_count/by_user", "in"));
+        for (size_t k = 0; k < 4; k++) {
+            char *text = read_output(out_dir, outputs[k]);
+            if (r > 0) {
+                ck_assert_msg(strcmp(first[k], text) == 0, "%s differs in parts with %d threads, batch %d",
+                              outputs[k], runs[r].threads, runs[r].batch);
+                free(text);
+                continue;
+            }
+            first[k] = text;
+            char *single = read_output(one_dir, outputs[k]);
+            char *a = k < 2 ? final_by_key(single) : sorted(single);
+            char *b = k < 2 ? final_by_key(text) : sorted(text);
+            ck_assert_msg(strlen(a) > 0 || k == 3, "%s is empty", outputs[k]);
+            ck_assert_msg(strcmp(a, b) == 0, "%s: url_count in parts and one instance give other results",
+                          outputs[k]);
+            free(a);
+            free(b);
+            free(single);
+        }
+        json_decref(m);
+        free(out_dir);
+    }
+    two_phase = 0;
+    for (size_t k = 0; k < 4; k++)
+        free(first[k]);
+    free(one_dir);
+    free(input);
+}
+END_TEST
+
 /* Two pipelines sharing a state_dir: the first stops after part of the input
  * (SIGTERM), the second resumes from its checkpoint. */
 static void write_pipeline(const char *path, const char *dir, int partitions)
@@ -266,6 +363,101 @@ static char *clicks(int from, int to)
                                 i % 7, i % 11, 1000 + i * 500 + i / 100 * 60000);
     return text;
 }
+
+/* url_count in parts with state: stopped after part of the input and
+ * resumed, its final results are those of one run; state written whole is
+ * refused by the parts and the other way round. */
+static void write_url_pipeline(const char *dir, const char *two_phase_setting)
+{
+    char *path = ts_strf("%s/p.yaml", dir);
+    char *yaml = ts_strf("name: tasks_two_phase\n"
+                         "state_dir: '%s/state'\n"
+                         "partitions: 4\n"
+                         "threads: 2\n"
+                         "two_phase: %s\n"
+                         "steps:\n"
+                         "  - name: clicks\n"
+                         "    plugin: file\n"
+                         "    options: {path: '%s/in.jsonl', follow: '${FOLLOW:-false}'}\n"
+                         "    event: {max_future: 'off', max_out_of_order: 2s}\n"
+                         "  - name: url_count\n"
+                         "    plugin: url_count\n"
+                         "    input: clicks\n"
+                         "    options: {size: 10s, allowed_lateness: 5s, top: 3}\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: url_count\n"
+                         "    options: {path: '%s/out.jsonl'}\n",
+                         dir, two_phase_setting, dir, dir);
+    ts_write_file(path, yaml);
+    free(yaml);
+    free(path);
+}
+
+START_TEST(two_phase_state_survives_a_restart_and_whole_state_is_refused)
+{
+    char *dir = ts_strf("%s/two_phase_restart", ts_tmpdir());
+    char *ref_dir = ts_strf("%s/two_phase_reference", ts_tmpdir());
+    mkdir(dir, 0755);
+    mkdir(ref_dir, 0755);
+    write_url_pipeline(dir, "true");
+    write_url_pipeline(ref_dir, "true");
+    char *first = clicks(0, 250), *second = clicks(250, 600), *whole = ts_strf("%s%s", first, second);
+    char *in = ts_strf("%s/in.jsonl", dir), *second_path = ts_strf("%s/second.jsonl", dir);
+    char *ref_in = ts_strf("%s/in.jsonl", ref_dir);
+    ts_write_file(in, first);
+    ts_write_file(second_path, second);
+    ts_write_file(ref_in, whole);
+    char *cmd =
+        ts_strf("cd '%s' && { FOLLOW=true '%s' run p.yaml & pid=$!; sleep 2; kill -TERM $pid; "
+                "wait $pid; } && cat second.jsonl >> in.jsonl && '%s' run p.yaml && cd '%s' && '%s' run "
+                "p.yaml",
+                dir, SLUICE_BIN, SLUICE_BIN, ref_dir, SLUICE_BIN);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "runs failed: %s", err);
+    free(err);
+    char *out = ts_strf("%s/out.jsonl", dir), *ref_out = ts_strf("%s/out.jsonl", ref_dir);
+    char *resumed = ts_read_file(out, NULL), *reference = ts_read_file(ref_out, NULL);
+    ck_assert_msg(resumed && reference && strstr(reference, "window_summary"), "missing output");
+    char *a = final_by_key(resumed), *b = final_by_key(reference);
+    ck_assert_msg(strcmp(a, b) == 0, "resumed in parts (%s), the results differ from one run's (%s)", out,
+                  ref_out);
+
+    /* The state holds the parts' snapshots: url_count run whole cannot
+     * read it, and parts cannot read a whole url_count's. */
+    write_url_pipeline(dir, "false");
+    err = NULL;
+    char *run = ts_strf("cd '%s' && '%s' run p.yaml", dir, SLUICE_BIN);
+    ck_assert_int_eq(ts_run(run, NULL, &err), 1);
+    ck_assert_msg(err && strstr(err, "url_count/by_url"), "unclear refusal: %s", err ? err : "");
+    free(err);
+    char *fresh = ts_strf("rm -rf '%s/state' && cd '%s' && '%s' run p.yaml", dir, dir, SLUICE_BIN);
+    ck_assert_int_eq(ts_run(fresh, NULL, NULL), 0);
+    write_url_pipeline(dir, "true");
+    err = NULL;
+    ck_assert_int_eq(ts_run(run, NULL, &err), 1);
+    ck_assert_msg(err && strstr(err, "written by url_count run whole"), "unclear refusal: %s",
+                  err ? err : "");
+    free(err);
+    free(fresh);
+    free(run);
+    free(a);
+    free(b);
+    free(resumed);
+    free(reference);
+    free(out);
+    free(ref_out);
+    free(cmd);
+    free(ref_in);
+    free(second_path);
+    free(in);
+    free(whole);
+    free(first);
+    free(second);
+    free(ref_dir);
+    free(dir);
+}
+END_TEST
 
 START_TEST(state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused)
 {
@@ -473,7 +665,9 @@ int main(void)
     tcase_add_test(tc, any_thread_count_and_batch_size_give_the_same_records);
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
     tcase_add_test(tc, small_rounds_stay_on_the_pipelines_thread);
+    tcase_add_test(tc, two_phase_gives_the_final_records_of_one_instance_for_any_thread_count);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
+    tcase_add_test(tc, two_phase_state_survives_a_restart_and_whole_state_is_refused);
     tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
     tcase_add_test(tc, check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply);
     tcase_add_test(tc, a_quiet_stream_closes_every_tasks_sessions_in_time);

@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 5
+#define SLUICE_ABI_MINOR 6
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -150,10 +150,18 @@ typedef enum sluice_state_key {
     SLUICE_STATE_KEY_ALL = 1,        /* state spans every record: one instance   */
     SLUICE_STATE_KEY_NONE = 2,       /* stateless: any instance may take a record */
     SLUICE_STATE_KEY_USER = 3,       /* state per user (SLUICE_ROLE_USER)         */
-    SLUICE_STATE_KEY_EVENT = 4       /* state per event identity: the event_id when
+    SLUICE_STATE_KEY_EVENT = 4,      /* state per event identity: the event_id when
                                       * present, else user, url and event time
                                       * (docs/semantics.md section 3's dedup key)     */
+    SLUICE_STATE_KEY_URL = 5         /* state per URL (SLUICE_ROLE_URL), ABI 1.6      */
 } sluice_state_key;
+
+/* A part of a decomposable operator (sluice_plugin.parts, ABI 1.6). */
+typedef struct sluice_part {
+    const char *name;     /* [a-z0-9_]+; the step's part runs as step "<step>/<name>" */
+    sluice_state_key key; /* USER, EVENT or URL: the key its tasks are partitioned by;
+                           * ALL for the last part, which merges the others            */
+} sluice_part;
 
 /* Whether a plugin keeps state (sluice_plugin.state, ABI 1.3). */
 typedef enum sluice_state_decl {
@@ -315,6 +323,25 @@ typedef struct sluice_plugin {
     sluice_status (*partition_state_save)(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                           uint64_t checkpoint_id, int32_t partition, const void *data,
                                           size_t size);
+
+    /* ABI 1.6, OPERATOR with state_key ALL: the operator is decomposable,
+     * as an aggregation that Kafka Streams repartitions or Flink
+     * pre-aggregates is. When the pipeline asks for it (`two_phase: true`)
+     * and the engine runs keyed steps in tasks (`partitions` above 1, and no
+     * `key:` on the source), it runs the step as one step per part instead
+     * of one instance that sees every record:
+     *  - each part but the last, "<step>/<name>", reads the step's inputs
+     *    in tasks of its key, and its other outputs (rejected) are the
+     *    step's: every consumer of "<step>.rejected" reads the first part's;
+     *  - the last part (key ALL) keeps the step's name and main output, and
+     *    reads the main output of every other part, merged in stream order
+     *    (records of one position in the order the parts are listed).
+     * An instance learns which part it is, and its task, from
+     * api->step_part(); what the parts send the last one is ordinary
+     * records, seen by no other step. Otherwise the step runs whole:
+     * step_part() returns -1. At most 8 parts, NULL-name terminated; NULL:
+     * the step always runs whole. docs/plugin-abi.md, "Operators in parts". */
+    const sluice_part *parts;
 } sluice_plugin;
 
 /* The entry function's type. */
@@ -604,6 +631,12 @@ struct sluice_host_api {
      * (the source commits). For a rebalance: called from inside poll() before
      * partitions are given up, so their next owner replays nothing. */
     sluice_status (*source_checkpoint_now)(sluice_ctx *ctx);
+
+    /* ABI 1.6. Which part of a decomposable operator this instance runs
+     * (its index in sluice_plugin.parts), or -1 when the step runs whole;
+     * and its task and the number of tasks of its stage (0 and 1 outside
+     * the stages). Either pointer may be NULL. */
+    int32_t (*step_part)(sluice_ctx *ctx, uint32_t *task, uint32_t *ntasks);
 
     /* New members are only ever added here, at the end. */
 };

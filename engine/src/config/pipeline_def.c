@@ -18,8 +18,8 @@
 /* From the tree to a pipeline_def                                           */
 
 static const char *const top_keys[] = {
-    "name",       "plugin_path", "batch_size", "state_dir",    "checkpoint_interval",
-    "partitions", "threads",     "metrics",    "memory_limit", "steps"};
+    "name",    "plugin_path",  "batch_size", "state_dir", "checkpoint_interval", "partitions", "threads",
+    "metrics", "memory_limit", "two_phase",  "steps"};
 static const char *const metrics_keys[] = {"listen"};
 static const char *const step_keys[] = {"name", "plugin", "input", "options", "event", "key"};
 #define NKEYS(a) (sizeof(a) / sizeof(a)[0])
@@ -391,6 +391,12 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
     else if (th && (parse_positive(th, &def->threads) < 0 || def->threads > MAX_THREADS))
         diag_add(diags, th_pos, "'threads' must be 'auto' or an integer from 1 to %d, not '%s'", MAX_THREADS,
                  th);
+    src_pos tp_pos;
+    const char *tp = get_scalar(root, "two_phase", "the pipeline", diags, &tp_pos);
+    if (tp && (strcmp(tp, "true") == 0 || strcmp(tp, "yes") == 0 || strcmp(tp, "on") == 0))
+        def->two_phase = 1;
+    else if (tp && strcmp(tp, "false") != 0 && strcmp(tp, "no") != 0 && strcmp(tp, "off") != 0)
+        diag_add(diags, tp_pos, "'two_phase' must be true or false, not '%s'", tp);
     src_pos ml_pos;
     const char *ml = get_scalar(root, "memory_limit", "the pipeline", diags, &ml_pos);
     if (ml && parse_bytes(ml, &def->memory_limit) < 0)

@@ -121,6 +121,44 @@ static int valid_name(const char *s)
 
 /* Check the descriptor as the plugin built it; fills err and returns -1 when
  * it cannot be used. */
+/* A decomposable operator's parts (ABI 1.6): 2 to 8 named parts, keyed but
+ * the last, which merges them (plugin.h, sluice_plugin.parts). */
+static int vet_parts(const sluice_plugin *out, char *err, size_t errsz)
+{
+    if (out->parts == NULL)
+        return 0;
+    if (out->kind != SLUICE_KIND_OPERATOR ||
+        (out->state_key != SLUICE_STATE_KEY_ALL && out->state_key != SLUICE_STATE_KEY_UNDECLARED)) {
+        snprintf(err, errsz, "malformed descriptor: '%s' has parts but is not an operator keyed by ALL",
+                 out->name);
+        return -1;
+    }
+    size_t n = 0;
+    while (n < 9 && out->parts[n].name != NULL)
+        n++;
+    if (n < 2 || n > 8) {
+        snprintf(err, errsz, "malformed descriptor: '%s' has %s parts (2 to 8, NULL-name terminated)",
+                 out->name,
+                 n > 8 ? "more than 8"
+                 : n   ? "1"
+                       : "no");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        sluice_state_key key = out->parts[k].key;
+        int keyed =
+            key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT || key == SLUICE_STATE_KEY_URL;
+        if (!valid_name(out->parts[k].name) || (k + 1 < n ? !keyed : key != SLUICE_STATE_KEY_ALL)) {
+            snprintf(err, errsz,
+                     "malformed descriptor: '%s' part %zu ('%s', key %d): parts are named [a-z0-9_]+, "
+                     "keyed by USER, EVENT or URL, and the last, keyed by ALL, merges them",
+                     out->name, k, out->parts[k].name, (int)key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *err, size_t errsz)
 {
     uint32_t size = raw->struct_size;
@@ -191,7 +229,7 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
         return -1;
     }
     if (out->kind == SLUICE_KIND_OPERATOR &&
-        (out->state_key < SLUICE_STATE_KEY_UNDECLARED || out->state_key > SLUICE_STATE_KEY_EVENT)) {
+        (out->state_key < SLUICE_STATE_KEY_UNDECLARED || out->state_key > SLUICE_STATE_KEY_URL)) {
         snprintf(err, errsz, "malformed descriptor: operator '%s' declares unknown state_key %d", out->name,
                  (int)out->state_key);
         return -1;
@@ -216,6 +254,8 @@ static int vet_descriptor(const sluice_plugin *raw, sluice_plugin *out, char *er
                  out->name);
         return -1;
     }
+    if (vet_parts(out, err, errsz) != 0)
+        return -1;
     if (out->description == NULL)
         out->description = "";
     if (out->options) {

@@ -401,6 +401,15 @@ static const char *api_embedded_kafka(sluice_ctx *ctx, char *err, size_t errsz)
     return broker_embedded_bootstraps(err, errsz);
 }
 
+static int32_t api_step_part(sluice_ctx *ctx, uint32_t *task, uint32_t *ntasks)
+{
+    if (task)
+        *task = ctx->task ? (uint32_t)ctx->task->index : 0;
+    if (ntasks)
+        *ntasks = ctx->task ? (uint32_t)ctx->p->ntasks : 1;
+    return (int32_t)ctx->s->part - 1;
+}
+
 static void api_step_counters(sluice_ctx *ctx, const char *step, const char *prefix,
                               void (*fn)(void *ud, const char *name, int64_t value), void *ud)
 {
@@ -487,4 +496,5 @@ const sluice_host_api host_api = {
     .step_counters = api_step_counters,
     .source_partition_state = source_partition_state,
     .source_checkpoint_now = source_checkpoint_now,
+    .step_part = api_step_part,
 };

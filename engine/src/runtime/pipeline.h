@@ -114,6 +114,8 @@ typedef struct step {
     int64_t timer_due; /* wall ms, 0 = none */
     int async_sink;
     uint64_t acked_checkpoint;
+    sluice_state_key key; /* what its state is keyed by: its plugin's, or its part's */
+    int part;             /* 1 + its index in its plugin's parts when it runs one part; 0 whole */
 } step;
 
 /* One upstream port feeding a keyed stage: its records are routed to the
@@ -259,6 +261,9 @@ static inline step *step_instance(pipeline *p, size_t i, size_t n)
 {
     return p->steps[i].stage ? &p->stages[p->steps[i].stage - 1].tasks[n].steps[i] : &p->steps[i];
 }
+
+/* "user", "event" or "url". */
+const char *stage_key_name(sluice_state_key key);
 
 /* Keyed stages (tasks.c): plan them and make the tasks' instances (-1 when
  * out of memory); route a stage's input to its tasks for this tick; empty

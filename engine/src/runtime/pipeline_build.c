@@ -155,6 +155,105 @@ static void check_source_key(pipeline *p, const event_settings *ev, diag_list *d
     }
 }
 
+static size_t count_parts(const step *s)
+{
+    size_t n = 0;
+    if (s->plugin && s->plugin->desc.kind == SLUICE_KIND_OPERATOR && s->plugin->desc.parts)
+        while (s->plugin->desc.parts[n].name)
+            n++;
+    return n;
+}
+
+static char *part_name(const char *step, const sluice_part *part)
+{
+    char *name;
+    xasprintf(&name, "%s/%s", step, part->name);
+    return name;
+}
+
+/* Decomposable operators (plugin.h, sluice_plugin.parts) become one step
+ * per part when the keyed steps run in tasks: "<step>/<part>" for each
+ * keyed part, reading the step's inputs, and the step itself, now its last
+ * part, reading theirs. Consumers of the step's other outputs read the
+ * first part's. Done on the definition, before the graph is checked, so
+ * that everything after (ports, stages, checkpoints, `sluice graph`) sees
+ * the parts as the steps they are. */
+static void split_parts(pipeline *p, diag_list *diags)
+{
+    pipeline_def *def = p->def;
+    size_t n = def->nsteps;
+    for (size_t i = 0; i < def->nsteps; i++)
+        n += count_parts(&p->steps[i]) ? count_parts(&p->steps[i]) - 1 : 0;
+    if (n == def->nsteps)
+        return;
+    step_def *defs = xcalloc(n, sizeof *defs);
+    step *steps = xcalloc(n, sizeof *steps);
+    size_t at = 0;
+    for (size_t i = 0; i < def->nsteps; i++) {
+        step_def *sd = &def->steps[i];
+        size_t np = count_parts(&p->steps[i]);
+        const sluice_part *parts = np ? p->steps[i].plugin->desc.parts : NULL;
+        for (size_t k = 0; k + 1 < np; k++, at++) {
+            step_def *d = &defs[at];
+            d->name = part_name(sd->name, &parts[k]);
+            d->pos = sd->pos;
+            d->plugin = xstrdup(sd->plugin);
+            d->plugin_pos = sd->plugin_pos;
+            d->options = sd->options;
+            d->ninputs = sd->ninputs;
+            d->inputs = xcalloc(sd->ninputs, sizeof *d->inputs);
+            for (size_t j = 0; j < sd->ninputs; j++)
+                d->inputs[j] = (input_ref){xstrdup(sd->inputs[j].step), xstrdup(sd->inputs[j].output),
+                                           sd->inputs[j].pos};
+            steps[at].plugin = p->steps[i].plugin;
+            steps[at].opts = options_build_at(steps[at].plugin->desc.options, sd->options,
+                                              steps[at].plugin->desc.name, sd->pos, diags);
+            steps[at].key = parts[k].key;
+            steps[at].part = (int)k + 1;
+        }
+        defs[at] = *sd;
+        steps[at] = p->steps[i];
+        if (np) { /* the step itself runs the last part, fed by the others */
+            for (size_t j = 0; j < sd->ninputs; j++) {
+                free(sd->inputs[j].step);
+                free(sd->inputs[j].output);
+            }
+            free(sd->inputs);
+            defs[at].ninputs = np - 1;
+            defs[at].inputs = xcalloc(np - 1, sizeof *defs[at].inputs);
+            for (size_t k = 0; k + 1 < np; k++)
+                defs[at].inputs[k] = (input_ref){part_name(sd->name, &parts[k]), xstrdup("main"), sd->pos};
+            steps[at].key = SLUICE_STATE_KEY_ALL;
+            steps[at].part = (int)np;
+        }
+        at++;
+    }
+    /* "<step>.rejected" and the like: the first part's. */
+    for (size_t i = 0; i < def->nsteps; i++) {
+        size_t np = count_parts(&p->steps[i]);
+        if (np == 0)
+            continue;
+        for (size_t d = 0; d < n; d++)
+            for (size_t j = 0; j < defs[d].ninputs; j++) {
+                input_ref *in = &defs[d].inputs[j];
+                if (strcmp(in->step, def->steps[i].name) == 0 && strcmp(in->output, "main") != 0) {
+                    free(in->step);
+                    in->step = part_name(def->steps[i].name, &p->steps[i].plugin->desc.parts[0]);
+                }
+            }
+    }
+    free(def->steps);
+    def->steps = defs;
+    def->nsteps = n;
+    free(p->steps);
+    p->steps = steps;
+    p->nsteps = n;
+    free(p->order);
+    p->order = xcalloc(n, sizeof *p->order);
+    for (size_t i = 0; i < n; i++)
+        p->steps[i].def = &def->steps[i];
+}
+
 pipeline *pipeline_open(const char *path, diag_list *diags)
 {
     size_t errors = diags->count;
@@ -182,6 +281,11 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
             event_settings_parse(def->steps[i].event, &ev, diags);
     }
     check_source_key(p, &ev, diags);
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].plugin)
+            p->steps[i].key = p->steps[i].plugin->desc.state_key;
+    if (diags->count == errors && def->two_phase && def->partitions > 1 && !p->by_partition && !ev.raw)
+        split_parts(p, diags);
     /* The graph is checked even after other errors (unloaded plugins are
      * skipped), so that `sluice check` shows every problem at once. */
     if (graph_validate(def, pipeline_plugin_info, p, p->order, diags) == 0 && diags->count == errors) {

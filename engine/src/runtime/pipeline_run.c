@@ -219,8 +219,8 @@ int pipeline_start(pipeline *p)
     for (size_t k = 0; k < p->nstages; k++)
         log_msg(SLUICE_LOG_DEBUG, p->def->name,
                 "stage %zu (keyed by %s): %zu step%s in %zu tasks on %zu thread%s", k + 1,
-                p->stages[k].key == SLUICE_STATE_KEY_USER ? "user" : "event", p->stages[k].n,
-                p->stages[k].n == 1 ? "" : "s", p->ntasks, p->threads, p->threads == 1 ? "" : "s");
+                stage_key_name(p->stages[k].key), p->stages[k].n, p->stages[k].n == 1 ? "" : "s", p->ntasks,
+                p->threads, p->threads == 1 ? "" : "s");
     if (p->def->state_dir)
         return checkpoint_restore(p);
     if (p->stateful && p->steps[p->source].plugin->desc.checkpoint_complete)

@@ -42,11 +42,14 @@
  * at a cost of one marker per task per MARKER_EVERY records. */
 #define MARKER_EVERY 256
 
-static const char *key_name(sluice_state_key key) { return key == SLUICE_STATE_KEY_USER ? "user" : "event"; }
+const char *stage_key_name(sluice_state_key key)
+{
+    return key == SLUICE_STATE_KEY_USER ? "user" : key == SLUICE_STATE_KEY_URL ? "url" : "event";
+}
 
 static int keyed(sluice_state_key key)
 {
-    return key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT;
+    return key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT || key == SLUICE_STATE_KEY_URL;
 }
 
 static stage *stage_for_key(pipeline *p, sluice_state_key key)
@@ -106,17 +109,20 @@ static stage *inputs_stage(pipeline *p, const step *s)
 
 static int plan_stages(pipeline *p)
 {
-    p->stages = xcalloc(4, sizeof *p->stages); /* one per key at most */
+    p->stages = xcalloc(8, sizeof *p->stages); /* one per key at most */
     if (p->stages == NULL)
         return -1;
     for (size_t k = 1; k < p->nsteps; k++) {
         step *s = &p->steps[p->order[k]];
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
-        sluice_state_key key = s->plugin->desc.state_key;
-        /* Partitioned by user, the input serves both keys: one stage, no
-         * exchange between dedup and sessionize. */
-        if (keyed(key) && p->by_partition)
+        sluice_state_key key = s->key;
+        /* Partitioned by user, the input serves both user and event keys:
+         * one stage, no exchange between dedup and sessionize. A step keyed
+         * by URL runs once there. */
+        if (key == SLUICE_STATE_KEY_URL && p->by_partition)
+            key = SLUICE_STATE_KEY_ALL;
+        else if (keyed(key) && p->by_partition)
             key = SLUICE_STATE_KEY_USER;
         if (keyed(key)) {
             stage *st = stage_for_key(p, key);
@@ -218,9 +224,10 @@ int tasks_make(pipeline *p, size_t ntasks)
         stage *st = &p->stages[k];
         if (p->by_partition)
             snprintf(st->label, sizeof st->label, "keyed by %s, a task per input partition",
-                     key_name(st->key));
+                     stage_key_name(st->key));
         else
-            snprintf(st->label, sizeof st->label, "keyed by %s, %zu tasks", key_name(st->key), p->ntasks);
+            snprintf(st->label, sizeof st->label, "keyed by %s, %zu tasks", stage_key_name(st->key),
+                     p->ntasks);
         if (p->ntasks && stage_build(p, st) != 0)
             return -1;
     }
@@ -299,7 +306,7 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         if (p->by_partition)
             fprintf(out, "; by input partition (keyed by user) from");
         else
-            fprintf(out, "; exchange by %s from", key_name(st->key));
+            fprintf(out, "; exchange by %s from", stage_key_name(st->key));
         for (size_t x = 0; x < st->nex; x++) {
             const step *up = &p->steps[st->ex[x].step];
             fprintf(out, "%s%s%s%s", x ? ", " : " ", up->def->name, st->ex[x].port ? "." : "",
@@ -324,7 +331,11 @@ static long task_of(const pipeline *p, sluice_state_key key, const sluice_record
     if (p->by_partition) /* the input is keyed already: its partition is the task */
         return rec->partition >= 0 && (size_t)rec->partition < p->ntasks ? rec->partition : -1;
     uint64_t h;
-    if (key == SLUICE_STATE_KEY_EVENT && (rec->role_present & (1u << SLUICE_ROLE_EVENT_ID))) {
+    if (key == SLUICE_STATE_KEY_URL) {
+        if (!(rec->role_present & (1u << SLUICE_ROLE_URL)))
+            return -1;
+        h = rec->role_hash[SLUICE_ROLE_URL];
+    } else if (key == SLUICE_STATE_KEY_EVENT && (rec->role_present & (1u << SLUICE_ROLE_EVENT_ID))) {
         h = rec->role_hash[SLUICE_ROLE_EVENT_ID];
     } else {
         uint8_t need = (1u << SLUICE_ROLE_USER) | (key == SLUICE_STATE_KEY_EVENT ? 1u << SLUICE_ROLE_URL : 0);
@@ -445,8 +456,10 @@ size_t tasks_route(pipeline *p, stage *st)
                                   "a record from step '%s' has no %s to route it by: a step keyed by %s must "
                                   "be fed the source's events (or records copied from them)",
                                   p->steps[ex->step].def->name,
-                                  st->key == SLUICE_STATE_KEY_USER ? "user id" : "event id, user or url",
-                                  st->key == SLUICE_STATE_KEY_USER ? "user" : "event");
+                                  st->key == SLUICE_STATE_KEY_USER  ? "user id"
+                                  : st->key == SLUICE_STATE_KEY_URL ? "url"
+                                                                    : "event id, user or url",
+                                  stage_key_name(st->key));
                     return routed;
                 }
                 port *in = &st->tasks[ti].in[x];

@@ -13,7 +13,11 @@
  *    is freed.
  * An accepted event (ts >= W - allowed_lateness) always falls in a window
  * that still takes updates, since window_end > ts. Sums with the watermark
- * saturate, as it may be SLUICE_TIME_MIN or SLUICE_TIME_MAX. */
+ * saturate, as it may be SLUICE_TIME_MIN or SLUICE_TIME_MAX.
+ *
+ * With keyed steps in tasks it runs in three parts (url_count_parts.h):
+ * this file is the whole and the by_url and by_user parts, which count as
+ * the whole does and send what they count; url_merge.c is the summary. */
 #include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
@@ -22,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "summary_record.h"
 #include "text_buf.h"
+#include "url_count_parts.h"
 #include "url_count_snapshot.h"
+#include "url_merge.h"
 #include "window_counts.h"
 
 typedef struct url_count {
@@ -36,6 +43,12 @@ typedef struct url_count {
     text_buf key, json;        /* scratch for record keys and top_urls */
     uint32_t *order, *scratch; /* scratch for sorting a window's URLs */
     size_t order_cap;
+    summary_top *top; /* scratch for a summary's top URLs */
+
+    int part;                     /* enum url_count_part */
+    uint32_t task, ntasks;        /* of a part */
+    int64_t told_fire, told_free; /* the window indices the summary was last told of (signal) */
+    url_merge *merge;             /* the summary part */
 
     sluice_counter *state_windows, *state_keys, *state_bytes;
 } url_count;
@@ -51,6 +64,13 @@ static const sluice_option_spec url_count_options[] = {
 };
 
 static const char *const url_count_outputs[] = {"rejected", NULL};
+
+static const sluice_part url_count_parts[] = {
+    {"by_url", SLUICE_STATE_KEY_URL},
+    {"by_user", SLUICE_STATE_KEY_USER},
+    {"summary", SLUICE_STATE_KEY_ALL},
+    {NULL, SLUICE_STATE_KEY_UNDECLARED},
+};
 
 static int64_t window_start_of(int64_t ts, int64_t size)
 {
@@ -89,43 +109,114 @@ static sluice_status emit_url_clicks(const sluice_host_api *api, sluice_ctx *ctx
 static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
                                   const window_counts *w)
 {
+    for (uint32_t k = 0; k < w->ntop; k++)
+        uc->top[k] =
+            (summary_top){window_counts_url(w, w->top[k]), w->urls[w->top[k]].len, w->urls[w->top[k]].clicks};
+    summary_counts c = {w->start, w->end, w->clicks, (int64_t)w->nusers, (int64_t)w->nurls, uc->top, w->ntop};
+    return summary_record_emit(api, ctx, &uc->key, &uc->json, &c);
+}
+
+/* ---- what the by_url and by_user parts send the summary ------------------ */
+
+static sluice_record *part_record(const sluice_host_api *api, sluice_ctx *ctx, const url_count *uc,
+                                  const char *kind)
+{
     sluice_record *rec = api->record_new(ctx);
     if (rec == NULL)
+        return NULL;
+    api->set_string(rec, "kind", kind, strlen(kind));
+    api->set_int(rec, "task", uc->task);
+    api->set_int(rec, "tasks", uc->ntasks);
+    return rec;
+}
+
+/* A by_url task's share of the window's summary: its top URLs, then its
+ * totals. */
+static sluice_status emit_url_part(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
+                                   const window_counts *w)
+{
+    for (uint32_t k = 0; k < w->ntop; k++) {
+        sluice_record *rec = part_record(api, ctx, uc, PART_KIND_TOP);
+        if (rec == NULL)
+            return SLUICE_ERR_NOMEM;
+        api->set_int(rec, "window_start", w->start);
+        api->set_int(rec, "rank", k);
+        api->set_string(rec, "url", window_counts_url(w, w->top[k]), w->urls[w->top[k]].len);
+        api->set_int(rec, "clicks", w->urls[w->top[k]].clicks);
+        sluice_status st = api->emit(ctx, "main", rec);
+        if (st != SLUICE_OK)
+            return st;
+    }
+    sluice_record *rec = part_record(api, ctx, uc, PART_KIND_WINDOW);
+    if (rec == NULL)
         return SLUICE_ERR_NOMEM;
-    api->set_string(rec, "kind", "window_summary", strlen("window_summary"));
     api->set_int(rec, "window_start", w->start);
     api->set_int(rec, "window_end", w->end);
     api->set_int(rec, "clicks", w->clicks);
-    api->set_int(rec, "unique_users", (int64_t)w->nusers);
-    api->set_int(rec, "unique_urls", (int64_t)w->nurls);
-
-    text_buf *j = &uc->json;
-    text_buf_reset(j);
-    text_buf_append(j, "[", 1);
-    for (uint32_t k = 0; k < w->ntop; k++) {
-        uint32_t i = w->top[k];
-        text_buf_append(j, k == 0 ? "{\"url\":" : ",{\"url\":", k == 0 ? 7 : 8);
-        text_buf_append_json_string(j, window_counts_url(w, i), w->urls[i].len);
-        text_buf_append(j, ",\"clicks\":", 10);
-        text_buf_append_int(j, w->urls[i].clicks);
-        text_buf_append(j, "}", 1);
-    }
-    text_buf_append(j, "]", 1);
-    if (j->failed)
-        return SLUICE_ERR_NOMEM;
-    api->set_json(rec, "top_urls", j->ptr, j->len);
-
-    text_buf_reset(&uc->key);
-    text_buf_append_int(&uc->key, w->start);
-    if (uc->key.failed)
-        return SLUICE_ERR_NOMEM;
-    api->set_key(rec, uc->key.ptr, uc->key.len);
+    api->set_int(rec, "urls", w->nurls);
+    api->set_int(rec, "ntop", w->ntop);
     return api->emit(ctx, "main", rec);
 }
 
-/* Every URL of the window in byte order, then the summary. */
+static sluice_status emit_users_part(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
+                                     const window_counts *w)
+{
+    sluice_record *rec = part_record(api, ctx, uc, PART_KIND_USERS);
+    if (rec == NULL)
+        return SLUICE_ERR_NOMEM;
+    api->set_int(rec, "window_start", w->start);
+    api->set_int(rec, "window_end", w->end);
+    api->set_int(rec, "users", (int64_t)w->nusers);
+    return api->emit(ctx, "main", rec);
+}
+
+/* A part's task tells the summary its watermark when it passes a window's
+ * end, or a window's end plus allowed_lateness: the only points where the
+ * summary has something to do. */
+static sluice_status signal(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, int64_t wm)
+{
+    if (uc->part != PART_BY_URL && uc->part != PART_BY_USER)
+        return SLUICE_OK;
+    if (wm == SLUICE_TIME_MIN)
+        return SLUICE_OK;
+    int64_t fire_at = wm == SLUICE_TIME_MAX ? INT64_MAX : window_start_of(wm, uc->size_ms);
+    int64_t free_at = wm == SLUICE_TIME_MAX
+                          ? INT64_MAX
+                          : window_start_of(sluice_sub_sat_i64(wm, uc->lateness_ms), uc->size_ms);
+    if (fire_at == uc->told_fire && free_at == uc->told_free)
+        return SLUICE_OK;
+    uc->told_fire = fire_at;
+    uc->told_free = free_at;
+    sluice_record *rec = part_record(api, ctx, uc, PART_KIND_WM);
+    if (rec == NULL)
+        return SLUICE_ERR_NOMEM;
+    api->set_int(rec, "part", uc->part);
+    api->set_int(rec, "watermark", wm);
+    return api->emit(ctx, "main", rec);
+}
+
+/* What a window's firing, or an update to a fired window, sends on. */
+static sluice_status emit_window(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
+                                 const window_counts *w)
+{
+    switch (uc->part) {
+    case PART_BY_URL:
+        return emit_url_part(api, ctx, uc, w);
+    case PART_BY_USER:
+        return emit_users_part(api, ctx, uc, w);
+    default:
+        return emit_summary(api, ctx, uc, w);
+    }
+}
+
+/* Every URL of the window in byte order, then the summary (or the part's
+ * share of it). */
 static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, window_counts *w)
 {
+    if (uc->part == PART_BY_USER) {
+        w->fired = 1;
+        return emit_users_part(api, ctx, uc, w);
+    }
     if (w->nurls > uc->order_cap) {
         size_t cap = uc->order_cap ? uc->order_cap : 64;
         while (cap < w->nurls)
@@ -147,7 +238,7 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count
         if (st != SLUICE_OK)
             return st;
     }
-    return emit_summary(api, ctx, uc, w);
+    return emit_window(api, ctx, uc, w);
 }
 
 /* ---- windows over time --------------------------------------------------- */
@@ -242,23 +333,29 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
                  "source's event decoding off?");
         return SLUICE_ERR;
     }
-    if (ts < sluice_sub_sat_i64(wm, uc->lateness_ms))
-        return reject_too_late(api, ctx, uc, r, ts, wm);
+    if (ts < sluice_sub_sat_i64(wm, uc->lateness_ms)) /* by_url's tasks reject it: they see every event */
+        return uc->part == PART_BY_USER ? SLUICE_OK : reject_too_late(api, ctx, uc, r, ts, wm);
 
     window_counts *w = window_for(uc, window_start_of(ts, uc->size_ms));
     if (w == NULL)
         return SLUICE_ERR_NOMEM;
-    int64_t i = window_counts_add(w, url.ptr, url.len, url_hash, user.ptr, user.len, user_hash);
+    int64_t i = window_counts_add(w, uc->part == PART_BY_USER ? NULL : url.ptr, url.len, url_hash,
+                                  uc->part == PART_BY_URL ? NULL : user.ptr, user.len, user_hash);
     if (i < 0)
         return SLUICE_ERR_NOMEM;
     if (!w->fired)
         return SLUICE_OK;
-    sluice_status st = emit_url_clicks(api, ctx, uc, w, (uint32_t)i);
-    return st != SLUICE_OK ? st : emit_summary(api, ctx, uc, w);
+    sluice_status st = uc->part == PART_BY_USER ? SLUICE_OK : emit_url_clicks(api, ctx, uc, w, (uint32_t)i);
+    return st != SLUICE_OK ? st : emit_window(api, ctx, uc, w);
 }
 
 static void report_state(const sluice_host_api *api, url_count *uc)
 {
+    if (uc->merge) {
+        api->counter_set(uc->state_windows, (int64_t)url_merge_windows(uc->merge));
+        api->counter_set(uc->state_bytes, (int64_t)url_merge_bytes(uc->merge));
+        return;
+    }
     size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items + uc->key.cap +
                              uc->json.cap + 2 * uc->order_cap * sizeof *uc->order;
     for (size_t k = 0; k < uc->windows.count; k++) {
@@ -308,6 +405,21 @@ static void *url_count_create(const sluice_host_api *api, sluice_ctx *ctx, const
         free(uc);
         return NULL;
     }
+    uc->top = calloc(uc->top_n, sizeof *uc->top);
+    uc->part = PART_WHOLE;
+    uc->ntasks = 1;
+    if (SLUICE_HOST_HAS(api, step_part))
+        uc->part = api->step_part(ctx, &uc->task, &uc->ntasks);
+    uc->told_fire = uc->told_free = INT64_MIN;
+    if (uc->part == PART_SUMMARY)
+        uc->merge = url_merge_new(uc->size_ms, uc->lateness_ms, uc->top_n);
+    if (uc->top == NULL || (uc->part == PART_SUMMARY && uc->merge == NULL) || uc->part > PART_SUMMARY) {
+        snprintf(errbuf, errbuf_size, uc->part > PART_SUMMARY ? "unknown part" : "out of memory");
+        free(uc->top);
+        url_merge_free(uc->merge);
+        free(uc);
+        return NULL;
+    }
     uc->state_windows = api->counter(ctx, "state.windows");
     uc->state_keys = api->counter(ctx, "state.keys");
     uc->state_bytes = api->counter(ctx, "state.bytes");
@@ -325,6 +437,8 @@ static void url_count_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
     free(uc->windows.items);
     free(uc->order);
     free(uc->scratch);
+    free(uc->top);
+    url_merge_free(uc->merge);
     text_buf_free(&uc->key);
     text_buf_free(&uc->json);
     free(uc);
@@ -335,12 +449,19 @@ static sluice_status url_count_process(const sluice_host_api *api, sluice_ctx *c
 {
     url_count *uc = self;
     sluice_status st = SLUICE_OK;
+    if (uc->merge) {
+        st = url_merge_process(api, ctx, uc->merge, batch);
+        report_state(api, uc);
+        return st;
+    }
     for (const sluice_record *r = api->batch_next(batch); r != NULL && st == SLUICE_OK;
          r = api->batch_next(batch)) {
         int64_t wm = api->record_watermark(r);
         st = apply(api, ctx, uc, r, wm);
         if (st == SLUICE_OK)
             st = advance(api, ctx, uc, wm);
+        if (st == SLUICE_OK)
+            st = signal(api, ctx, uc, wm);
     }
     report_state(api, uc);
     return st;
@@ -350,9 +471,20 @@ static sluice_status url_count_watermark(const sluice_host_api *api, sluice_ctx 
                                          int64_t watermark)
 {
     url_count *uc = self;
+    if (uc->merge) /* it goes by what the parts' tasks tell it */
+        return SLUICE_OK;
     sluice_status st = advance(api, ctx, uc, watermark);
+    if (st == SLUICE_OK)
+        st = signal(api, ctx, uc, watermark);
     report_state(api, uc);
     return st;
+}
+
+static uint32_t snapshot_version(const url_count *uc)
+{
+    return uc->part == PART_BY_URL    ? URL_COUNT_BY_URL_SNAPSHOT_VERSION
+           : uc->part == PART_BY_USER ? URL_COUNT_BY_USER_SNAPSHOT_VERSION
+                                      : URL_COUNT_SNAPSHOT_VERSION;
 }
 
 static sluice_status url_count_snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self,
@@ -360,17 +492,25 @@ static sluice_status url_count_snapshot(const sluice_host_api *api, sluice_ctx *
 {
     (void)ctx;
     url_count *uc = self;
-    return url_count_snapshot_write(api, &uc->windows, uc->size_ms, out);
+    if (uc->merge)
+        return url_merge_snapshot(api, uc->merge, out);
+    return url_count_snapshot_write(api, &uc->windows, uc->size_ms, snapshot_version(uc), out);
 }
 
 static sluice_status url_count_restore(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                        const sluice_snapshot *in)
 {
     url_count *uc = self;
+    if (uc->merge) {
+        sluice_status st = url_merge_restore(api, ctx, uc->merge, in);
+        report_state(api, uc);
+        return st;
+    }
     for (size_t k = 0; k < uc->windows.count; k++)
         window_counts_free(uc->windows.items[k]);
     uc->windows.count = uc->windows.nfired = 0;
-    sluice_status st = url_count_snapshot_read(api, ctx, &uc->windows, uc->size_ms, uc->top_n, in);
+    sluice_status st =
+        url_count_snapshot_read(api, ctx, &uc->windows, uc->size_ms, uc->top_n, snapshot_version(uc), in);
     report_state(api, uc);
     return st;
 }
@@ -393,6 +533,7 @@ static const sluice_plugin url_count_plugin = {
     .snapshot = url_count_snapshot,
     .restore = url_count_restore,
     .state_key = SLUICE_STATE_KEY_ALL,
+    .parts = url_count_parts,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &url_count_plugin; }

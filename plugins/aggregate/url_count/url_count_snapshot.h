@@ -15,6 +15,10 @@
 #include "window_counts.h"
 
 #define URL_COUNT_SNAPSHOT_VERSION 1u
+/* The same layout for the parts, whose windows count URLs only (by_url) or
+ * users only (by_user): another version each, so no part reads another's. */
+#define URL_COUNT_BY_URL_SNAPSHOT_VERSION 3u
+#define URL_COUNT_BY_USER_SNAPSHOT_VERSION 4u
 
 /* The windows of one url_count instance. */
 typedef struct window_list {
@@ -23,10 +27,15 @@ typedef struct window_list {
 } window_list;
 
 sluice_status url_count_snapshot_write(const sluice_host_api *api, const window_list *windows,
-                                       int64_t size_ms, sluice_snapshot *out);
+                                       int64_t size_ms, uint32_t version, sluice_snapshot *out);
+/* The writer's bytes as the snapshot (api->alloc'd), its buffer freed. */
+sluice_status url_count_snapshot_hand_over(const sluice_host_api *api, sluice_bytes_writer *w,
+                                           uint32_t version, sluice_snapshot *out);
+
 /* Read windows into an empty list. SLUICE_ERR_STATE (logged) for an unknown
  * version, malformed bytes or another window size. */
 sluice_status url_count_snapshot_read(const sluice_host_api *api, sluice_ctx *ctx, window_list *windows,
-                                      int64_t size_ms, uint32_t top_n, const sluice_snapshot *in);
+                                      int64_t size_ms, uint32_t top_n, uint32_t version,
+                                      const sluice_snapshot *in);
 
 #endif

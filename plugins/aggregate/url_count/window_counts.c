@@ -248,8 +248,12 @@ int64_t window_counts_add(window_counts *w, const char *url, size_t url_len, uin
                           const char *user, size_t user_len, uint64_t user_hash)
 {
     /* Out of memory stops the pipeline, so a half-counted click is never seen. */
-    if (!user_add(w, user, user_len, user_hash))
+    if (user != NULL && !user_add(w, user, user_len, user_hash))
         return -1;
+    if (url == NULL) {
+        w->clicks++;
+        return 0;
+    }
     int64_t i = url_find_or_add(w, url, url_len, url_hash);
     if (i < 0)
         return -1;
@@ -315,13 +319,14 @@ void window_counts_encode(const window_counts *w, sluice_bytes_writer *out)
     }
 }
 
-window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n)
+window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n, unsigned counts)
 {
     int64_t start = sluice_bytes_get_i64(in), end = sluice_bytes_get_i64(in);
     uint32_t fired = sluice_bytes_get_u32(in);
     int64_t clicks = sluice_bytes_get_i64(in);
     uint32_t nurls = sluice_bytes_get_u32(in);
-    if (in->failed || start >= end || fired > 1 || clicks < 1 || nurls == 0) {
+    int urls = counts & WINDOW_COUNTS_URLS, users = counts & WINDOW_COUNTS_USERS;
+    if (in->failed || start >= end || fired > 1 || clicks < 1 || (urls ? nurls == 0 : nurls != 0)) {
         in->failed = 1;
         return NULL;
     }
@@ -355,6 +360,8 @@ window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n)
         }
     }
     uint64_t nusers = in->failed || out_of_memory ? 0 : sluice_bytes_get_u64(in);
+    if (!users && nusers != 0)
+        in->failed = 1;
     for (uint64_t k = 0; k < nusers && !in->failed && !out_of_memory; k++) {
         uint64_t hash = sluice_bytes_get_u64(in);
         uint32_t len = sluice_bytes_get_u32(in);
@@ -364,7 +371,7 @@ window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n)
         else
             out_of_memory = !user_add(w, user, len, hash);
     }
-    if (!in->failed && !out_of_memory && (w->nusers != nusers || url_clicks != clicks))
+    if (!in->failed && !out_of_memory && (w->nusers != nusers || (urls && url_clicks != clicks)))
         in->failed = 1; /* a user twice, or counts that do not add up */
     if (in->failed || out_of_memory) {
         window_counts_free(w);

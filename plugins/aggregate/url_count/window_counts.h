@@ -54,7 +54,9 @@ window_counts *window_counts_new(int64_t start, int64_t end, uint32_t top_n);
 void window_counts_free(window_counts *w);
 
 /* Count one click of `user` on `url`. Returns the URL's index, or -1 when out
- * of memory (nothing counted). */
+ * of memory (nothing counted). user NULL: users are not counted (url_count's
+ * by_url part); url NULL: only users and clicks are (its by_user part),
+ * returning 0. */
 int64_t window_counts_add(window_counts *w, const char *url, size_t url_len, uint64_t url_hash,
                           const char *user, size_t user_len, uint64_t user_hash);
 
@@ -69,9 +71,14 @@ void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t
 
 /* The window as snapshot bytes (see url_count_snapshot.h for the layout). */
 void window_counts_encode(const window_counts *w, sluice_bytes_writer *out);
+/* What a window counts: both for a whole url_count, URLs only for its
+ * by_url part, users only for its by_user part (window_counts_add). */
+#define WINDOW_COUNTS_URLS 1u
+#define WINDOW_COUNTS_USERS 2u
+
 /* A window read back; NULL when the bytes are malformed (in->failed set) or
  * memory runs out (in->failed clear). */
-window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n);
+window_counts *window_counts_decode(sluice_bytes_reader *in, uint32_t top_n, unsigned counts);
 
 size_t window_counts_keys(const window_counts *w);  /* distinct URLs + users */
 size_t window_counts_bytes(const window_counts *w); /* heap bytes held      */

@@ -1,0 +1,32 @@
+/* The window_summary record (docs/semantics.md section 5), made the same
+ * way whether one url_count instance counted the window or its parts did
+ * (url_merge.h). */
+#ifndef SUMMARY_RECORD_H
+#define SUMMARY_RECORD_H
+
+#include <sluice/plugin.h>
+
+#include "text_buf.h"
+
+typedef struct summary_top {
+    const char *url;
+    uint32_t len;
+    int64_t clicks;
+} summary_top;
+
+typedef struct summary_counts {
+    int64_t start, end;
+    int64_t clicks, unique_users, unique_urls;
+    const summary_top *top; /* best first */
+    uint32_t ntop;
+} summary_counts;
+
+/* key and json are scratch. */
+sluice_status summary_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key, text_buf *json,
+                                  const summary_counts *c);
+
+/* Byte order of URLs, a prefix before its extensions: the tie-break of
+ * top_urls. */
+int summary_url_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen);
+
+#endif
