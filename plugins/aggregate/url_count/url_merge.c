@@ -416,6 +416,8 @@ sluice_status url_merge_restore(const sluice_host_api *api, sluice_ctx *ctx, url
         for (uint32_t t = 0; t < ntasks; t++)
             m->wm[part][t] = sluice_bytes_get_i64(&r);
     uint64_t n = sluice_bytes_get_u64(&r);
+    if (n > 0 && ntasks == 0)
+        return refuse(api, ctx, m, "malformed (windows without tasks)");
     for (uint64_t k = 0; k < n && !r.failed; k++) {
         int64_t start = sluice_bytes_get_i64(&r), end = sluice_bytes_get_i64(&r);
         uint32_t fired = sluice_bytes_get_u32(&r);
