@@ -2,7 +2,9 @@
  * the engine's state file decoder, with arbitrary bytes.
  *
  * Input: byte 0 picks the target (a plugin of `plugins[]`, or the state file
- * decoder); byte 1 the encoding version (below 224: the plugin's current
+ * decoder; from 0xF0 on, a part of url_count run in parts, `parts[]`, so
+ * the inputs written before those existed keep their meaning); byte 1 the
+ * encoding version (below 224: the plugin's current
  * one, else byte 1 - 224, so older and unknown versions are tried too); the
  * rest is the snapshot.
  *
@@ -39,6 +41,7 @@
 typedef struct target {
     const char *file;    /* under SLUICE_PLUGIN_DIR */
     const char *options; /* YAML map */
+    const char *part;    /* run as this part of the plugin (sluice_harness_part), or NULL */
     int persistent;      /* one instance for the whole run */
     uint32_t version;    /* the current encoding version (from a snapshot) */
     sluice_harness *kept;
@@ -48,16 +51,25 @@ static char file_source_path[] = "/tmp/sluice-restore-fuzz-XXXXXX";
 static char file_source_options[128];
 
 static target targets[] = {
-    {"operator-dedup.so", "{ttl: 1h, emit_rejected: true}", 0, 0, NULL},
-    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", 0, 0, NULL},
-    {"operator-sessionize.so", "{gap: 30s, allowed_lateness: 5s}", 0, 0, NULL},
-    {"source-clickgen.so", "{seed: 7, users: 50, urls: 20, duplicates: 0.1, late: 0.1, invalid: 0.1}", 0, 0,
+    {"operator-dedup.so", "{ttl: 1h, emit_rejected: true}", NULL, 0, 0, NULL},
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", NULL, 0, 0, NULL},
+    {"operator-sessionize.so", "{gap: 30s, allowed_lateness: 5s}", NULL, 0, 0, NULL},
+    {"source-clickgen.so", "{seed: 7, users: 50, urls: 20, duplicates: 0.1, late: 0.1, invalid: 0.1}", NULL,
+     0, 0, NULL},
+    {"source-file.so", file_source_options, NULL, 0, 0, NULL},
+    {"source-kafka.so", "{brokers: '127.0.0.1:1', topics: [click-data, other], group: fuzz}", NULL, 1, 0,
      NULL},
-    {"source-file.so", file_source_options, 0, 0, NULL},
-    {"source-kafka.so", "{brokers: '127.0.0.1:1', topics: [click-data, other], group: fuzz}", 1, 0, NULL},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 #define STATE_FILE_TARGET NTARGETS
+
+#define PARTS_FIRST 0xF0
+static target parts[] = {
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "by_url", 0, 0, NULL},
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "by_user", 0, 0, NULL},
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "summary", 0, 0, NULL},
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
 
 static const char *const events[] = {
     "{\"user_id\":\"u1\",\"url\":\"/a\",\"ts\":1795737600000}",
@@ -90,7 +102,8 @@ static sluice_harness *start(target *t)
         abort();
     }
     h->api.log = quiet_log;
-    if (sluice_harness_options(h, t->options) != 0 || sluice_harness_start(h) != 0)
+    if (sluice_harness_options(h, t->options) != 0 ||
+        (t->part && sluice_harness_part(h, t->part, 0, 1) != 0) || sluice_harness_start(h) != 0)
         die("cannot start", t, h);
     return h;
 }
@@ -246,8 +259,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     atexit(remove_file_source_input);
     snprintf(file_source_options, sizeof file_source_options, "{path: '%s', max_line_bytes: 4096}",
              file_source_path);
-    for (size_t i = 0; i < NTARGETS; i++) {
-        target *t = &targets[i];
+    for (size_t i = 0; i < NTARGETS + NPARTS; i++) {
+        target *t = i < NTARGETS ? &targets[i] : &parts[i - NTARGETS];
         sluice_harness *h = start(t);
         sluice_snapshot snap = take_snapshot(t, h);
         t->version = snap.encoding_version;
@@ -271,11 +284,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     size_t which = data[0] % (NTARGETS + 1);
-    if (which == STATE_FILE_TARGET) {
+    if (data[0] < PARTS_FIRST && which == STATE_FILE_TARGET) {
         fuzz_state_file(data[1] % 2 == 0, data + 2, size - 2);
         return 0;
     }
-    target *t = &targets[which];
+    target *t = data[0] >= PARTS_FIRST ? &parts[(data[0] - PARTS_FIRST) % NPARTS] : &targets[which];
     uint32_t version = data[1] < 224 ? t->version : (uint32_t)(data[1] - 224);
     fuzz_plugin(t, version, data + 2, size - 2);
     return 0;

@@ -497,6 +497,76 @@ END_TEST
 
 /* Two windows, the first fired and still taking updates (lateness 10s),
  * with top 2: /a 3, /c 2, /b 1 by users u1 and u2; the second open. */
+/* url_count in parts (url_count_parts.h), each part driven alone: task 0
+ * of 1 of by_url and of by_user over the same clicks, and the summary fed
+ * what they sent. */
+static sluice_harness *part_harness(const char *part, const char *options)
+{
+    char err[512];
+    char *path = ts_strf("%s/operator-url_count.so", SLUICE_PLUGIN_DIR);
+    sluice_harness *h = sluice_harness_new(path, err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    free(path);
+    ck_assert_int_eq(sluice_harness_options(h, options), 0);
+    ck_assert_msg(sluice_harness_part(h, part, 0, 1) == 0, "%s", sluice_harness_error(h));
+    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
+    sluice_harness_max_out_of_order(h, 0);
+    return h;
+}
+
+START_TEST(parts_send_what_the_summary_merges_into_one_instances_summary)
+{
+    const char *input = EV("u1", "/a", 1000) EV("u2", "/a", 2000) EV("u1", "/b", 3000) EV("u3", "/c", 4000)
+        EV("u3", "/c", 5000) EV("u3", "/c", 6000);
+    const char *options = "{size: 10s, top: 2}";
+    sluice_harness *by_url = part_harness("by_url", options), *by_user = part_harness("by_user", options);
+    ts_harness_push_lines(by_url, input);
+    ts_harness_push_lines(by_user, input);
+    ck_assert_msg(sluice_harness_end(by_url) == 0, "%s", sluice_harness_error(by_url));
+    ck_assert_msg(sluice_harness_end(by_user) == 0, "%s", sluice_harness_error(by_user));
+    const char *urls = sluice_harness_output_text(by_url, "main");
+    const char *users = sluice_harness_output_text(by_user, "main");
+    /* by_url: the url_clicks, its top 2 and its totals; no summary. */
+    ck_assert_msg(strstr(urls, UC(0, 10000, "/a", 2)) && strstr(urls, UC(0, 10000, "/c", 3)), "%s", urls);
+    ck_assert_msg(strstr(urls, "\"kind\":\"url_count.window\"") &&
+                      strstr(urls, "\"clicks\":6,\"urls\":3,\"ntop\":2"),
+                  "%s", urls);
+    ck_assert_msg(!strstr(urls, "window_summary") && !strstr(users, "window_summary"), "a part summed up");
+    ck_assert_msg(strstr(users, "\"kind\":\"url_count.users\"") && strstr(users, "\"users\":3"), "%s", users);
+
+    /* The summary: nothing until both parts' tasks have passed the end. */
+    sluice_harness *sum = part_harness("summary", options);
+    ts_harness_push_lines(sum, urls);
+    ck_assert_int_eq(sluice_harness_run(sum), 0);
+    ck_assert_msg(!strstr(sluice_harness_output_text(sum, "main"), "window_summary"),
+                  "summed before by_user's task passed the window's end");
+    ts_harness_push_lines(sum, users);
+    ck_assert_int_eq(sluice_harness_run(sum), 0);
+    const char *merged = sluice_harness_output_text(sum, "main");
+    ck_assert_msg(strstr(merged, UC(0, 10000, "/b", 1)), "url_clicks not passed on: %s", merged);
+    ck_assert_msg(strstr(merged,
+                         "{\"kind\":\"window_summary\",\"window_start\":0,\"window_end\":10000,"
+                         "\"clicks\":6,\"unique_users\":3,\"unique_urls\":3,\"top_urls\":[{\"url\":\"/c\","
+                         "\"clicks\":3},{\"url\":\"/a\",\"clicks\":2}]}"),
+                  "%s", merged);
+
+    /* What one instance emits for the same clicks. */
+    driven whole = drive_counts(input, "size: 10s, top: 2", 0);
+    const char *summary = strstr(whole.out, "{\"kind\":\"window_summary\"");
+    ck_assert_msg(summary && strstr(merged, summary), "one instance: %s", whole.out);
+    /* Its state: the summary's snapshot restores into a summary only. */
+    sluice_snapshot snap;
+    ck_assert_int_eq(sluice_harness_snapshot(sum, &snap), 0);
+    ck_assert_uint_eq(snap.encoding_version, 2);
+    free(snap.data);
+    ck_assert_int_eq(sluice_harness_restart(sum), 0);
+    driven_free(&whole);
+    sluice_harness_free(sum);
+    sluice_harness_free(by_url);
+    sluice_harness_free(by_user);
+}
+END_TEST
+
 static sluice_harness *sample_windows(void)
 {
     sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
@@ -578,6 +648,7 @@ int main(void)
     tcase_add_test(driver, json_special_characters_in_urls_are_escaped_in_top_urls);
     tcase_add_test(driver, snapshot_round_trip_keeps_counts_users_top_and_fired_windows);
     tcase_add_test(driver, snapshot_of_another_version_size_or_malformed_is_refused);
+    tcase_add_test(driver, parts_send_what_the_summary_merges_into_one_instances_summary);
     suite_add_tcase(s, driver);
 
     TCase *tc = tcase_create("through_the_binary");

@@ -71,6 +71,12 @@ SLUICE_TESTING_API int sluice_harness_option(sluice_harness *h, const char *name
 /* The step's name (default "step"), as api->step_name returns it. */
 SLUICE_TESTING_API void sluice_harness_step_name(sluice_harness *h, const char *name);
 
+/* Run the instance as one part of a decomposable operator (plugin.h,
+ * sluice_plugin.parts), as task `task` of `ntasks`: api->step_part answers
+ * so. Before sluice_harness_start; -1 for a part the plugin does not have. */
+SLUICE_TESTING_API int sluice_harness_part(sluice_harness *h, const char *part, uint32_t task,
+                                           uint32_t ntasks);
+
 /* Validate the options against the plugin's option table and its validate
  * hook, then create the instance. -1 with every problem in the error text,
  * one "<options>: error: step 'step': ..." line each. */

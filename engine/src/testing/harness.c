@@ -19,6 +19,16 @@ static const char *const source_outputs[] = {"rejected", NULL};
 
 static int64_t harness_now(sluice_ctx *ctx) { return ((sluice_harness *)ctx->p)->clock; }
 
+static int32_t harness_step_part(sluice_ctx *ctx, uint32_t *task, uint32_t *ntasks)
+{
+    const sluice_harness *h = (const sluice_harness *)ctx->p;
+    if (task)
+        *task = h->part ? h->task : 0;
+    if (ntasks)
+        *ntasks = h->part ? h->ntasks : 1;
+    return h->part - 1;
+}
+
 static void set_error(sluice_harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(sluice_harness *h, const char *fmt, ...)
 {
@@ -38,6 +48,7 @@ static sluice_harness *harness_make(const loaded_plugin *lp)
     h->plugin = lp;
     h->api = host_api;
     h->api.now_ms = harness_now;
+    h->api.step_part = harness_step_part;
     h->wm = SLUICE_TIME_MIN;
     snprintf(h->name, sizeof h->name, "step");
     event_config_defaults(&h->events);
@@ -68,6 +79,25 @@ sluice_harness *sluice_harness_new_descriptor(const sluice_plugin *desc, char *e
 void sluice_harness_step_name(sluice_harness *h, const char *name)
 {
     snprintf(h->name, sizeof h->name, "%s", name);
+}
+
+int sluice_harness_part(sluice_harness *h, const char *part, uint32_t task, uint32_t ntasks)
+{
+    const sluice_part *parts = h->plugin->desc.parts;
+    int k = 0;
+    while (parts && parts[k].name && strcmp(parts[k].name, part) != 0)
+        k++;
+    if (h->started || parts == NULL || parts[k].name == NULL || ntasks == 0 || task >= ntasks) {
+        set_error(h, "sluice_harness_part: %s",
+                  h->started                        ? "call it before sluice_harness_start"
+                  : parts == NULL || !parts[k].name ? "the plugin has no such part"
+                                                    : "the task must be below the number of tasks");
+        return -1;
+    }
+    h->part = k + 1;
+    h->task = task;
+    h->ntasks = ntasks;
+    return 0;
 }
 
 /* Put (or replace) key in the options map. Takes value. */

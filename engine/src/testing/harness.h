@@ -30,6 +30,8 @@ struct sluice_harness {
     cfg_node *opts_root;  /* the options as given (a map), or NULL */
     sluice_host_api api;  /* the engine's table, with the test's clock */
     int started;
+    int part;              /* 1 + the part of the plugin's parts it runs (sluice_harness_part); 0 whole */
+    uint32_t task, ntasks; /* of that part */
     int64_t clock;
     int64_t wm;
     int auto_wm;
