@@ -238,6 +238,66 @@ END_TEST
  * broker (`brokers: embedded` is one broker per process). Window summaries
  * and sessions must show up on standard output while it runs, and a
  * signal must end it cleanly. */
+/* With key: on the source, url_count (outside the partition tasks) judges
+ * lateness by the event's partition's watermark, as sessionize in the
+ * tasks does: an event late in its own partition, while another partition
+ * holds the pipeline's watermark back, is rejected by both, and its dead
+ * letter (url_count's) is written. */
+START_TEST(url_count_and_the_tasks_reject_the_same_late_events)
+{
+    embedded_broker *b = kt_broker(2, "click-data");
+    /* A user of each partition, as kt_produce_file places them. */
+    char users[2][16] = {"", ""};
+    for (int i = 0; (!users[0][0] || !users[1][0]) && i < 1000; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "u%d", i);
+        uint32_t part = kt_hash(u, strlen(u)) % 2;
+        if (!users[part][0])
+            snprintf(users[part], sizeof users[part], "%s", u);
+    }
+    long long t0 = KT_START_MS;
+    char *input = tmp("late_in_partition.jsonl");
+    /* users[1]'s partition stays at t0, holding the pipeline's watermark
+     * back; users[0]'s third click is a minute behind its partition. */
+    char *events = ts_strf("{\"user_id\":\"%s\",\"url\":\"/b\",\"ts\":%lld}\n"
+                           "{\"user_id\":\"%s\",\"url\":\"/a\",\"ts\":%lld}\n"
+                           "{\"user_id\":\"%s\",\"url\":\"/a\",\"ts\":%lld}\n"
+                           "{\"user_id\":\"%s\",\"url\":\"/late\",\"ts\":%lld}\n",
+                           users[1], t0, users[0], t0 + 60000, users[0], t0 + 120000, users[0], t0 + 30000);
+    ts_write_file(input, events);
+    ck_assert_uint_eq(kt_produce_file(broker_bootstraps(b), "click-data", input, 2), 4);
+    char *dead = tmp("late_in_partition.dead.jsonl");
+    char *yaml =
+        ts_strf("name: late_in_partition\n"
+                "steps:\n"
+                "  - name: clicks\n"
+                "    plugin: kafka\n"
+                "    key: user_id\n"
+                "    options: {brokers: '%s', topics: [click-data], group: late, stop_at_end: true}\n"
+                "    event: {max_future: 'off', max_out_of_order: 0ms}\n"
+                "  - {name: url_count, plugin: url_count, input: clicks, options: {size: 10s}}\n"
+                "  - {name: sessionize, plugin: sessionize, input: clicks, options: {gap: 1m}}\n"
+                "  - {name: dead, plugin: file, input: url_count.rejected, options: {path: '%s'}}\n",
+                broker_bootstraps(b), dead);
+    char *err = NULL;
+    ck_assert_msg(kt_run_yaml("late_in_partition.yaml", yaml, "", &err) == 0, "%s", err);
+    char *metrics = tmp("late_in_partition.yaml.metrics");
+    ck_assert_int_eq(kt_metric(metrics, "late_in_partition", "sessionize", "rejected.too_late"), 1);
+    ck_assert_int_eq(kt_metric(metrics, "late_in_partition", "url_count", "rejected.too_late"), 1);
+    char *text = ts_read_file(dead, NULL);
+    ck_assert_msg(text && strstr(text, "\"reason\":\"too_late\"") && strstr(text, "/late"),
+                  "dead letters: %s", text ? text : "(none)");
+    free(text);
+    free(metrics);
+    free(err);
+    free(yaml);
+    free(dead);
+    free(events);
+    free(input);
+    broker_stop(b);
+}
+END_TEST
+
 START_TEST(the_demo_runs_generator_and_analytics_in_one_process)
 {
     char *out = tmp("demo.out"), *errp = tmp("demo.err");
@@ -267,6 +327,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, one_partition_gives_the_reference_results_record_for_record);
     tcase_add_test(tc, six_partitions_give_the_reference_final_results);
+    tcase_add_test(tc, url_count_and_the_tasks_reject_the_same_late_events);
     tcase_add_test(tc, the_demo_runs_generator_and_analytics_in_one_process);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

@@ -638,6 +638,16 @@ struct sluice_host_api {
      * the stages). Either pointer may be NULL. */
     int32_t (*step_part)(sluice_ctx *ctx, uint32_t *task, uint32_t *ntasks);
 
+    /* ABI 1.6. The watermark to judge a decoded event's lateness by. With
+     * partition tasks (`key:` on the source) it is the watermark of the
+     * event's input partition after it, which the steps in the tasks see as
+     * record_watermark: a step outside the tasks that judges lateness by it
+     * rejects the same events they do, however many instances share the
+     * partitions (url_count does; it still fires windows by
+     * record_watermark). Otherwise, and for records that are not decoded
+     * events, it is record_watermark(rec). */
+    int64_t (*record_lateness_watermark)(sluice_ctx *ctx, const sluice_record *rec);
+
     /* New members are only ever added here, at the end. */
 };
 

@@ -188,6 +188,13 @@ static int api_field_at(const sluice_record *rec, size_t i, sluice_str *name, sl
 static int64_t api_record_time(const sluice_record *rec) { return rec->time; }
 static int64_t api_record_watermark(const sluice_record *rec) { return rec->watermark; }
 
+static int64_t api_record_lateness_watermark(sluice_ctx *ctx, const sluice_record *rec)
+{
+    if (ctx->p->by_partition && rec->time != SLUICE_TIME_MIN && rec->partition >= 0)
+        return rec->partition_wm;
+    return rec->watermark;
+}
+
 static int api_record_role(const sluice_record *rec, sluice_role role, sluice_str *out, uint64_t *hash)
 {
     if ((unsigned)role >= SLUICE_ROLE_COUNT_ || !(rec->role_present & (1u << role)))
@@ -497,4 +504,5 @@ const sluice_host_api host_api = {
     .source_partition_state = source_partition_state,
     .source_checkpoint_now = source_checkpoint_now,
     .step_part = api_step_part,
+    .record_lateness_watermark = api_record_lateness_watermark,
 };

@@ -319,7 +319,10 @@ static sluice_status reject_too_late(const sluice_host_api *api, sluice_ctx *ctx
     return api->reject(ctx, r, SLUICE_REASON_TOO_LATE, detail);
 }
 
-/* Count one event at watermark wm (before firing what wm makes due). */
+/* Count one event at watermark wm (before firing what wm makes due).
+ * Lateness is judged by the event's partition's watermark where the
+ * pipeline runs partition tasks (api->record_lateness_watermark), as the
+ * steps in them judge it. */
 static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, const sluice_record *r,
                            int64_t wm)
 {
@@ -333,8 +336,11 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
                  "source's event decoding off?");
         return SLUICE_ERR;
     }
-    if (ts < sluice_sub_sat_i64(wm, uc->lateness_ms)) /* by_url's tasks reject it: they see every event */
-        return uc->part == PART_BY_USER ? SLUICE_OK : reject_too_late(api, ctx, uc, r, ts, wm);
+    int64_t judged = wm;
+    if (SLUICE_HOST_HAS(api, record_lateness_watermark))
+        judged = api->record_lateness_watermark(ctx, r);
+    if (ts < sluice_sub_sat_i64(judged, uc->lateness_ms)) /* by_url's tasks reject it: they see every event */
+        return uc->part == PART_BY_USER ? SLUICE_OK : reject_too_late(api, ctx, uc, r, ts, judged);
 
     window_counts *w = window_for(uc, window_start_of(ts, uc->size_ms));
     if (w == NULL)
