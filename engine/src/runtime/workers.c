@@ -27,10 +27,8 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static int64_t spin_ns = SPIN_NS;
-
 /* Spin while *word is `value` (or, with `nonzero`, is not 0), for spin_ns at most. */
-static void spin_while(const _Atomic unsigned long *word, unsigned long value, int nonzero)
+static void spin_while(int64_t spin_ns, const _Atomic unsigned long *word, unsigned long value, int nonzero)
 {
     int64_t until = 0;
     if (spin_ns <= 0)
@@ -59,6 +57,7 @@ struct worker_pool {
     _Atomic unsigned long round;   /* bumped to start a round */
     _Atomic unsigned long running; /* helpers still in the current round */
     _Atomic int stopping;
+    int64_t spin_ns;
     pthread_t *threads; /* n - 1 helpers: worker 0 is the caller */
     struct helper {
         worker_pool *pool;
@@ -75,7 +74,7 @@ static void *helper_main(void *arg)
     for (;;) {
         if (pool->round == seen && !pool->stopping) {
             pthread_mutex_unlock(&pool->lock);
-            spin_while(&pool->round, seen, 0);
+            spin_while(pool->spin_ns, &pool->round, seen, 0);
             pthread_mutex_lock(&pool->lock);
         }
         while (pool->round == seen && !pool->stopping)
@@ -95,12 +94,11 @@ static void *helper_main(void *arg)
 
 worker_pool *workers_start(size_t n, void (*fn)(void *arg, size_t worker), void *arg)
 {
-    const char *v = getenv("SLUICE_SPIN_US");
-    if (v)
-        spin_ns = atol(v) * 1000;
     worker_pool *pool = xcalloc(1, sizeof *pool);
     if (pool == NULL)
         return NULL;
+    const char *spin_us = getenv("SLUICE_SPIN_US");
+    pool->spin_ns = spin_us ? atol(spin_us) * 1000 : SPIN_NS;
     pool->n = n ? n : 1;
     pool->fn = fn;
     pool->arg = arg;
@@ -142,7 +140,7 @@ void workers_round(worker_pool *pool)
 void workers_join(worker_pool *pool)
 {
     pool->fn(pool->arg, 0);
-    spin_while(&pool->running, 0, 1);
+    spin_while(pool->spin_ns, &pool->running, 0, 1);
     pthread_mutex_lock(&pool->lock);
     while (pool->running > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
