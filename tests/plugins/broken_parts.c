@@ -2,20 +2,7 @@
  * every part but the last is keyed, and the last, keyed by ALL, merges them. */
 #include <sluice/plugin.h>
 
-static void *create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *o, char *e, size_t n)
-{
-    (void)api, (void)ctx, (void)o, (void)e, (void)n;
-    return (void *)1;
-}
-static void destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
-{
-    (void)api, (void)ctx, (void)self;
-}
-static sluice_status process(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *b)
-{
-    (void)api, (void)ctx, (void)self, (void)b;
-    return SLUICE_OK;
-}
+#include "do_nothing_hooks.h"
 
 static const sluice_part parts[] = {
     {"by_user", SLUICE_STATE_KEY_USER},

@@ -2,20 +2,8 @@
  * so which one holds cannot be known. */
 #include <sluice/plugin.h>
 
-static void *create(const sluice_host_api *api, sluice_ctx *ctx, const sluice_options *o, char *e, size_t n)
-{
-    (void)api, (void)ctx, (void)o, (void)e, (void)n;
-    return (void *)1;
-}
-static void destroy(const sluice_host_api *api, sluice_ctx *ctx, void *self)
-{
-    (void)api, (void)ctx, (void)self;
-}
-static sluice_status process(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_batch *b)
-{
-    (void)api, (void)ctx, (void)self, (void)b;
-    return SLUICE_OK;
-}
+#include "do_nothing_hooks.h"
+
 static sluice_status snapshot(const sluice_host_api *api, sluice_ctx *ctx, void *self, sluice_snapshot *out)
 {
     (void)api, (void)ctx, (void)self, (void)out;
