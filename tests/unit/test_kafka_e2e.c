@@ -29,14 +29,14 @@ static char *tmp(const char *name) { return ts_strf("%s/%s", ts_tmpdir(), name);
 
 /* clickstream.yaml over click-data on `b`; output topics consumed into
  * <out>/{click-insights,session-stats,click-rejects}.txt as key<TAB>value. */
-static void run_clickstream(embedded_broker *b, const char *out, const char *lateness)
+static void run_clickstream(embedded_broker *b, const char *out, const char *lateness, const char *env)
 {
     const char *bs = broker_bootstraps(b);
     char *metrics = ts_strf("%s/metrics.json", out);
     char *cmd =
         ts_strf("mkdir -p '%s' && KAFKA_BROKERS='%s' STOP_AT_END=true GROUP=e2e GAP=1m ALLOWED_LATENESS=%s "
-                "'%s' run --metrics '%s' '%s/pipelines/clickstream.yaml' > /dev/null",
-                out, bs, lateness, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
+                "%s '%s' run --metrics '%s' '%s/pipelines/clickstream.yaml' > /dev/null",
+                out, bs, lateness, env, SLUICE_BIN, metrics, SLUICE_SOURCE_DIR);
     char *err = NULL;
     int rc = ts_run(cmd, NULL, &err);
     ck_assert_msg(rc == 0, "clickstream failed (%d): %s", rc, err);
@@ -92,7 +92,7 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
     embedded_broker *b = loaded_broker(input, 1, &lines);
     ck_assert_uint_eq(lines, 20000);
     kt_run_replay(input, ref, "0");
-    run_clickstream(b, out, "0");
+    run_clickstream(b, out, "0", "");
     char *metrics = ts_strf("%s/metrics.json", out);
     ck_assert_int_eq(kt_metric(metrics, "clickstream", "clicks", "read"), 20000);
     ck_assert_int_gt(kt_metric(metrics, "clickstream", "url_count", "rejected.too_late"), 0);
@@ -154,7 +154,8 @@ START_TEST(one_partition_gives_the_reference_results_record_for_record)
 }
 END_TEST
 
-START_TEST(six_partitions_give_the_reference_final_results)
+/* Six partitions, with url_count whole (env "") or in two phases. */
+static void six_partitions(const char *env)
 {
     char *input = tmp("clicks.jsonl"), *ref = tmp("ref"), *out = tmp("kafka");
     kt_generate("count: 30000, seed: 12, users: 2000, event_interval: 20ms, session_gap: 1m, think_time: "
@@ -163,10 +164,16 @@ START_TEST(six_partitions_give_the_reference_final_results)
     size_t lines;
     embedded_broker *b = loaded_broker(input, 6, &lines);
     kt_run_replay(input, ref, "1h");
-    run_clickstream(b, out, "1h");
+    run_clickstream(b, out, "1h", env);
     char *metrics = ts_strf("%s/metrics.json", out);
     ck_assert_int_eq(kt_metric(metrics, "clickstream", "clicks", "read"), 30000);
     ck_assert_int_le(kt_metric(metrics, "clickstream", "url_count", "rejected.too_late"), 0);
+    if (env[0]) { /* the partition tasks counted; the total read a fraction of the clicks */
+        long long partials = kt_metric(metrics, "clickstream", "url_count/partial", "out");
+        ck_assert_int_gt(partials, 0);
+        ck_assert_int_lt(partials, 30000 / 2);
+        ck_assert_int_eq(kt_metric(metrics, "clickstream", "url_count", "in"), partials);
+    }
     /* Partitions are read oldest message first, so windows fired once, when
      * complete: no late update re-emitted anything. */
     char *ref_c = ts_strf("%s/url_clicks.jsonl", ref), *ref_s = ts_strf("%s/window_summary.jsonl", ref);
@@ -231,6 +238,16 @@ START_TEST(six_partitions_give_the_reference_final_results)
     free(ref);
     free(out);
     broker_stop(b);
+}
+
+START_TEST(six_partitions_give_the_reference_final_results) { six_partitions(""); }
+END_TEST
+
+/* url_count in two phases: each partition's task counts its own clicks, the
+ * total sums them, and the final results are the reference's. */
+START_TEST(six_partitions_in_two_phases_give_the_reference_final_results)
+{
+    six_partitions("TWO_PHASE=true");
 }
 END_TEST
 
@@ -327,6 +344,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, one_partition_gives_the_reference_results_record_for_record);
     tcase_add_test(tc, six_partitions_give_the_reference_final_results);
+    tcase_add_test(tc, six_partitions_in_two_phases_give_the_reference_final_results);
     tcase_add_test(tc, url_count_and_the_tasks_reject_the_same_late_events);
     tcase_add_test(tc, the_demo_runs_generator_and_analytics_in_one_process);
     suite_add_tcase(s, tc);

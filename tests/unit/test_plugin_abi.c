@@ -73,7 +73,8 @@ END_TEST
 
 START_TEST(refuses_parts_without_a_merging_last_part)
 {
-    assert_refused("broken_parts.so", "the last, keyed by ALL, merges them");
+    assert_refused("broken_parts.so", "then one keyed by ALL that merges them");
+    assert_refused("broken_part_layout.so", "part 1 ('partial', key 6)");
 }
 END_TEST
 

@@ -567,6 +567,94 @@ START_TEST(parts_send_what_the_summary_merges_into_one_instances_summary)
 }
 END_TEST
 
+/* The layout for partition tasks: two partial tasks, each over its own
+ * users' clicks with late events among them, and the total fed what they
+ * sent: the total fires a window only once both tasks passed its end, its
+ * final records are what one instance emits over every click, and what a
+ * task sends again (a replay after a restart) changes nothing. */
+static sluice_harness *task_harness(const char *part, const char *options, uint32_t task)
+{
+    char err[512];
+    char *path = ts_strf("%s/operator-url_count.so", SLUICE_PLUGIN_DIR);
+    sluice_harness *h = sluice_harness_new(path, err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    free(path);
+    ck_assert_int_eq(sluice_harness_options(h, options), 0);
+    ck_assert_msg(sluice_harness_part(h, part, task, 2) == 0, "%s", sluice_harness_error(h));
+    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
+    sluice_harness_max_out_of_order(h, 0);
+    return h;
+}
+
+START_TEST(partial_counts_sum_to_one_instances_records_and_a_replay_changes_nothing)
+{
+    /* u1 in task 0, u2 in task 1; 4000 and 6000 are late but allowed. */
+    const char *in0 = EV("u1", "/a", 1000) EV("u1", "/b", 3000) EV("u1", "/a", 12000) EV("u1", "/a", 4000)
+        EV("u1", "/c", 25000);
+    const char *in1 = EV("u2", "/a", 2000) EV("u2", "/c", 5000) EV("u2", "/a", 15000) EV("u2", "/b", 6000)
+        EV("u2", "/b", 21000);
+    const char *options = "{size: 10s, top: 2, allowed_lateness: 10s}";
+    sluice_harness *t0 = task_harness("partial", options, 0), *t1 = task_harness("partial", options, 1);
+    ts_harness_push_lines(t0, in0);
+    ts_harness_push_lines(t1, in1);
+    ck_assert_msg(sluice_harness_end(t0) == 0, "%s", sluice_harness_error(t0));
+    ck_assert_msg(sluice_harness_end(t1) == 0, "%s", sluice_harness_error(t1));
+    char *sent0 = strdup(sluice_harness_output_text(t0, "main"));
+    char *sent1 = strdup(sluice_harness_output_text(t1, "main"));
+    /* A task sends counts, not clicks: /a of window 0 is 2 in task 0 once
+     * the late click is in, never a url_clicks or a summary. */
+    ck_assert_msg(strstr(sent0, "\"kind\":\"url_count.partial\"") &&
+                      strstr(sent0, "\"window_start\":0,\"url\":\"/a\",\"clicks\":2"),
+                  "%s", sent0);
+    ck_assert_msg(!strstr(sent0, "url_clicks") && !strstr(sent0, "window_summary"), "%s", sent0);
+
+    sluice_harness *total = task_harness("total", options, 0);
+    ts_harness_push_lines(total, sent0);
+    ck_assert_int_eq(sluice_harness_run(total), 0);
+    ck_assert_msg(sluice_harness_count(total, "main") == 0, "fired before task 1 passed the end: %s",
+                  sluice_harness_output_text(total, "main"));
+    ts_harness_push_lines(total, sent1);
+    ck_assert_int_eq(sluice_harness_run(total), 0);
+    const char *out = sluice_harness_output_text(total, "main");
+    /* Task 1's late /b came after it passed 10000: an update, as one
+     * instance would emit it. */
+    ck_assert_str_eq(out, UC(0, 10000, "/a", 3) UC(0, 10000, "/b", 1) UC(0, 10000, "/c", 1)
+                              SUM(0, 10000, 5, 2, 3, TOP("/a", 3) "," TOP("/b", 1)) UC(0, 10000, "/b", 2)
+                                  SUM(0, 10000, 6, 2, 3, TOP("/a", 3) "," TOP("/b", 2))
+                                      UC(10000, 20000, "/a", 2) SUM(10000, 20000, 2, 2, 1, TOP("/a", 2))
+                                          UC(20000, 30000, "/b", 1) UC(20000, 30000, "/c", 1)
+                                              SUM(20000, 30000, 2, 2, 2, TOP("/b", 1) "," TOP("/c", 1)));
+
+    /* One instance over both tasks' clicks: the same final records. */
+    char *both = ts_strf("%s%s", in0, in1);
+    driven whole = drive_counts(both, "size: 10s, top: 2, allowed_lateness: 30s", 0);
+    ck_assert_msg(strstr(whole.out, SUM(0, 10000, 6, 2, 3, TOP("/a", 3) "," TOP("/b", 2))) &&
+                      strstr(whole.out, UC(0, 10000, "/a", 3)),
+                  "one instance: %s", whole.out);
+
+    /* Both tasks send it all again: nothing new. */
+    size_t before = sluice_harness_count(total, "main");
+    ts_harness_push_lines(total, sent0);
+    ts_harness_push_lines(total, sent1);
+    ck_assert_int_eq(sluice_harness_run(total), 0);
+    ck_assert_uint_eq(sluice_harness_count(total, "main"), before);
+
+    /* Its state restores into a total only. */
+    sluice_snapshot snap;
+    ck_assert_int_eq(sluice_harness_snapshot(total, &snap), 0);
+    ck_assert_uint_eq(snap.encoding_version, 6);
+    free(snap.data);
+    ck_assert_int_eq(sluice_harness_restart(total), 0);
+    driven_free(&whole);
+    free(both);
+    free(sent0);
+    free(sent1);
+    sluice_harness_free(total);
+    sluice_harness_free(t0);
+    sluice_harness_free(t1);
+}
+END_TEST
+
 static sluice_harness *sample_windows(void)
 {
     sluice_harness *h = ts_harness("operator-url_count.so", "size: 1m, allowed_lateness: 10s, top: 2", 0);
@@ -649,6 +737,7 @@ int main(void)
     tcase_add_test(driver, snapshot_round_trip_keeps_counts_users_top_and_fired_windows);
     tcase_add_test(driver, snapshot_of_another_version_size_or_malformed_is_refused);
     tcase_add_test(driver, parts_send_what_the_summary_merges_into_one_instances_summary);
+    tcase_add_test(driver, partial_counts_sum_to_one_instances_records_and_a_replay_changes_nothing);
     suite_add_tcase(s, driver);
 
     TCase *tc = tcase_create("through_the_binary");

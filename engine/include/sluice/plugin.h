@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 6
+#define SLUICE_ABI_MINOR 7
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -153,14 +153,18 @@ typedef enum sluice_state_key {
     SLUICE_STATE_KEY_EVENT = 4,      /* state per event identity: the event_id when
                                       * present, else user, url and event time
                                       * (docs/semantics.md section 3's dedup key)     */
-    SLUICE_STATE_KEY_URL = 5         /* state per URL (SLUICE_ROLE_URL), ABI 1.6      */
+    SLUICE_STATE_KEY_URL = 5,        /* state per URL (SLUICE_ROLE_URL), ABI 1.6      */
+    SLUICE_STATE_KEY_PARTITION = 6   /* parts only, ABI 1.7: state per input partition,
+                                      * in the partition tasks (`key:` on the source):
+                                      * a pre-aggregation of whatever its task reads */
 } sluice_state_key;
 
 /* A part of a decomposable operator (sluice_plugin.parts, ABI 1.6). */
 typedef struct sluice_part {
     const char *name;     /* [a-z0-9_]+; the step's part runs as step "<step>/<name>" */
-    sluice_state_key key; /* USER, EVENT or URL: the key its tasks are partitioned by;
-                           * ALL for the last part, which merges the others            */
+    sluice_state_key key; /* USER, EVENT, URL or PARTITION: the key its tasks are
+                           * partitioned by; ALL for the last part of a layout, which
+                           * merges the others                                       */
 } sluice_part;
 
 /* Whether a plugin keeps state (sluice_plugin.state, ABI 1.3). */
@@ -340,7 +344,16 @@ typedef struct sluice_plugin {
      * api->step_part(); what the parts send the last one is ordinary
      * records, seen by no other step. Otherwise the step runs whole:
      * step_part() returns -1. At most 8 parts, NULL-name terminated; NULL:
-     * the step always runs whole. docs/plugin-abi.md, "Operators in parts". */
+     * the step always runs whole. docs/plugin-abi.md, "Operators in parts".
+     *
+     * ABI 1.7: the table may hold several layouts one after another, each
+     * keyed parts ended by an ALL part. A layout whose keyed parts are
+     * PARTITION is for partition tasks (`key:` on the source, with
+     * `two_phase: true`): its parts read each input partition's records in
+     * that partition's task, so they pre-aggregate per partition. The
+     * other layout is for in-process tasks. The engine runs the first
+     * layout that fits, and step_part() returns the index in the whole
+     * table. */
     const sluice_part *parts;
 } sluice_plugin;
 

@@ -121,8 +121,10 @@ static int valid_name(const char *s)
 
 /* Check the descriptor as the plugin built it; fills err and returns -1 when
  * it cannot be used. */
-/* A decomposable operator's parts (ABI 1.6): 2 to 8 named parts, keyed but
- * the last, which merges them (plugin.h, sluice_plugin.parts). */
+/* A decomposable operator's parts (ABI 1.6): 2 to 8 named parts in one or
+ * more layouts (ABI 1.7), each keyed parts ended by an ALL part that
+ * merges them; a layout's keyed parts are all PARTITION or none is
+ * (plugin.h, sluice_plugin.parts). */
 static int vet_parts(const sluice_plugin *out, char *err, size_t errsz)
 {
     if (out->parts == NULL)
@@ -144,16 +146,28 @@ static int vet_parts(const sluice_plugin *out, char *err, size_t errsz)
                        : "no");
         return -1;
     }
+    size_t in_layout = 0, by_partition = 0;
     for (size_t k = 0; k < n; k++) {
         sluice_state_key key = out->parts[k].key;
-        int keyed =
-            key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT || key == SLUICE_STATE_KEY_URL;
-        if (!valid_name(out->parts[k].name) || (k + 1 < n ? !keyed : key != SLUICE_STATE_KEY_ALL)) {
+        int keyed = key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT ||
+                    key == SLUICE_STATE_KEY_URL || key == SLUICE_STATE_KEY_PARTITION;
+        int fits =
+            key == SLUICE_STATE_KEY_ALL
+                ? in_layout > 0
+                : keyed && (in_layout == 0 || (key == SLUICE_STATE_KEY_PARTITION) == (by_partition > 0));
+        if (!valid_name(out->parts[k].name) || !fits || (k + 1 == n && key != SLUICE_STATE_KEY_ALL)) {
             snprintf(err, errsz,
-                     "malformed descriptor: '%s' part %zu ('%s', key %d): parts are named [a-z0-9_]+, "
-                     "keyed by USER, EVENT or URL, and the last, keyed by ALL, merges them",
+                     "malformed descriptor: '%s' part %zu ('%s', key %d): parts are named [a-z0-9_]+ and "
+                     "come in layouts: parts keyed by USER, EVENT or URL, or parts keyed by PARTITION, then "
+                     "one keyed by ALL that merges them",
                      out->name, k, out->parts[k].name, (int)key);
             return -1;
+        }
+        if (key == SLUICE_STATE_KEY_ALL) {
+            in_layout = by_partition = 0;
+        } else {
+            in_layout++;
+            by_partition += key == SLUICE_STATE_KEY_PARTITION;
         }
     }
     return 0;

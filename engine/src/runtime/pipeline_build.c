@@ -155,13 +155,26 @@ static void check_source_key(pipeline *p, const event_settings *ev, diag_list *d
     }
 }
 
-static size_t count_parts(const step *s)
+/* The layout of a decomposable operator's parts that fits how the keyed
+ * steps run (plugin.h, sluice_plugin.parts): its first part's index in the
+ * table, and how many parts it has (0: the step runs whole). */
+static size_t layout_of(const step *s, int by_partition, size_t *first)
 {
-    size_t n = 0;
-    if (s->plugin && s->plugin->desc.kind == SLUICE_KIND_OPERATOR && s->plugin->desc.parts)
-        while (s->plugin->desc.parts[n].name)
-            n++;
-    return n;
+    *first = 0;
+    if (!(s->plugin && s->plugin->desc.kind == SLUICE_KIND_OPERATOR && s->plugin->desc.parts))
+        return 0;
+    const sluice_part *parts = s->plugin->desc.parts;
+    size_t start = 0;
+    for (size_t k = 0; parts[k].name; k++) {
+        if (parts[k].key != SLUICE_STATE_KEY_ALL)
+            continue;
+        if ((parts[start].key == SLUICE_STATE_KEY_PARTITION) == (by_partition != 0)) {
+            *first = start;
+            return k + 1 - start;
+        }
+        start = k + 1;
+    }
+    return 0;
 }
 
 static char *part_name(const char *step, const sluice_part *part)
@@ -172,18 +185,21 @@ static char *part_name(const char *step, const sluice_part *part)
 }
 
 /* Decomposable operators (plugin.h, sluice_plugin.parts) become one step
- * per part when the keyed steps run in tasks: "<step>/<part>" for each
- * keyed part, reading the step's inputs, and the step itself, now its last
- * part, reading theirs. Consumers of the step's other outputs read the
- * first part's. Done on the definition, before the graph is checked, so
+ * per part of the layout that fits when the keyed steps run in tasks:
+ * "<step>/<part>" for each keyed part, reading the step's inputs, and the
+ * step itself, now its last part, reading theirs. Consumers of the step's
+ * other outputs read the first part's. Done on the definition, before the graph is checked, so
  * that everything after (ports, stages, checkpoints, `sluice graph`) sees
  * the parts as the steps they are. */
 static void split_parts(pipeline *p, diag_list *diags)
 {
     pipeline_def *def = p->def;
     size_t n = def->nsteps;
+    size_t first;
     for (size_t i = 0; i < def->nsteps; i++)
-        n += count_parts(&p->steps[i]) ? count_parts(&p->steps[i]) - 1 : 0;
+        n += layout_of(&p->steps[i], p->by_partition, &first)
+                 ? layout_of(&p->steps[i], p->by_partition, &first) - 1
+                 : 0;
     if (n == def->nsteps)
         return;
     step_def *defs = xcalloc(n, sizeof *defs);
@@ -191,8 +207,8 @@ static void split_parts(pipeline *p, diag_list *diags)
     size_t at = 0;
     for (size_t i = 0; i < def->nsteps; i++) {
         step_def *sd = &def->steps[i];
-        size_t np = count_parts(&p->steps[i]);
-        const sluice_part *parts = np ? p->steps[i].plugin->desc.parts : NULL;
+        size_t np = layout_of(&p->steps[i], p->by_partition, &first);
+        const sluice_part *parts = np ? p->steps[i].plugin->desc.parts + first : NULL;
         for (size_t k = 0; k + 1 < np; k++, at++) {
             step_def *d = &defs[at];
             d->name = part_name(sd->name, &parts[k]);
@@ -209,7 +225,7 @@ static void split_parts(pipeline *p, diag_list *diags)
             steps[at].opts = options_build_at(steps[at].plugin->desc.options, sd->options,
                                               steps[at].plugin->desc.name, sd->pos, diags);
             steps[at].key = parts[k].key;
-            steps[at].part = (int)k + 1;
+            steps[at].part = (int)(first + k) + 1;
         }
         defs[at] = *sd;
         steps[at] = p->steps[i];
@@ -224,13 +240,13 @@ static void split_parts(pipeline *p, diag_list *diags)
             for (size_t k = 0; k + 1 < np; k++)
                 defs[at].inputs[k] = (input_ref){part_name(sd->name, &parts[k]), xstrdup("main"), sd->pos};
             steps[at].key = SLUICE_STATE_KEY_ALL;
-            steps[at].part = (int)np;
+            steps[at].part = (int)(first + np);
         }
         at++;
     }
     /* "<step>.rejected" and the like: the first part's. */
     for (size_t i = 0; i < def->nsteps; i++) {
-        size_t np = count_parts(&p->steps[i]);
+        size_t np = layout_of(&p->steps[i], p->by_partition, &first);
         if (np == 0)
             continue;
         for (size_t d = 0; d < n; d++)
@@ -238,7 +254,7 @@ static void split_parts(pipeline *p, diag_list *diags)
                 input_ref *in = &defs[d].inputs[j];
                 if (strcmp(in->step, def->steps[i].name) == 0 && strcmp(in->output, "main") != 0) {
                     free(in->step);
-                    in->step = part_name(def->steps[i].name, &p->steps[i].plugin->desc.parts[0]);
+                    in->step = part_name(def->steps[i].name, &p->steps[i].plugin->desc.parts[first]);
                 }
             }
     }
@@ -284,7 +300,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     for (size_t i = 0; i < p->nsteps; i++)
         if (p->steps[i].plugin)
             p->steps[i].key = p->steps[i].plugin->desc.state_key;
-    if (diags->count == errors && def->two_phase && def->partitions > 1 && !p->by_partition && !ev.raw)
+    if (diags->count == errors && def->two_phase && (def->partitions > 1 || p->by_partition) && !ev.raw)
         split_parts(p, diags);
     /* The graph is checked even after other errors (unloaded plugins are
      * skipped), so that `sluice check` shows every problem at once. */

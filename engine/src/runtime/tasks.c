@@ -49,7 +49,8 @@ const char *stage_key_name(sluice_state_key key)
 
 static int keyed(sluice_state_key key)
 {
-    return key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT || key == SLUICE_STATE_KEY_URL;
+    return key == SLUICE_STATE_KEY_USER || key == SLUICE_STATE_KEY_EVENT || key == SLUICE_STATE_KEY_URL ||
+           key == SLUICE_STATE_KEY_PARTITION;
 }
 
 static stage *stage_for_key(pipeline *p, sluice_state_key key)
@@ -117,9 +118,9 @@ static int plan_stages(pipeline *p)
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
         sluice_state_key key = s->key;
-        /* Partitioned by user, the input serves both user and event keys:
-         * one stage, no exchange between dedup and sessionize. A step keyed
-         * by URL runs once there. */
+        /* Partitioned by user, the input serves both user and event keys,
+         * and a part that pre-aggregates per partition: one stage, no
+         * exchange between them. A step keyed by URL runs once there. */
         if (key == SLUICE_STATE_KEY_URL && p->by_partition)
             key = SLUICE_STATE_KEY_ALL;
         else if (keyed(key) && p->by_partition)

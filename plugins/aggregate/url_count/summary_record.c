@@ -37,6 +37,30 @@ sluice_status summary_record_emit(const sluice_host_api *api, sluice_ctx *ctx, t
     return api->emit(ctx, "main", rec);
 }
 
+sluice_status url_clicks_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key,
+                                     const window_counts *w, uint32_t i)
+{
+    const url_entry *e = &w->urls[i];
+    const char *url = window_counts_url(w, i);
+    sluice_record *rec = api->record_new(ctx);
+    if (rec == NULL)
+        return SLUICE_ERR_NOMEM;
+    api->set_string(rec, "kind", "url_clicks", strlen("url_clicks"));
+    api->set_int(rec, "window_start", w->start);
+    api->set_int(rec, "window_end", w->end);
+    api->set_string(rec, "url", url, e->len);
+    api->set_int(rec, "clicks", e->clicks);
+
+    text_buf_reset(key);
+    text_buf_append_int(key, w->start);
+    text_buf_append(key, "|", 1);
+    text_buf_append(key, url, e->len);
+    if (key->failed)
+        return SLUICE_ERR_NOMEM;
+    api->set_key(rec, key->ptr, key->len);
+    return api->emit(ctx, "main", rec);
+}
+
 int summary_url_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen)
 {
     int c = memcmp(a, b, alen < blen ? alen : blen);

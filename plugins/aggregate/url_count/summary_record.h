@@ -1,12 +1,13 @@
-/* The window_summary record (docs/semantics.md section 5), made the same
- * way whether one url_count instance counted the window or its parts did
- * (url_merge.h). */
+/* The records url_count emits (docs/semantics.md section 5): url_clicks and
+ * window_summary, made the same way whether one url_count instance counted
+ * the window or its parts did (url_merge.h, url_total.h). */
 #ifndef SUMMARY_RECORD_H
 #define SUMMARY_RECORD_H
 
 #include <sluice/plugin.h>
 
 #include "text_buf.h"
+#include "window_counts.h"
 
 typedef struct summary_top {
     const char *url;
@@ -24,6 +25,11 @@ typedef struct summary_counts {
 /* key and json are scratch. */
 sluice_status summary_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key, text_buf *json,
                                   const summary_counts *c);
+
+/* The url_clicks record of URL i of window w (its clicks so far); key is
+ * scratch. */
+sluice_status url_clicks_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key,
+                                     const window_counts *w, uint32_t i);
 
 /* Byte order of URLs, a prefix before its extensions: the tie-break of
  * top_urls. */

@@ -15,9 +15,10 @@
  * that still takes updates, since window_end > ts. Sums with the watermark
  * saturate, as it may be SLUICE_TIME_MIN or SLUICE_TIME_MAX.
  *
- * With keyed steps in tasks it runs in three parts (url_count_parts.h):
- * this file is the whole and the by_url and by_user parts, which count as
- * the whole does and send what they count; url_merge.c is the summary. */
+ * With keyed steps in tasks it runs in parts (url_count_parts.h): this file
+ * is the whole and the by_url, by_user and partial parts, which count as
+ * the whole does and send what they count; url_merge.c is the summary of
+ * by_url and by_user, url_total.c the total of the partial tasks. */
 #include <sluice/bytes.h>
 #include <sluice/plugin.h>
 
@@ -31,6 +32,7 @@
 #include "url_count_parts.h"
 #include "url_count_snapshot.h"
 #include "url_merge.h"
+#include "url_total.h"
 #include "window_counts.h"
 
 typedef struct url_count {
@@ -49,6 +51,7 @@ typedef struct url_count {
     uint32_t task, ntasks;        /* of a part */
     int64_t told_fire, told_free; /* the window indices the summary was last told of (signal) */
     url_merge *merge;             /* the summary part */
+    url_total *total;             /* the total part */
 
     sluice_counter *state_windows, *state_keys, *state_bytes;
 } url_count;
@@ -66,10 +69,9 @@ static const sluice_option_spec url_count_options[] = {
 static const char *const url_count_outputs[] = {"rejected", NULL};
 
 static const sluice_part url_count_parts[] = {
-    {"by_url", SLUICE_STATE_KEY_URL},
-    {"by_user", SLUICE_STATE_KEY_USER},
-    {"summary", SLUICE_STATE_KEY_ALL},
-    {NULL, SLUICE_STATE_KEY_UNDECLARED},
+    {"by_url", SLUICE_STATE_KEY_URL},  {"by_user", SLUICE_STATE_KEY_USER},
+    {"summary", SLUICE_STATE_KEY_ALL}, {"partial", SLUICE_STATE_KEY_PARTITION},
+    {"total", SLUICE_STATE_KEY_ALL},   {NULL, SLUICE_STATE_KEY_UNDECLARED},
 };
 
 static int64_t window_start_of(int64_t ts, int64_t size)
@@ -85,25 +87,7 @@ static int64_t window_start_of(int64_t ts, int64_t size)
 static sluice_status emit_url_clicks(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
                                      const window_counts *w, uint32_t i)
 {
-    const url_entry *e = &w->urls[i];
-    const char *url = window_counts_url(w, i);
-    sluice_record *rec = api->record_new(ctx);
-    if (rec == NULL)
-        return SLUICE_ERR_NOMEM;
-    api->set_string(rec, "kind", "url_clicks", strlen("url_clicks"));
-    api->set_int(rec, "window_start", w->start);
-    api->set_int(rec, "window_end", w->end);
-    api->set_string(rec, "url", url, e->len);
-    api->set_int(rec, "clicks", e->clicks);
-
-    text_buf_reset(&uc->key);
-    text_buf_append_int(&uc->key, w->start);
-    text_buf_append(&uc->key, "|", 1);
-    text_buf_append(&uc->key, url, e->len);
-    if (uc->key.failed)
-        return SLUICE_ERR_NOMEM;
-    api->set_key(rec, uc->key.ptr, uc->key.len);
-    return api->emit(ctx, "main", rec);
+    return url_clicks_record_emit(api, ctx, &uc->key, w, i);
 }
 
 static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
@@ -170,12 +154,25 @@ static sluice_status emit_users_part(const sluice_host_api *api, sluice_ctx *ctx
     return api->emit(ctx, "main", rec);
 }
 
+/* A partial task's clicks of URL i in the window so far. */
+static sluice_status emit_partial(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
+                                  const window_counts *w, uint32_t i)
+{
+    sluice_record *rec = part_record(api, ctx, uc, PART_KIND_PARTIAL);
+    if (rec == NULL)
+        return SLUICE_ERR_NOMEM;
+    api->set_int(rec, "window_start", w->start);
+    api->set_string(rec, "url", window_counts_url(w, i), w->urls[i].len);
+    api->set_int(rec, "clicks", w->urls[i].clicks);
+    return api->emit(ctx, "main", rec);
+}
+
 /* A part's task tells the summary its watermark when it passes a window's
  * end, or a window's end plus allowed_lateness: the only points where the
  * summary has something to do. */
 static sluice_status signal(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc, int64_t wm)
 {
-    if (uc->part != PART_BY_URL && uc->part != PART_BY_USER)
+    if (uc->part != PART_BY_URL && uc->part != PART_BY_USER && uc->part != PART_PARTIAL)
         return SLUICE_OK;
     if (wm == SLUICE_TIME_MIN)
         return SLUICE_OK;
@@ -203,6 +200,7 @@ static sluice_status emit_window(const sluice_host_api *api, sluice_ctx *ctx, ur
     case PART_BY_URL:
         return emit_url_part(api, ctx, uc, w);
     case PART_BY_USER:
+    case PART_PARTIAL: /* after the URL's partial count */
         return emit_users_part(api, ctx, uc, w);
     default:
         return emit_summary(api, ctx, uc, w);
@@ -215,6 +213,15 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count
 {
     if (uc->part == PART_BY_USER) {
         w->fired = 1;
+        return emit_users_part(api, ctx, uc, w);
+    }
+    if (uc->part == PART_PARTIAL) { /* the total sorts the URLs when it fires */
+        w->fired = 1;
+        for (uint32_t i = 0; i < w->nurls; i++) {
+            sluice_status st = emit_partial(api, ctx, uc, w, i);
+            if (st != SLUICE_OK)
+                return st;
+        }
         return emit_users_part(api, ctx, uc, w);
     }
     if (w->nurls > uc->order_cap) {
@@ -351,7 +358,9 @@ static sluice_status apply(const sluice_host_api *api, sluice_ctx *ctx, url_coun
         return SLUICE_ERR_NOMEM;
     if (!w->fired)
         return SLUICE_OK;
-    sluice_status st = uc->part == PART_BY_USER ? SLUICE_OK : emit_url_clicks(api, ctx, uc, w, (uint32_t)i);
+    sluice_status st = uc->part == PART_BY_USER   ? SLUICE_OK
+                       : uc->part == PART_PARTIAL ? emit_partial(api, ctx, uc, w, (uint32_t)i)
+                                                  : emit_url_clicks(api, ctx, uc, w, (uint32_t)i);
     return st != SLUICE_OK ? st : emit_window(api, ctx, uc, w);
 }
 
@@ -360,6 +369,12 @@ static void report_state(const sluice_host_api *api, url_count *uc)
     if (uc->merge) {
         api->counter_set(uc->state_windows, (int64_t)url_merge_windows(uc->merge));
         api->counter_set(uc->state_bytes, (int64_t)url_merge_bytes(uc->merge));
+        return;
+    }
+    if (uc->total) {
+        api->counter_set(uc->state_windows, (int64_t)url_total_windows(uc->total));
+        api->counter_set(uc->state_keys, (int64_t)url_total_keys(uc->total));
+        api->counter_set(uc->state_bytes, (int64_t)url_total_bytes(uc->total));
         return;
     }
     size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items + uc->key.cap +
@@ -419,10 +434,14 @@ static void *url_count_create(const sluice_host_api *api, sluice_ctx *ctx, const
     uc->told_fire = uc->told_free = INT64_MIN;
     if (uc->part == PART_SUMMARY)
         uc->merge = url_merge_new(uc->size_ms, uc->lateness_ms, uc->top_n);
-    if (uc->top == NULL || (uc->part == PART_SUMMARY && uc->merge == NULL) || uc->part > PART_SUMMARY) {
-        snprintf(errbuf, errbuf_size, uc->part > PART_SUMMARY ? "unknown part" : "out of memory");
+    if (uc->part == PART_TOTAL)
+        uc->total = url_total_new(uc->size_ms, uc->lateness_ms, uc->top_n);
+    if (uc->top == NULL || (uc->part == PART_SUMMARY && uc->merge == NULL) ||
+        (uc->part == PART_TOTAL && uc->total == NULL) || uc->part > PART_TOTAL) {
+        snprintf(errbuf, errbuf_size, uc->part > PART_TOTAL ? "unknown part" : "out of memory");
         free(uc->top);
         url_merge_free(uc->merge);
+        url_total_free(uc->total);
         free(uc);
         return NULL;
     }
@@ -445,6 +464,7 @@ static void url_count_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
     free(uc->scratch);
     free(uc->top);
     url_merge_free(uc->merge);
+    url_total_free(uc->total);
     text_buf_free(&uc->key);
     text_buf_free(&uc->json);
     free(uc);
@@ -455,8 +475,9 @@ static sluice_status url_count_process(const sluice_host_api *api, sluice_ctx *c
 {
     url_count *uc = self;
     sluice_status st = SLUICE_OK;
-    if (uc->merge) {
-        st = url_merge_process(api, ctx, uc->merge, batch);
+    if (uc->merge || uc->total) {
+        st = uc->merge ? url_merge_process(api, ctx, uc->merge, batch)
+                       : url_total_process(api, ctx, uc->total, batch);
         report_state(api, uc);
         return st;
     }
@@ -477,7 +498,7 @@ static sluice_status url_count_watermark(const sluice_host_api *api, sluice_ctx 
                                          int64_t watermark)
 {
     url_count *uc = self;
-    if (uc->merge) /* it goes by what the parts' tasks tell it */
+    if (uc->merge || uc->total) /* it goes by what the parts' tasks tell it */
         return SLUICE_OK;
     sluice_status st = advance(api, ctx, uc, watermark);
     if (st == SLUICE_OK)
@@ -490,6 +511,7 @@ static uint32_t snapshot_version(const url_count *uc)
 {
     return uc->part == PART_BY_URL    ? URL_COUNT_BY_URL_SNAPSHOT_VERSION
            : uc->part == PART_BY_USER ? URL_COUNT_BY_USER_SNAPSHOT_VERSION
+           : uc->part == PART_PARTIAL ? URL_COUNT_PARTIAL_SNAPSHOT_VERSION
                                       : URL_COUNT_SNAPSHOT_VERSION;
 }
 
@@ -500,6 +522,8 @@ static sluice_status url_count_snapshot(const sluice_host_api *api, sluice_ctx *
     url_count *uc = self;
     if (uc->merge)
         return url_merge_snapshot(api, uc->merge, out);
+    if (uc->total)
+        return url_total_snapshot(api, uc->total, out);
     return url_count_snapshot_write(api, &uc->windows, uc->size_ms, snapshot_version(uc), out);
 }
 
@@ -507,8 +531,9 @@ static sluice_status url_count_restore(const sluice_host_api *api, sluice_ctx *c
                                        const sluice_snapshot *in)
 {
     url_count *uc = self;
-    if (uc->merge) {
-        sluice_status st = url_merge_restore(api, ctx, uc->merge, in);
+    if (uc->merge || uc->total) {
+        sluice_status st = uc->merge ? url_merge_restore(api, ctx, uc->merge, in)
+                                     : url_total_restore(api, ctx, uc->total, in);
         report_state(api, uc);
         return st;
     }

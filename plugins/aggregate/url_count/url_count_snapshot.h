@@ -19,6 +19,9 @@
  * users only (by_user): another version each, so no part reads another's. */
 #define URL_COUNT_BY_URL_SNAPSHOT_VERSION 3u
 #define URL_COUNT_BY_USER_SNAPSHOT_VERSION 4u
+/* The partial part's windows count both, as a whole url_count's do, but
+ * hold one input partition's clicks. (5: url_total.h is 6.) */
+#define URL_COUNT_PARTIAL_SNAPSHOT_VERSION 5u
 
 /* The windows of one url_count instance. */
 typedef struct window_list {

@@ -264,6 +264,19 @@ int64_t window_counts_add(window_counts *w, const char *url, size_t url_len, uin
     return i;
 }
 
+int64_t window_counts_add_clicks(window_counts *w, const char *url, size_t url_len, uint64_t url_hash,
+                                 int64_t clicks)
+{
+    int64_t i = url_find_or_add(w, url, url_len, url_hash);
+    if (i < 0)
+        return -1;
+    w->urls[i].clicks += clicks;
+    w->clicks += clicks;
+    if (clicks > 0 && !top_update(w, (uint32_t)i))
+        return -1;
+    return i;
+}
+
 /* Stable merge sort of URL indices (bottom-up, no recursion). */
 void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t *scratch)
 {
