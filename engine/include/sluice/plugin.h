@@ -355,6 +355,31 @@ typedef struct sluice_plugin {
      * layout that fits, and step_part() returns the index in the whole
      * table. */
     const sluice_part *parts;
+
+    /* ABI 1.7, SOURCE with partition tasks: an exchange through the broker,
+     * as Kafka Streams' repartition topics. When a step must see records of
+     * every input partition (the last part of a PARTITION layout), its
+     * instances run in one task per partition of a topic the source both
+     * writes and reads in its group, so each is owned by exactly one
+     * instance of the pipeline, with its state following it like an input
+     * partition's.
+     *
+     * exchange_open: read `name`'s exchange too (the source names its
+     * topic, e.g. "<group>.<name>.repartition", made where the broker
+     * allows), from before the first poll. Returns how many partitions it
+     * has (from the broker's metadata) and sets *first_partition: its
+     * messages are pushed with partition ids first_partition.. on, assigned,
+     * revoked and saved like input partitions, and have no event time. -1
+     * (logged) when it cannot be opened. Called once, after partition_count.
+     *
+     * exchange_send: write one record to partition `partition` (0-based) of
+     * the exchange; key and value are borrowed. Durable before
+     * checkpoint_complete commits: an exchange write that fails makes the
+     * checkpoint commit nothing. */
+    int32_t (*exchange_open)(const sluice_host_api *api, sluice_ctx *ctx, void *self, const char *name,
+                             int32_t *first_partition);
+    sluice_status (*exchange_send)(const sluice_host_api *api, sluice_ctx *ctx, void *self, int32_t partition,
+                                   const void *key, size_t key_len, const void *value, size_t value_len);
 } sluice_plugin;
 
 /* The entry function's type. */
@@ -660,6 +685,13 @@ struct sluice_host_api {
      * record_watermark). Otherwise, and for records that are not decoded
      * events, it is record_watermark(rec). */
     int64_t (*record_lateness_watermark)(sluice_ctx *ctx, const sluice_record *rec);
+
+    /* ABI 1.7, a source with an exchange (sluice_plugin.exchange_open) and
+     * stop_at_end: its input partitions are all read to their end. The
+     * engine then takes the input as ended (its watermark to +infinity) and
+     * returns 1 while partitions of the exchange assigned here still wait
+     * for other tasks' last records: poll on, and end once it returns 0. */
+    int (*source_exchange_pending)(sluice_ctx *ctx);
 
     /* New members are only ever added here, at the end. */
 };

@@ -408,12 +408,26 @@ static const char *api_embedded_kafka(sluice_ctx *ctx, char *err, size_t errsz)
     return broker_embedded_bootstraps(err, errsz);
 }
 
+static int api_source_exchange_pending(sluice_ctx *ctx)
+{
+    if (!source_called_by_source(ctx, "source_exchange_pending"))
+        return 0;
+    return exchange_pending(ctx->p);
+}
+
 static int32_t api_step_part(sluice_ctx *ctx, uint32_t *task, uint32_t *ntasks)
 {
+    const pipeline *p = ctx->p;
+    size_t t = ctx->task ? ctx->task->index : 0, n = ctx->task ? p->ntasks : 1;
+    if (ctx->task && p->xchg.on) { /* the input's tasks, or the exchange's (exchange.c) */
+        int theirs = ctx->s->remote;
+        t = theirs ? t - p->xchg.ninput : t;
+        n = theirs ? p->xchg.nparts : p->xchg.ninput;
+    }
     if (task)
-        *task = ctx->task ? (uint32_t)ctx->task->index : 0;
+        *task = (uint32_t)t;
     if (ntasks)
-        *ntasks = ctx->task ? (uint32_t)ctx->p->ntasks : 1;
+        *ntasks = (uint32_t)n;
     return (int32_t)ctx->s->part - 1;
 }
 
@@ -505,4 +519,5 @@ const sluice_host_api host_api = {
     .source_checkpoint_now = source_checkpoint_now,
     .step_part = api_step_part,
     .record_lateness_watermark = api_record_lateness_watermark,
+    .source_exchange_pending = api_source_exchange_pending,
 };

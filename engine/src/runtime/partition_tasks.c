@@ -48,7 +48,9 @@ int partition_task_reset(pipeline *p, size_t t)
                 return -1;
         }
     }
-    wm_partition_restore(&p->src.wm, (int32_t)t, SLUICE_TIME_MIN);
+    if (!exchange_has_partition(p, exchange_partition_of(p, t)))
+        wm_partition_restore(&p->src.wm, (int32_t)t, SLUICE_TIME_MIN);
+    exchange_reset_task(p, t);
     p->task_state[t] = (struct task_state){0, 0};
     return p->failed ? -1 : 0;
 }
@@ -98,6 +100,8 @@ static sluice_status data_loss(pipeline *p, size_t t, const char *why)
 
 static void restore_entry(pipeline *p, size_t t, const state_entry *e)
 {
+    if (exchange_restore_entry(p, t, e))
+        return;
     if (strcmp(e->step, WATERMARK_ENTRY) == 0) {
         if (e->snap.size == 8)
             wm_partition_restore(&p->src.wm, (int32_t)t, sluice_le64_load_i64(e->snap.data));
@@ -121,14 +125,17 @@ static void restore_entry(pipeline *p, size_t t, const state_entry *e)
                       t, e->plugin, e->version, e->snap.encoding_version, (int)st, e->step);
 }
 
-sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error)
+sluice_status partition_task_restore(pipeline *p, size_t partition, const void *data, size_t size,
+                                     const char *error)
 {
+    long task = exchange_task_of(p, (int32_t)partition);
+    size_t t = task < 0 ? p->ntasks : (size_t)task;
     if (t >= p->ntasks) {
         pipeline_fail(
             p, p->def->name,
             "the source was assigned input partition %zu, but said at start that its input has %zu; "
             "restart to run the new partitions",
-            t, p->ntasks);
+            partition, p->xchg.on ? p->xchg.ninput : p->ntasks);
         return SLUICE_ERR;
     }
     if (partition_task_reset(p, t) != 0)
@@ -168,21 +175,26 @@ static void save_task(pipeline *p, step *src, size_t t, uint64_t id)
                 state_image_add(&img, s->def->name, s->plugin->desc.name, s->plugin->desc.version, &snap);
             free(snap.data);
         }
-    unsigned char max_ts[8];
-    sluice_le64_store_i64(max_ts, wm_partition_max_ts(&p->src.wm, (int32_t)t));
-    sluice_snapshot wm = {sizeof wm, 1, xmalloc(8), 8};
-    if (wm.data == NULL) {
-        pipeline_fail(p, p->def->name, "out of memory");
+    int32_t partition = exchange_partition_of(p, t);
+    if (exchange_has_partition(p, partition)) {
+        exchange_save_task(p, t, &img); /* no event time: no watermark */
     } else {
-        memcpy(wm.data, max_ts, 8);
-        state_image_add(&img, WATERMARK_ENTRY, WATERMARK_PLUGIN, WATERMARK_VERSION, &wm);
+        unsigned char max_ts[8];
+        sluice_le64_store_i64(max_ts, wm_partition_max_ts(&p->src.wm, (int32_t)t));
+        sluice_snapshot wm = {sizeof wm, 1, xmalloc(8), 8};
+        if (wm.data == NULL) {
+            pipeline_fail(p, p->def->name, "out of memory");
+        } else {
+            memcpy(wm.data, max_ts, 8);
+            state_image_add(&img, WATERMARK_ENTRY, WATERMARK_PLUGIN, WATERMARK_VERSION, &wm);
+        }
     }
     if (!p->failed) {
         size_t size;
         void *data = state_image_encode(&img, &size);
         step_check_status(p, src, "partition_state_save",
                           src->plugin->desc.partition_state_save(&host_api, &src->ctx, src->self, id,
-                                                                 (int32_t)t, data, size));
+                                                                 partition, data, size));
         free(data);
     }
     state_image_free(&img);

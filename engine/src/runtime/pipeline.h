@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -116,6 +117,7 @@ typedef struct step {
     uint64_t acked_checkpoint;
     sluice_state_key key; /* what its state is keyed by: its plugin's, or its part's */
     int part;             /* 1 + its index in its plugin's parts when it runs one part; 0 whole */
+    int remote;           /* reads the exchange through the broker, in its tasks (exchange.c) */
 } step;
 
 /* One upstream port feeding a keyed stage: its records are routed to the
@@ -152,6 +154,27 @@ typedef struct stage {
 
 struct worker_pool;
 struct pipeline_stats;
+
+/* The exchange through the broker (exchange.c): with partition tasks and a
+ * source that offers one, the step that must see every input partition's
+ * records (the last part of a PARTITION layout) runs in a task per
+ * partition of a topic the source writes and reads, fed what the keyed
+ * part's tasks send it. Task indices: the input partitions' first, then
+ * the exchange's. */
+typedef struct broker_exchange {
+    int on;
+    char name[192];    /* "<pipeline>.<step>": the source makes the topic's name of it */
+    size_t from;       /* the step whose records are sent (main output, in the input tasks) */
+    size_t to;         /* the step that reads them (in the exchange's tasks) */
+    size_t port;       /* the source's port they arrive on */
+    int32_t first_id;  /* the source's partition id of the exchange's partition 0 */
+    size_t nparts;     /* the exchange's partitions */
+    size_t ninput;     /* input partitions: the tasks that send */
+    uint8_t *ended;    /* [nparts * ninput]: the sending task's last message here was its end */
+    uint8_t *end_sent; /* [ninput]: this instance sent the task's end */
+    int input_ended;   /* stop_at_end: the source read its input to its end */
+    struct sluice_counter *c_sent, *c_sent_bytes, *c_received; /* the source's exchange.* */
+} broker_exchange;
 
 typedef struct pipeline {
     pipeline_def *def;
@@ -208,6 +231,7 @@ typedef struct pipeline {
     int64_t memory_lowest;        /* the state's size then */
     char **discard_state;         /* steps whose checkpointed state is dropped on purpose (--discard-state) */
     size_t ndiscard_state;
+    broker_exchange xchg;
 } pipeline;
 
 /* Parse, load plugins, validate options, event settings and the graph.
@@ -236,8 +260,34 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out);
  * was revoked, or is assigned without state), restore it from its saved
  * state, and save the state of every owned task that changed. */
 int partition_task_reset(pipeline *p, size_t t);
-sluice_status partition_task_restore(pipeline *p, size_t t, const void *data, size_t size, const char *error);
+/* partition: the source's partition id (an input's, or the exchange's). */
+sluice_status partition_task_restore(pipeline *p, size_t partition, const void *data, size_t size,
+                                     const char *error);
 void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
+
+/* The exchange through the broker (exchange.c). */
+void exchange_plan(pipeline *p);
+/* After partition_count: open it at the source; the exchange's partition
+ * count, or 0 when there is none, -1 on failure (the pipeline failed). */
+long exchange_open(pipeline *p, size_t ninput);
+/* The task of a source partition id, or -1. */
+long exchange_task_of(const pipeline *p, int32_t partition);
+/* The source partition id of task t. */
+int32_t exchange_partition_of(const pipeline *p, size_t t);
+/* 1 when the id is one of the exchange's partitions. */
+int exchange_has_partition(const pipeline *p, int32_t partition);
+/* A message of the exchange, pushed by the source: taken in as a record. */
+void exchange_take(pipeline *p, sluice_record *rec, uint64_t seq);
+/* After a round of the input tasks: send what the sending step emitted. */
+void exchange_send_round(pipeline *p, const stage *st);
+/* api->source_exchange_pending (plugin.h). */
+int exchange_pending(pipeline *p);
+/* A task's exchange state in its image, and back. */
+void exchange_save_task(const pipeline *p, size_t t, state_image *img);
+int exchange_restore_entry(pipeline *p, size_t t, const state_entry *e);
+void exchange_reset_task(pipeline *p, size_t t);
+void exchange_free(pipeline *p);
+void exchange_print(const pipeline *p, const char *indent, FILE *out);
 
 /* memory_limit (memory_budget.c): 1 when the source must not be polled
  * this tick, the operators' state being over the limit; fails the pipeline

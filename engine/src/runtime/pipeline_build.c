@@ -309,6 +309,7 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
         for (size_t i = 0; i < p->nsteps; i++)
             build_ports(p, i);
         wire_inputs(p);
+        exchange_plan(p);
     }
     if (def->state_dir && diags->count == errors) {
         const step *src = &p->steps[p->source];
@@ -391,6 +392,7 @@ void pipeline_close(pipeline *p)
     workers_stop(p->workers);
     /* Task instances first: they borrow their steps' options and inputs. */
     tasks_free(p);
+    exchange_free(p);
     for (size_t i = 0; i < p->nsteps; i++)
         step_free_instance(&p->steps[i]);
     free(p->steps);

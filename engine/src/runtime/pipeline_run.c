@@ -171,11 +171,17 @@ static int make_partition_tasks(pipeline *p)
                       "that exists, with its partition count in the broker's metadata, is needed)");
         return -1;
     }
-    if (tasks_make(p, (size_t)n) != 0) {
+    long exchanged = exchange_open(p, (size_t)n);
+    if (exchanged < 0)
+        return -1;
+    if (tasks_make(p, (size_t)n + (size_t)exchanged) != 0) {
         pipeline_fail(p, p->def->name, "out of memory making %d partition tasks", (int)n);
         return -1;
     }
     log_msg(SLUICE_LOG_INFO, p->def->name, "keyed steps run in a task per input partition: %d", (int)n);
+    if (exchanged)
+        log_msg(SLUICE_LOG_INFO, p->def->name, "%s runs in a task per partition of its exchange: %ld",
+                p->steps[p->xchg.to].def->name, exchanged);
     return 0;
 }
 
@@ -462,6 +468,8 @@ static void run_round(pipeline *p, stage *st, size_t records)
         workers_round(p->workers);
     else
         worker_round(p, 0);
+    if (!p->failed)
+        exchange_send_round(p, st);
 }
 
 static void run_stage(pipeline *p, stage *st) { run_round(p, st, tasks_route(p, st)); }

@@ -91,6 +91,10 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         rec->key = borrowed ? msg->key : arena_memdup(a, msg->key, msg->key_len);
         rec->key_len = (uint32_t)msg->key_len;
     }
+    if (exchange_has_partition(p, msg->partition)) { /* counted as the exchange's */
+        exchange_take(p, rec, seq);
+        return p->failed ? SLUICE_ERR : SLUICE_OK;
+    }
     s->c_out->value++; /* messages read */
     if (src->raw) {
         src->c_accepted->value++;
@@ -182,8 +186,8 @@ static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_l
 static void partition_gone(sluice_ctx *ctx, int32_t partition)
 {
     pipeline *p = ctx->p;
-    if (p->src.raw)
-        return;
+    if (p->src.raw || exchange_has_partition(p, partition))
+        return;             /* the exchange's partitions have no event time */
     source_take_pending(p); /* the messages before this point come first */
     int64_t before = p->src.wm.current;
     int64_t wm = wm_partition_gone(&p->src.wm, partition);
@@ -196,8 +200,9 @@ void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
     partition_gone(ctx, partition);
     pipeline *p = ctx->p;
     /* Its state lives on with its next owner: this task starts afresh. */
-    if (p->by_partition && partition >= 0 && (size_t)partition < p->ntasks)
-        partition_task_reset(p, (size_t)partition);
+    long t = p->by_partition ? exchange_task_of(p, partition) : -1;
+    if (t >= 0 && (size_t)t < p->ntasks)
+        partition_task_reset(p, (size_t)t);
 }
 void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
 
@@ -229,7 +234,7 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
 {
     pipeline *p = ctx->p;
-    if (p->src.raw)
+    if (p->src.raw || exchange_has_partition(p, partition))
         return;
     source_take_pending(p);
     wm_partition_assigned(&p->src.wm, partition, p->src.tick_now);

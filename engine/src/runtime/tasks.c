@@ -80,7 +80,8 @@ static int try_join(pipeline *p, step *s, stage *st)
     for (size_t k = 0; k < s->ninputs; k++) {
         size_t j = s->inputs[k].step;
         const step *up = &p->steps[j];
-        if (j == p->source ? s->inputs[k].port != 0 : up->stage == 0 || up->stage > index)
+        int source_port = s->remote ? (int)p->xchg.port : 0;
+        if (j == p->source ? s->inputs[k].port != (size_t)source_port : up->stage == 0 || up->stage > index)
             return 0;
     }
     s->stage = index;
@@ -118,6 +119,13 @@ static int plan_stages(pipeline *p)
         if (s->plugin->desc.kind != SLUICE_KIND_OPERATOR)
             continue;
         sluice_state_key key = s->key;
+        if (s->remote) { /* in the exchange's tasks (exchange.c) */
+            stage *st = stage_for_key(p, SLUICE_STATE_KEY_ALL);
+            if (st == NULL)
+                return -1;
+            try_join(p, s, st);
+            continue;
+        }
         /* Partitioned by user, the input serves both user and event keys,
          * and a part that pre-aggregates per partition: one stage, no
          * exchange between them. A step keyed by URL runs once there. */
@@ -223,7 +231,9 @@ int tasks_make(pipeline *p, size_t ntasks)
     }
     for (size_t k = 0; k < p->nstages; k++) {
         stage *st = &p->stages[k];
-        if (p->by_partition)
+        if (p->by_partition && st->key == SLUICE_STATE_KEY_ALL)
+            snprintf(st->label, sizeof st->label, "a task per partition of the exchange");
+        else if (p->by_partition)
             snprintf(st->label, sizeof st->label, "keyed by %s, a task per input partition",
                      stage_key_name(st->key));
         else
@@ -304,7 +314,9 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
         for (size_t m = 0; m < st->n; m++)
             fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
-        if (p->by_partition)
+        if (p->by_partition && st->key == SLUICE_STATE_KEY_ALL)
+            fprintf(out, "; through the broker from");
+        else if (p->by_partition)
             fprintf(out, "; by input partition (keyed by user) from");
         else
             fprintf(out, "; exchange by %s from", stage_key_name(st->key));
@@ -317,6 +329,7 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
     }
     if (p->nstages == 0)
         return; /* every step runs once: nothing to say */
+    exchange_print(p, indent, out);
     fprintf(out, "%sonce, on the pipeline's thread:", indent);
     fprintf(out, " %s", p->steps[p->source].def->name);
     for (size_t k = 0; k < p->nglobal; k++)
@@ -330,7 +343,7 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
 static long task_of(const pipeline *p, sluice_state_key key, const sluice_record *rec)
 {
     if (p->by_partition) /* the input is keyed already: its partition is the task */
-        return rec->partition >= 0 && (size_t)rec->partition < p->ntasks ? rec->partition : -1;
+        return exchange_task_of(p, rec->partition);
     uint64_t h;
     if (key == SLUICE_STATE_KEY_URL) {
         if (!(rec->role_present & (1u << SLUICE_ROLE_URL)))

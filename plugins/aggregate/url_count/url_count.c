@@ -142,6 +142,21 @@ static sluice_status emit_url_part(const sluice_host_api *api, sluice_ctx *ctx, 
     return api->emit(ctx, "main", rec);
 }
 
+/* A partial task's records are keyed by their window: where the total runs
+ * in several tasks (an exchange through the broker), one task gets every
+ * partition's counts of a window, and sums them alone. Watermarks have no
+ * key: every task of the total hears them. */
+static sluice_status key_by_window(const sluice_host_api *api, url_count *uc, sluice_record *rec,
+                                   const window_counts *w)
+{
+    text_buf_reset(&uc->key);
+    text_buf_append_int(&uc->key, w->start);
+    if (uc->key.failed)
+        return SLUICE_ERR_NOMEM;
+    api->set_key(rec, uc->key.ptr, uc->key.len);
+    return SLUICE_OK;
+}
+
 static sluice_status emit_users_part(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
                                      const window_counts *w)
 {
@@ -151,7 +166,8 @@ static sluice_status emit_users_part(const sluice_host_api *api, sluice_ctx *ctx
     api->set_int(rec, "window_start", w->start);
     api->set_int(rec, "window_end", w->end);
     api->set_int(rec, "users", (int64_t)w->nusers);
-    return api->emit(ctx, "main", rec);
+    sluice_status st = uc->part == PART_PARTIAL ? key_by_window(api, uc, rec, w) : SLUICE_OK;
+    return st != SLUICE_OK ? st : api->emit(ctx, "main", rec);
 }
 
 /* A partial task's clicks of URL i in the window so far. */
@@ -164,7 +180,8 @@ static sluice_status emit_partial(const sluice_host_api *api, sluice_ctx *ctx, u
     api->set_int(rec, "window_start", w->start);
     api->set_string(rec, "url", window_counts_url(w, i), w->urls[i].len);
     api->set_int(rec, "clicks", w->urls[i].clicks);
-    return api->emit(ctx, "main", rec);
+    sluice_status st = key_by_window(api, uc, rec, w);
+    return st != SLUICE_OK ? st : api->emit(ctx, "main", rec);
 }
 
 /* A part's task tells the summary its watermark when it passes a window's

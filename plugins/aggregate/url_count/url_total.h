@@ -29,7 +29,8 @@ typedef struct url_total url_total;
 /* NULL when out of memory. */
 url_total *url_total_new(int64_t size_ms, int64_t lateness_ms, uint32_t top_n);
 void url_total_free(url_total *t);
-sluice_status url_total_process(const sluice_host_api *api, sluice_ctx *ctx, url_total *t, sluice_batch *batch);
+sluice_status url_total_process(const sluice_host_api *api, sluice_ctx *ctx, url_total *t,
+                                sluice_batch *batch);
 sluice_status url_total_snapshot(const sluice_host_api *api, const url_total *t, sluice_snapshot *out);
 sluice_status url_total_restore(const sluice_host_api *api, sluice_ctx *ctx, url_total *t,
                                 const sluice_snapshot *in);

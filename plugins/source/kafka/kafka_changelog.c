@@ -24,8 +24,15 @@ static uint64_t fnv1a(const void *data, size_t n)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
     kstate_save *sv = m->_private;
+    if (sv == NULL) { /* a record of the exchange (kafka_exchange.c) */
+        kafka_source *s = opaque;
+        if (m->err && !s->exchange_failed)
+            s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "a write to the exchange %s failed: %s",
+                             s->exchange_topic ? s->exchange_topic : "?", rd_kafka_err2str(m->err));
+        s->exchange_failed |= m->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+        return;
+    }
     if (m->err) {
         if (!sv->failed)
             snprintf(sv->error, sizeof sv->error, "%s", rd_kafka_err2str(m->err));
@@ -86,6 +93,7 @@ int kcl_open(kafka_source *s, char *err, size_t errsz)
         return -1;
     }
     rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+    rd_kafka_conf_set_opaque(pconf, s);
     if ((cl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, why, sizeof why)) == NULL) {
         rd_kafka_conf_destroy(pconf);
         snprintf(err, errsz, "cannot create the state producer: %s", why);

@@ -149,7 +149,9 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
             rd_kafka_message_destroy(m);
             return SLUICE_OK;
         }
-        int64_t ts = m->err ? INT64_MIN : rd_kafka_message_timestamp(m, NULL);
+        /* The exchange's records go first: they carry no event time to
+         * interleave by, and hold nothing back. */
+        int64_t ts = m->err || kx_is_exchange(s, p) ? INT64_MIN : rd_kafka_message_timestamp(m, NULL);
         kheld *h = hold(m, ts);
         rd_kafka_message_destroy(m);
         if (h == NULL || kpending_push(&p->pending, h, ts) != 0) {
@@ -240,7 +242,7 @@ static const kpart *lagging_partition(const kafka_source *s)
 {
     for (size_t i = 0; i < s->pos.count; i++) {
         const kpart *p = s->pos.parts[i];
-        if (p->assigned && p->pending.len == 0 && !p->at_eof)
+        if (p->assigned && p->pending.len == 0 && !p->at_eof && !kx_is_exchange(s, p))
             return p;
     }
     return NULL;
@@ -271,14 +273,15 @@ static int hold_back(kafka_source *s)
     return 0;
 }
 
-/* stop_at_end: every assigned partition has been read to its end. */
+/* stop_at_end: every assigned input partition has been read to its end
+ * (the exchange's end is the engine's to tell: source_exchange_pending). */
 static int all_at_end(const kafka_source *s)
 {
     if (!s->assignment_seen)
         return 0;
     for (size_t i = 0; i < s->pos.count; i++) {
         const kpart *p = s->pos.parts[i];
-        if (p->assigned && (!p->at_eof || p->pending.len > 0))
+        if (p->assigned && !kx_is_exchange(s, p) && (!p->at_eof || p->pending.len > 0))
             return 0;
     }
     return 1;
@@ -318,6 +321,15 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
     const sluice_host_api *api = s->host.api;
     if (s->ended)
         return SLUICE_END;
+    if (s->subscription) { /* after exchange_open, which may add to it */
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(s->rk, s->subscription);
+        rd_kafka_topic_partition_list_destroy(s->subscription);
+        s->subscription = NULL;
+        if (err) {
+            api->log(s->host.ctx, SLUICE_LOG_ERROR, "cannot subscribe: %s", rd_kafka_err2str(err));
+            return SLUICE_ERR_IO;
+        }
+    }
     if (budget > s->batch_cap) {
         rd_kafka_message_t **grown = realloc(s->batch, budget * sizeof *grown);
         if (grown == NULL)
@@ -361,9 +373,17 @@ sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms)
         held = s->align_wait_ms > 0 && s->lagging_since == 0 && p->pending.len == 0 && !p->at_eof;
     }
     if (s->stop_at_end && all_at_end(s)) {
-        for (size_t i = 0; i < s->pos.count; i++)
-            if (s->pos.parts[i]->assigned)
-                api->source_partition_ended(s->host.ctx, s->pos.parts[i]->id);
+        if (!s->input_ended_told)
+            for (size_t i = 0; i < s->pos.count; i++)
+                if (s->pos.parts[i]->assigned && !kx_is_exchange(s, s->pos.parts[i]))
+                    api->source_partition_ended(s->host.ctx, s->pos.parts[i]->id);
+        s->input_ended_told = 1;
+        /* What the end makes due still travels through the exchange. */
+        if (s->exchange_topic && SLUICE_HOST_HAS(api, source_exchange_pending) &&
+            api->source_exchange_pending(s->host.ctx)) {
+            report_lag(s);
+            return SLUICE_OK;
+        }
         int64_t ms = s->first_push_ms ? api->now_ms(s->host.ctx) - s->first_push_ms : 0;
         api->log(s->host.ctx, SLUICE_LOG_INFO,
                  "every assigned partition read to its end (stop_at_end): %llu message(s) in %lld ms from "

@@ -79,6 +79,16 @@ kpart *kpos_find(kpos_table *t, const char *topic, int32_t partition)
     return NULL;
 }
 
+long kpos_topic(kpos_table *t, const char *topic) { return topic_index(t, topic); }
+
+kpart *kpos_find_id(kpos_table *t, int32_t id)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (t->parts[i]->id == id)
+            return t->parts[i];
+    return NULL;
+}
+
 kpart *kpos_get(kpos_table *t, const char *topic, int32_t partition)
 {
     kpart *p = kpos_find(t, topic, partition);

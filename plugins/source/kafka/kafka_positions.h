@@ -86,6 +86,10 @@ void kpos_free(kpos_table *t);
 kpart *kpos_get(kpos_table *t, const char *topic, int32_t partition);
 /* The entry if it exists, else NULL (fast for repeated lookups). */
 kpart *kpos_find(kpos_table *t, const char *topic, int32_t partition);
+/* The partition with sluice partition id `id`, or NULL. */
+kpart *kpos_find_id(kpos_table *t, int32_t id);
+/* A topic's index, added when new; -1 when out of memory. */
+long kpos_topic(kpos_table *t, const char *topic);
 
 /* Restored offset for a partition (removed from the restored set), or -1. */
 int64_t kpos_take_restored(kpos_table *t, const char *topic, int32_t partition);

@@ -246,19 +246,15 @@ static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx, co
     kc_route_logs(s->rk);
     s->queue = rd_kafka_queue_get_consumer(s->rk);
     s->commit_queue = rd_kafka_queue_new(s->rk);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(s->rk, subscription);
-    if (err) {
-        snprintf(errbuf, errbuf_size, "cannot subscribe: %s", rd_kafka_err2str(err));
-        goto fail;
-    }
-    rd_kafka_topic_partition_list_destroy(subscription);
+    s->subscription = subscription; /* at the first poll: an exchange may join it */
     kc_log_config(&s->host, opts);
     if (api->opt_bool(opts, "use_kafka_timestamp"))
         api->log(ctx, SLUICE_LOG_INFO,
                  "use_kafka_timestamp is reserved: event time comes from the event's time field");
     return s;
 fail:
-    rd_kafka_topic_partition_list_destroy(subscription);
+    if (s->subscription == NULL)
+        rd_kafka_topic_partition_list_destroy(subscription);
     kafka_source_destroy(api, ctx, s);
     return NULL;
 }
@@ -282,6 +278,9 @@ static void kafka_source_destroy(const sluice_host_api *api, sluice_ctx *ctx, vo
         rd_kafka_destroy(s->rk);
     }
     kcl_close(&s->cl);
+    if (s->subscription)
+        rd_kafka_topic_partition_list_destroy(s->subscription);
+    free(s->exchange_topic);
     for (size_t i = 0; i < s->pos.count; i++)
         kgroup_drop_pending(s, s->pos.parts[i]);
     kpos_free(&s->pos);
@@ -312,12 +311,18 @@ static sluice_status kafka_source_checkpoint_begin(const sluice_host_api *api, s
 static sluice_status kafka_source_checkpoint_complete(const sluice_host_api *api, sluice_ctx *ctx, void *self,
                                                       uint64_t checkpoint_id)
 {
-    (void)api;
-    (void)ctx;
     kafka_source *s = self;
     if (s->tasks && kcl_complete(s, checkpoint_id) != 0) {
         kpos_checkpoint_done(&s->pos, checkpoint_id); /* no offset without its state */
         return SLUICE_OK;
+    }
+    if (s->exchange_failed) { /* what it sent is lost: the input must be read again */
+        kpos_checkpoint_done(&s->pos, checkpoint_id);
+        api->fail(ctx,
+                  "records written to the exchange %s were lost; stopping without committing, so a "
+                  "restart sends them again",
+                  s->exchange_topic);
+        return SLUICE_ERR_IO;
     }
     kgroup_commit(s, checkpoint_id);
     return SLUICE_OK;
@@ -352,7 +357,25 @@ static int32_t kafka_source_partition_count(const sluice_host_api *api, sluice_c
         return -1;
     }
     s->tasks = n > 0;
+    s->input_partitions = n;
     return n;
+}
+
+static int32_t kafka_source_exchange_open(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                          const char *name, int32_t *first_partition)
+{
+    (void)api;
+    (void)ctx;
+    return kx_open(self, name, first_partition);
+}
+
+static sluice_status kafka_source_exchange_send(const sluice_host_api *api, sluice_ctx *ctx, void *self,
+                                                int32_t partition, const void *key, size_t key_len,
+                                                const void *value, size_t value_len)
+{
+    (void)api;
+    (void)ctx;
+    return kx_send(self, partition, key, key_len, value, value_len);
 }
 
 static sluice_status kafka_source_partition_state_save(const sluice_host_api *api, sluice_ctx *ctx,
@@ -360,7 +383,7 @@ static sluice_status kafka_source_partition_state_save(const sluice_host_api *ap
                                                        const void *data, size_t size)
 {
     kafka_source *s = self;
-    kpart *part = kpos_find(&s->pos, s->pos.topics[0], partition);
+    kpart *part = kpos_find_id(&s->pos, partition);
     char err[512];
     if (part == NULL) {
         api->fail(ctx, "state of partition %d, which this source never had", (int)partition);
@@ -427,6 +450,8 @@ static const sluice_plugin kafka_source_plugin = {
     .checkpoint_complete = kafka_source_checkpoint_complete,
     .partition_count = kafka_source_partition_count,
     .partition_state_save = kafka_source_partition_state_save,
+    .exchange_open = kafka_source_exchange_open,
+    .exchange_send = kafka_source_exchange_send,
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &kafka_source_plugin; }

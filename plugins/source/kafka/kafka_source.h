@@ -2,7 +2,8 @@
  *   kafka_source.c  options, create/destroy, checkpoints and snapshots
  *   kafka_group.c   the consumer group: assignments, start offsets, commits
  *   kafka_fetch.c   poll(): reading, interleaving partitions, lost data
- *   kafka_changelog.c  partition task state in a changelog topic (key:) */
+ *   kafka_changelog.c  partition task state in a changelog topic (key:)
+ *   kafka_exchange.c   the exchange through the broker (a repartition topic) */
 #ifndef SLUICE_KAFKA_SOURCE_H
 #define SLUICE_KAFKA_SOURCE_H
 
@@ -46,6 +47,13 @@ typedef struct kafka_source {
     const sluice_options *opts;
     int tasks;     /* partition tasks (the engine asked for partition_count) */
     kchangelog cl; /* where their state goes */
+    int32_t input_partitions;
+    rd_kafka_topic_partition_list_t *subscription; /* subscribed at the first poll */
+    char *exchange_topic;                          /* kafka_exchange.c; NULL none */
+    int32_t exchange_partitions;
+    int exchange_failed; /* a write to it was lost: no checkpoint may commit */
+    unsigned exchange_unpolled;
+    int input_ended_told; /* stop_at_end: the host was told every input partition ended */
 } kafka_source;
 
 /* kafka_group.c */
@@ -61,6 +69,13 @@ void kgroup_drain_commits(kafka_source *s);
 void kgroup_drop_pending(kafka_source *s, kpart *p);
 /* Free a pending message (kafka_fetch.c copies them out of librdkafka). */
 void kfetch_free_held(void *held);
+
+/* kafka_exchange.c */
+int32_t kx_open(kafka_source *s, const char *name, int32_t *first_partition);
+sluice_status kx_send(kafka_source *s, int32_t partition, const void *key, size_t key_len, const void *value,
+                      size_t value_len);
+/* Is p a partition of the exchange? */
+int kx_is_exchange(const kafka_source *s, const kpart *p);
 
 /* kafka_fetch.c */
 sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms);
