@@ -152,8 +152,9 @@ def main():
         n = num(v, "scale_events")
         one, two = rate(n, num(v, "scale1_wall")), rate(n, num(v, "scale2_wall"))
         state = num(v, "scale_state_bytes")
+        xbytes = num(v, "scale_exchange_bytes")
         out.append(table(
-            [f"scale-out: clickstream.yaml (key: user_id), {int(n):,} events, 12 partitions, "
+            [f"scale-out: clickstream.yaml (key: user_id, TWO_PHASE=true), {int(n):,} events, 12 partitions, "
              "one group, wall from start to the last instance's end (joins included)",
              "events/s", "wall s", "CPU s"],
             [["1 instance", human(one), secs(num(v, "scale1_wall")), secs(num(v, "scale1_cpu"))],
@@ -162,7 +163,8 @@ def main():
              ["2 / 1", times(ratio(two, one)), "", ""],
              ["task state written to the changelog, bytes per input event (1 instance)",
               "-" if state is None or not n else f"{state / n:.1f}", "", ""],
-             ["repartition bytes per input event", "- (url_count is not repartitioned yet)", "", ""]],
+             ["repartition bytes per input event (url_count's partial counts and watermarks, "
+              "1 instance)", "-" if xbytes is None or not n else f"{xbytes / n:.1f}", "", ""]],
             "lrrr"))
         out.append("")
 

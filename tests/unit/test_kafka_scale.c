@@ -10,13 +10,15 @@
  *    produced, all three started again to the end of the data. Sessions and
  *    dead letters equal those of one instance reading everything (the
  *    reference, replay.yaml), as sets: the SIGKILL makes delivery
- *    at-least-once. The same with the instance count going from 3 to 2.
+ *    at-least-once. URL counts and window summaries equal the reference's
+ *    final records: url_count runs in two phases (two_phase: true), the
+ *    partition tasks' partial counts going through the exchange topic to
+ *    the total's tasks, each owned by one instance. The same with the
+ *    instance count going from 3 to 2.
  *  - A committed state pointer that names state the changelog does not hold
  *    is data loss: the run stops with an error saying so, it does not start
  *    empty.
- * What is not compared: url_count runs once per instance (outside the
- * partition tasks), so with several instances its windows are per instance
- * (docs/kafka.md says so). */
+ */
 #include "test_kafka_support.h"
 
 #define EVENTS 30000
@@ -37,6 +39,7 @@ static char *scale_yaml(const char *bootstrap)
         "name: clickstream\n"
         "state_dir: ${STATE_DIR}\n"
         "checkpoint_interval: 1s\n"
+        "two_phase: true\n"
         "steps:\n"
         "  - name: clicks\n"
         "    plugin: kafka\n"
@@ -143,6 +146,36 @@ static void wait_assigned(const char *const *names, size_t n)
     }
 }
 
+/* The last url_clicks of every (window, URL) and window_summary of every
+ * window are the reference's. */
+static void check_url_counts(fixture *f)
+{
+    char *path = ts_strf("%s/click-insights.txt", f->out);
+    kt_consume_topic(broker_bootstraps(f->broker), "click-insights", path);
+    char *b0, *b1, *r0, *r1;
+    size_t n0, n1, m0, m1;
+    char **clicks = kt_values_of_kind(path, "url_clicks", &b0, &n0);
+    char **summaries = kt_values_of_kind(path, "window_summary", &b1, &n1);
+    char *ref_path = ts_strf("%s/url_clicks.jsonl", f->ref);
+    char **ref_clicks = kt_lines(ref_path, &r0, &m0);
+    free(ref_path);
+    ref_path = ts_strf("%s/window_summary.jsonl", f->ref);
+    char **ref_summaries = kt_lines(ref_path, &r1, &m1);
+    free(ref_path);
+    ck_assert_uint_gt(m0, 1000);
+    kt_assert_same_finals(clicks, n0, ref_clicks, m0, "url_clicks");
+    kt_assert_same_finals(summaries, n1, ref_summaries, m1, "window_summary");
+    free(clicks);
+    free(summaries);
+    free(ref_clicks);
+    free(ref_summaries);
+    free(b0);
+    free(b1);
+    free(r0);
+    free(r1);
+    free(path);
+}
+
 static void check_results(fixture *f)
 {
     static const char *const topics[] = {"session-stats", "click-rejects"};
@@ -229,7 +262,9 @@ static void choreography(int first, int last)
     for (int i = 0; i < last; i++)
         expect_exit(pid[i], names[i], 0);
     ck_assert_msg(log_says("a", "task per input partition: 12"), "no partition tasks");
+    ck_assert_msg(log_says("a", "url_count runs in a task per partition of its exchange"), "no exchange");
     check_results(&f);
+    check_url_counts(&f);
     teardown(&f);
 }
 

@@ -159,6 +159,9 @@ void exchange_take(pipeline *p, sluice_record *rec, uint64_t seq)
     const field *kind = record_find(rec, "kind", 4);
     int end = kind && kind->type == SLUICE_TYPE_STRING && kind->len == strlen(END_KIND) &&
               memcmp(kind->text, END_KIND, kind->len) == 0;
+    if (end || p->xchg.ended[part * p->xchg.ninput + (size_t)from])
+        log_msg(SLUICE_LOG_DEBUG, p->def->name, "exchange partition %zu: task %ld %s", part, from,
+                end ? "ended" : "sends again");
     p->xchg.ended[part * p->xchg.ninput + (size_t)from] = (uint8_t)end;
     p->task_state[p->xchg.ninput + part].dirty = 1;
     if (end)
@@ -217,6 +220,10 @@ void exchange_send_round(pipeline *p, const stage *st)
         return;
     static const char end_value[] = "{\"kind\":\"" END_KIND "\"}";
     for (size_t t = 0; t < p->xchg.ninput && !p->failed; t++) {
+        /* A task whose partition is not here has nothing to say: what the
+         * end makes it emit would make its owner's end marker not the last. */
+        if (!p->task_state[t].owned)
+            continue;
         task *tk = &st->tasks[t];
         const item_vec *q = &tk->steps[p->xchg.from].ports[0].queue;
         for (size_t i = 0; i < q->n && !p->failed; i++)
@@ -224,12 +231,13 @@ void exchange_send_round(pipeline *p, const stage *st)
                 send_record(p, t, q->v[i].rec, &tk->arena);
         /* Its end, once what the end made due is sent. */
         int at_end = st->nex > 0 && tk->in[0].last_wm == SLUICE_TIME_MAX;
-        if (at_end && !p->xchg.end_sent[t] && p->task_state[t].owned) {
+        if (at_end && !p->xchg.end_sent[t]) {
             char key[24];
             int n = snprintf(key, sizeof key, "%zu", t);
             for (size_t part = 0; part < p->xchg.nparts && !p->failed; part++)
                 send_one(p, part, key, (size_t)n, (sluice_str){end_value, sizeof end_value - 1});
             p->xchg.end_sent[t] = 1;
+            log_msg(SLUICE_LOG_DEBUG, p->def->name, "input task %zu: its end sent to the exchange", t);
         }
     }
 }
@@ -246,9 +254,18 @@ int exchange_pending(pipeline *p)
         step_advance_ports(&p->steps[p->source], SLUICE_TIME_MAX, p->src.next_seq ? p->src.next_seq - 1 : 0);
         return 1;
     }
-    for (size_t t = 0; t < p->xchg.ninput; t++)
-        if (p->task_state[t].owned && !p->xchg.end_sent[t])
-            return 1;
+    /* An input task assigned here since (a rebalance) hears of the end too. */
+    stage *st = &p->stages[p->steps[p->xchg.from].stage - 1];
+    int waiting = 0;
+    for (size_t t = 0; t < p->xchg.ninput; t++) {
+        if (!p->task_state[t].owned || p->xchg.end_sent[t])
+            continue;
+        waiting = 1;
+        for (size_t x = 0; x < st->nex; x++)
+            port_advance(&st->tasks[t].in[x], SLUICE_TIME_MAX, p->src.next_seq ? p->src.next_seq - 1 : 0);
+    }
+    if (waiting)
+        return 1;
     for (size_t part = 0; part < p->xchg.nparts; part++) {
         if (!p->task_state[p->xchg.ninput + part].owned)
             continue;
