@@ -3,7 +3,9 @@
  *
  * Input: byte 0 picks the target (a plugin of `plugins[]`, or the state file
  * decoder; from 0xF0 on, a part of url_count run in parts, `parts[]`, so
- * the inputs written before those existed keep their meaning); byte 1 the
+ * the inputs written before those existed keep their meaning: 0xF0-0xF2
+ * the in-process layout's parts, 0xF3 and 0xF4 the partition layout's
+ * partial and total); byte 1 the
  * encoding version (below 224: the plugin's current
  * one, else byte 1 - 224, so older and unknown versions are tried too); the
  * rest is the snapshot.
@@ -68,6 +70,19 @@ static target parts[] = {
     {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "by_url", 0, 0, NULL},
     {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "by_user", 0, 0, NULL},
     {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "summary", 0, 0, NULL},
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "partial", 0, 0, NULL},
+    {"operator-url_count.so", "{size: 10s, allowed_lateness: 5s, top: 3}", "total", 0, 0, NULL},
+};
+/* What url_count's total reads: a partial task's counts, users and
+ * watermark (its seeds are made of these, not of events). */
+static const char *const partials[] = {
+    "{\"kind\":\"url_count.partial\",\"task\":0,\"tasks\":2,\"window_start\":1795737600000,\"url\":\"/a\","
+    "\"clicks\":2}",
+    "{\"kind\":\"url_count.partial\",\"task\":1,\"tasks\":2,\"window_start\":1795737600000,\"url\":\"/b\","
+    "\"clicks\":1}",
+    "{\"kind\":\"url_count.users\",\"task\":0,\"tasks\":2,\"window_start\":1795737600000,\"window_end\":"
+    "1795737610000,\"users\":1}",
+    "{\"kind\":\"url_count.wm\",\"task\":0,\"tasks\":2,\"part\":3,\"watermark\":1795737610000}",
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 
@@ -229,6 +244,20 @@ static void write_seeds(const char *dir)
         }
         if (!t->persistent)
             sluice_harness_free(h);
+    }
+    for (size_t i = 0; i < NPARTS; i++) {
+        target *t = &parts[i];
+        int total = strcmp(t->part, "total") == 0, summary = strcmp(t->part, "summary") == 0;
+        sluice_harness *h = start(t);
+        for (size_t k = 0; k < 4 && !summary; k++) /* the summary's records are the fuzzer's to find */
+            sluice_harness_push(h, total ? partials[k] : events[k]);
+        sluice_harness_run(h);
+        sluice_snapshot snap = take_snapshot(t, h);
+        char name[64];
+        snprintf(name, sizeof name, "seed-url_count-%s", t->part);
+        write_seed(dir, name, (uint8_t)(PARTS_FIRST + i), 0, snap.data, snap.size);
+        free(snap.data);
+        sluice_harness_free(h);
     }
     size_t size;
     void *file = state_image_encode(&img, &size);

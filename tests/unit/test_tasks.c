@@ -539,9 +539,15 @@ START_TEST(check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply)
     char *out = NULL, *err = NULL;
     ck_assert_msg(ts_run(cmd, &out, &err) == 0, "%s", err);
     ck_assert_msg(strstr(out,
-                         "stage 1 (keyed by user, a task per input partition): dedup, sessionize; by input "
-                         "partition (keyed by user) from clicks\n"),
+                         "stage 1 (keyed by user, a task per input partition): dedup, url_count/partial, "
+                         "sessionize; by input partition (keyed by user) from clicks\n"),
                   "check does not show the partition tasks:\n%s", out);
+    ck_assert_msg(strstr(out, "stage 2 (a task per partition of the exchange): url_count, window_summaries; "
+                              "through the broker from url_count/partial\n") &&
+                      strstr(out,
+                             "exchange \"clickstream.url_count\" through the broker: url_count/partial -> "
+                             "url_count"),
+                  "check does not show the exchange:\n%s", out);
     free(out);
     free(err);
     free(cmd);

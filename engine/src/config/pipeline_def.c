@@ -393,9 +393,12 @@ static void read_pipeline(pipeline_def *def, const cfg_node *root, diag_list *di
                  th);
     src_pos tp_pos;
     const char *tp = get_scalar(root, "two_phase", "the pipeline", diags, &tp_pos);
+    def->two_phase = -1; /* not said: the engine's choice (pipeline_build.c) */
     if (tp && (strcmp(tp, "true") == 0 || strcmp(tp, "yes") == 0 || strcmp(tp, "on") == 0))
         def->two_phase = 1;
-    else if (tp && strcmp(tp, "false") != 0 && strcmp(tp, "no") != 0 && strcmp(tp, "off") != 0)
+    else if (tp && (strcmp(tp, "false") == 0 || strcmp(tp, "no") == 0 || strcmp(tp, "off") == 0))
+        def->two_phase = 0;
+    else if (tp)
         diag_add(diags, tp_pos, "'two_phase' must be true or false, not '%s'", tp);
     src_pos ml_pos;
     const char *ml = get_scalar(root, "memory_limit", "the pipeline", diags, &ml_pos);

@@ -58,7 +58,8 @@ typedef struct pipeline_def {
     int64_t checkpoint_interval_ms; /* `checkpoint_interval:`, default 5s */
     int64_t partitions;             /* `partitions:`: tasks the keyed steps run in, default 8 */
     int64_t threads;                /* `threads:`: worker threads, 0 = one per core (at most one per task) */
-    int two_phase; /* `two_phase:`: decomposable operators run in parts (plugin.h, sluice_plugin.parts) */
+    int two_phase; /* `two_phase:`: decomposable operators run in parts (plugin.h, sluice_plugin.parts);
+                    * -1 when not said */
     int64_t memory_limit; /* `memory_limit:` bytes of operator state before the source pauses; 0 none */
     char *metrics_listen; /* `metrics: {listen: ADDR}`: serve /metrics there; NULL = not asked */
     src_pos metrics_listen_pos;

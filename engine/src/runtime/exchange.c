@@ -81,6 +81,17 @@ void exchange_plan(pipeline *p)
     }
 }
 
+void exchange_undo(pipeline *p)
+{
+    if (!p->xchg.on)
+        return;
+    step *to = &p->steps[p->xchg.to];
+    to->inputs[0] = (step_input){p->xchg.from, 0};
+    to->remote = 0;
+    p->steps[p->source].ports[p->xchg.port].consumers = 0;
+    p->xchg.on = 0;
+}
+
 long exchange_open(pipeline *p, size_t ninput)
 {
     if (!p->xchg.on)
@@ -318,7 +329,6 @@ void exchange_print(const pipeline *p, const char *indent, FILE *out)
     if (!p->xchg.on)
         return;
     fprintf(out,
-            "%sexchange through the broker: %s's records to %s, in a task per partition of the source's "
-            "exchange for \"%s\"\n",
-            indent, p->steps[p->xchg.from].def->name, p->steps[p->xchg.to].def->name, p->xchg.name);
+            "%sexchange \"%s\" through the broker: %s -> %s (the source writes and reads it in its group)\n",
+            indent, p->xchg.name, p->steps[p->xchg.from].def->name, p->steps[p->xchg.to].def->name);
 }

@@ -267,6 +267,9 @@ void partition_tasks_save(pipeline *p, uint64_t checkpoint_id);
 
 /* The exchange through the broker (exchange.c). */
 void exchange_plan(pipeline *p);
+/* Another source stands in for the keyed one (`sluice test`): the step
+ * reads the sending step in this process again. */
+void exchange_undo(pipeline *p);
 /* After partition_count: open it at the source; the exchange's partition
  * count, or 0 when there is none, -1 on failure (the pipeline failed). */
 long exchange_open(pipeline *p, size_t ninput);

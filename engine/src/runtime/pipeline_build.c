@@ -300,7 +300,10 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     for (size_t i = 0; i < p->nsteps; i++)
         if (p->steps[i].plugin)
             p->steps[i].key = p->steps[i].plugin->desc.state_key;
-    if (diags->count == errors && def->two_phase && (def->partitions > 1 || p->by_partition) && !ev.raw)
+    /* Unless the pipeline says: in parts with partition tasks (what several
+     * instances need, docs/kafka.md), whole otherwise (faster on few cores). */
+    int two_phase = def->two_phase < 0 ? p->by_partition : def->two_phase;
+    if (diags->count == errors && two_phase && (def->partitions > 1 || p->by_partition) && !ev.raw)
         split_parts(p, diags);
     /* The graph is checked even after other errors (unloaded plugins are
      * skipped), so that `sluice check` shows every problem at once. */

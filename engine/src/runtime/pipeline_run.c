@@ -157,7 +157,11 @@ static int make_partition_tasks(pipeline *p)
          * the pipeline its own events): in-process tasks keyed by user,
          * which serve both keys as the partitions would. */
         p->by_partition = 0;
-        if (tasks_make(p, (size_t)p->def->partitions) == 0)
+        exchange_undo(p);
+        tasks_free(p);
+        for (size_t i = 0; i < p->nsteps; i++)
+            p->steps[i].stage = 0;
+        if (tasks_build(p) == 0)
             return 0;
         pipeline_fail(p, p->def->name, "out of memory making the tasks");
         return -1;

@@ -133,6 +133,8 @@ static int plan_stages(pipeline *p)
             key = SLUICE_STATE_KEY_ALL;
         else if (keyed(key) && p->by_partition)
             key = SLUICE_STATE_KEY_USER;
+        else if (key == SLUICE_STATE_KEY_PARTITION) /* a stand-in source: tasks by user, as the topic's */
+            key = SLUICE_STATE_KEY_USER;
         if (keyed(key)) {
             stage *st = stage_for_key(p, key);
             if (st == NULL)
@@ -314,9 +316,11 @@ void pipeline_print_stages(const pipeline *p, const char *indent, FILE *out)
         fprintf(out, "%sstage %zu (%s):", indent, k + 1, st->label);
         for (size_t m = 0; m < st->n; m++)
             fprintf(out, "%s%s", m ? ", " : " ", p->steps[st->order[m]].def->name);
-        if (p->by_partition && st->key == SLUICE_STATE_KEY_ALL)
-            fprintf(out, "; through the broker from");
-        else if (p->by_partition)
+        if (p->by_partition && st->key == SLUICE_STATE_KEY_ALL && p->xchg.on) {
+            fprintf(out, "; through the broker from %s\n", p->steps[p->xchg.from].def->name);
+            continue;
+        }
+        if (p->by_partition)
             fprintf(out, "; by input partition (keyed by user) from");
         else
             fprintf(out, "; exchange by %s from", stage_key_name(st->key));
@@ -542,6 +546,8 @@ void tasks_free(pipeline *p)
     }
     free(p->stages);
     free(p->global_order);
+    p->global_order = NULL;
+    p->nglobal = 0;
     free(p->global_by_stage);
     free(p->ready_end);
     p->global_by_stage = p->ready_end = NULL;
