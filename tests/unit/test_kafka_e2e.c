@@ -171,13 +171,16 @@ static void six_partitions(const char *env)
     if (env[0]) {
         /* The partition tasks counted; their partial counts went through
          * the exchange topic (a watermark to each of its partitions) and
-         * came back, all of them, to the total's tasks. */
+         * came back, all of them, to the total's tasks (exchange.sent counts
+         * messages, exchange.read records). */
         long long partials = kt_metric(metrics, "clickstream", "url_count/partial", "out");
         long long sent = kt_metric(metrics, "clickstream", "clicks", "exchange.sent");
         ck_assert_int_gt(partials, 0);
         ck_assert_int_lt(partials, 30000 / 2);
-        ck_assert_int_ge(sent, partials);
-        ck_assert_int_eq(kt_metric(metrics, "clickstream", "clicks", "exchange.read"), sent);
+        /* A round's records to one partition travel as one message. */
+        ck_assert_int_gt(sent, 0);
+        ck_assert_int_lt(sent, partials / 10);
+        ck_assert_int_ge(kt_metric(metrics, "clickstream", "clicks", "exchange.read"), partials);
         ck_assert_int_ge(kt_metric(metrics, "clickstream", "url_count", "in"), partials);
     }
     /* Partitions are read oldest message first, so windows fired once, when

@@ -12,8 +12,10 @@
  * sending part emitted, as JSON, to the exchange partition of its key
  * (api->set_key: records of one key meet in one task) or, without a key, to
  * every partition (a task's watermark: each receiving task hears every
- * sending task's). The message key is "<sending task>|<record key>", so a
- * receiver knows whom a record is from. The receiving step sees the records
+ * sending task's). What a task sends one partition in a round is one
+ * message of JSON lines, keyed by the sending task's number, so a receiver
+ * knows whom the records are from (the records' own keys only choose the
+ * partition). The receiving step sees the records
  * in the order each sender wrote them; senders interleave as the broker
  * delivers. Delivery is at-least-once: a sender restarted from its last
  * checkpoint sends again what it sent after it, so what is sent must be
@@ -112,7 +114,8 @@ long exchange_open(pipeline *p, size_t ninput)
     p->xchg.ninput = ninput;
     p->xchg.ended = xcalloc((size_t)n * ninput, 1);
     p->xchg.end_sent = xcalloc(ninput ? ninput : 1, 1);
-    if (p->xchg.ended == NULL || p->xchg.end_sent == NULL) {
+    p->xchg.batches = xcalloc((size_t)n, sizeof *p->xchg.batches);
+    if (p->xchg.ended == NULL || p->xchg.end_sent == NULL || p->xchg.batches == NULL) {
         pipeline_fail(p, p->def->name, "out of memory");
         return -1;
     }
@@ -140,53 +143,72 @@ int32_t exchange_partition_of(const pipeline *p, size_t t)
     return (int32_t)t;
 }
 
-/* The sending task named by a message key "<task>|...", or -1. */
+/* The sending task named by a message key "<task>", or -1. */
 static long sender_of(const pipeline *p, const sluice_record *rec)
 {
     long t = 0;
     uint32_t i = 0;
     for (; i < rec->key_len && rec->key[i] >= '0' && rec->key[i] <= '9' && t < 1 << 24; i++)
         t = t * 10 + (rec->key[i] - '0');
-    if (i == 0 || (i < rec->key_len && rec->key[i] != '|') || (size_t)t >= p->xchg.ninput)
+    if (i == 0 || i != rec->key_len || (size_t)t >= p->xchg.ninput)
         return -1;
     return t;
 }
 
-void exchange_take(pipeline *p, sluice_record *rec, uint64_t seq)
+/* One line of a message from sending task `from`: an end marker, or a
+ * record for the receiving step. 0, or -1 when it is not JSON. */
+static int take_line(pipeline *p, const sluice_record *msg, size_t part, long from, const char *line,
+                     size_t len, uint64_t seq)
 {
-    step *src = &p->steps[p->source];
-    size_t part = (size_t)(rec->partition - p->xchg.first_id);
+    sluice_record *rec = record_new(&p->tick_arena);
     char err[128];
-    long from = sender_of(p, rec);
-    if (from < 0 || json_scan_record(rec->raw, rec->raw_len, rec, err, sizeof err) != JSON_SCAN_OK) {
-        /* Only this engine writes the exchange: anything else is a bug or
-         * a stranger writing to its topic, and it must not be lost. */
-        pipeline_fail(p, src->scope,
-                      "a message in the exchange of step '%s' at %.*s is not one of its records",
-                      p->steps[p->xchg.to].def->name, (int)rec->origin_len, rec->origin ? rec->origin : "");
-        return;
-    }
+    rec->raw = line;
+    rec->raw_len = (uint32_t)len;
+    rec->origin = msg->origin;
+    rec->origin_len = msg->origin_len;
+    rec->partition = msg->partition;
+    rec->seq = seq;
+    if (json_scan_record(line, len, rec, err, sizeof err) != JSON_SCAN_OK)
+        return -1;
     p->xchg.c_received->value++;
     const field *kind = record_find(rec, "kind", 4);
     int end = kind && kind->type == SLUICE_TYPE_STRING && kind->len == strlen(END_KIND) &&
               memcmp(kind->text, END_KIND, kind->len) == 0;
-    if (end || p->xchg.ended[part * p->xchg.ninput + (size_t)from])
+    uint8_t *ended = &p->xchg.ended[part * p->xchg.ninput + (size_t)from];
+    if (end || *ended)
         log_msg(SLUICE_LOG_DEBUG, p->def->name, "exchange partition %zu: task %ld %s", part, from,
                 end ? "ended" : "sends again");
-    p->xchg.ended[part * p->xchg.ninput + (size_t)from] = (uint8_t)end;
-    p->task_state[p->xchg.ninput + part].dirty = 1;
+    *ended = (uint8_t)end;
     if (end)
-        return;
+        return 0;
     rec->time = SLUICE_TIME_MIN;
     rec->partition_wm = rec->pipeline_wm = SLUICE_TIME_MIN;
-    /* The record key is the sender's (without "<task>|"). */
-    uint32_t skip = 0;
-    while (skip < rec->key_len && rec->key[skip] != '|')
-        skip++;
-    rec->key = skip < rec->key_len ? rec->key + skip + 1 : NULL;
-    rec->key_len = skip < rec->key_len ? rec->key_len - skip - 1 : 0;
-    port *pt = &src->ports[p->xchg.port];
+    port *pt = &p->steps[p->source].ports[p->xchg.port];
     items_push(&pt->queue, rec, pt->last_wm, seq);
+    return 0;
+}
+
+void exchange_take(pipeline *p, sluice_record *msg, uint64_t seq)
+{
+    step *src = &p->steps[p->source];
+    size_t part = (size_t)(msg->partition - p->xchg.first_id);
+    long from = sender_of(p, msg);
+    int bad = from < 0 || msg->raw_len == 0;
+    /* JSON lines: every record the task sent this partition in one round. */
+    for (uint32_t at = 0; at < msg->raw_len && !bad;) {
+        const char *nl = memchr(msg->raw + at, '\n', msg->raw_len - at);
+        uint32_t end = nl ? (uint32_t)(nl - msg->raw) : msg->raw_len;
+        if (end > at)
+            bad = take_line(p, msg, part, from, msg->raw + at, end - at, seq) != 0;
+        at = end + 1;
+    }
+    p->task_state[p->xchg.ninput + part].dirty = 1;
+    /* Only this engine writes the exchange: anything else is a bug or a
+     * stranger writing to its topic, and it must not be lost. */
+    if (bad)
+        pipeline_fail(p, src->scope,
+                      "a message in the exchange of step '%s' at %.*s is not one of its records",
+                      p->steps[p->xchg.to].def->name, (int)msg->origin_len, msg->origin ? msg->origin : "");
 }
 
 static uint64_t key_hash(const char *k, size_t n)
@@ -209,20 +231,40 @@ static void send_one(pipeline *p, size_t part, const char *key, size_t key_len, 
     p->xchg.c_sent_bytes->value += (int64_t)(key_len + value.len);
 }
 
-/* One record of input task t: to its key's partition, or to all. */
-static void send_record(pipeline *p, size_t t, const sluice_record *rec, arena *a)
+/* What a task sends one partition in a round goes as one message of JSON
+ * lines (a message per record would cost the broker, the producer and the
+ * consumer as much again as the input itself), cut at this size. */
+#define BATCH_BYTES (256u * 1024u)
+
+static void flush_batch(pipeline *p, size_t part, const char *key, size_t key_len)
 {
-    sluice_str value = json_write_record(rec, a);
-    size_t key_len = rec->key ? rec->key_len : 0;
-    char *key = arena_alloc(a, key_len + 24);
-    int n = snprintf(key, 24, "%zu|", t);
-    memcpy(key + n, rec->key ? rec->key : "", key_len);
-    if (rec->key) {
-        send_one(p, key_hash(rec->key, rec->key_len) % p->xchg.nparts, key, (size_t)n + key_len, value);
+    exchange_batch *b = &p->xchg.batches[part];
+    if (b->len == 0)
         return;
+    send_one(p, part, key, key_len, (sluice_str){b->data, b->len});
+    b->len = 0;
+}
+
+static void batch_add(pipeline *p, size_t part, sluice_str json, const char *key, size_t key_len)
+{
+    exchange_batch *b = &p->xchg.batches[part];
+    if (b->len + json.len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + json.len + 1)
+            cap *= 2;
+        char *grown = xrealloc(b->data, cap);
+        if (grown == NULL) {
+            pipeline_fail(p, p->def->name, "out of memory");
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
     }
-    for (size_t part = 0; part < p->xchg.nparts && !p->failed; part++)
-        send_one(p, part, key, (size_t)n - 1, value);
+    memcpy(b->data + b->len, json.ptr, json.len);
+    b->len += json.len;
+    b->data[b->len++] = '\n';
+    if (b->len >= BATCH_BYTES)
+        flush_batch(p, part, key, key_len);
 }
 
 void exchange_send_round(pipeline *p, const stage *st)
@@ -236,17 +278,27 @@ void exchange_send_round(pipeline *p, const stage *st)
         if (!p->task_state[t].owned)
             continue;
         task *tk = &st->tasks[t];
+        char key[24];
+        size_t key_len = (size_t)snprintf(key, sizeof key, "%zu", t);
         const item_vec *q = &tk->steps[p->xchg.from].ports[0].queue;
-        for (size_t i = 0; i < q->n && !p->failed; i++)
-            if (q->v[i].rec)
-                send_record(p, t, q->v[i].rec, &tk->arena);
+        for (size_t i = 0; i < q->n && !p->failed; i++) {
+            const sluice_record *rec = q->v[i].rec;
+            if (rec == NULL)
+                continue;
+            sluice_str json = json_write_record(rec, &tk->arena);
+            if (rec->key) /* to its key's partition, or to every one */
+                batch_add(p, key_hash(rec->key, rec->key_len) % p->xchg.nparts, json, key, key_len);
+            else
+                for (size_t part = 0; part < p->xchg.nparts; part++)
+                    batch_add(p, part, json, key, key_len);
+        }
+        for (size_t part = 0; part < p->xchg.nparts && !p->failed; part++)
+            flush_batch(p, part, key, key_len);
         /* Its end, once what the end made due is sent. */
         int at_end = st->nex > 0 && tk->in[0].last_wm == SLUICE_TIME_MAX;
         if (at_end && !p->xchg.end_sent[t]) {
-            char key[24];
-            int n = snprintf(key, sizeof key, "%zu", t);
             for (size_t part = 0; part < p->xchg.nparts && !p->failed; part++)
-                send_one(p, part, key, (size_t)n, (sluice_str){end_value, sizeof end_value - 1});
+                send_one(p, part, key, key_len, (sluice_str){end_value, sizeof end_value - 1});
             p->xchg.end_sent[t] = 1;
             log_msg(SLUICE_LOG_DEBUG, p->def->name, "input task %zu: its end sent to the exchange", t);
         }
@@ -319,6 +371,10 @@ int exchange_restore_entry(pipeline *p, size_t t, const state_entry *e)
 
 void exchange_free(pipeline *p)
 {
+    for (size_t part = 0; p->xchg.batches && part < p->xchg.nparts; part++)
+        free(p->xchg.batches[part].data);
+    free(p->xchg.batches);
+    p->xchg.batches = NULL;
     free(p->xchg.ended);
     free(p->xchg.end_sent);
     p->xchg.ended = p->xchg.end_sent = NULL;

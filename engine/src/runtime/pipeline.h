@@ -161,18 +161,24 @@ struct pipeline_stats;
  * partition of a topic the source writes and reads, fed what the keyed
  * part's tasks send it. Task indices: the input partitions' first, then
  * the exchange's. */
+typedef struct exchange_batch {
+    char *data; /* JSON lines for one partition of the exchange */
+    size_t len, cap;
+} exchange_batch;
+
 typedef struct broker_exchange {
     int on;
-    char name[192];    /* "<pipeline>.<step>": the source makes the topic's name of it */
-    size_t from;       /* the step whose records are sent (main output, in the input tasks) */
-    size_t to;         /* the step that reads them (in the exchange's tasks) */
-    size_t port;       /* the source's port they arrive on */
-    int32_t first_id;  /* the source's partition id of the exchange's partition 0 */
-    size_t nparts;     /* the exchange's partitions */
-    size_t ninput;     /* input partitions: the tasks that send */
-    uint8_t *ended;    /* [nparts * ninput]: the sending task's last message here was its end */
-    uint8_t *end_sent; /* [ninput]: this instance sent the task's end */
-    int input_ended;   /* stop_at_end: the source read its input to its end */
+    char name[192];          /* "<pipeline>.<step>": the source makes the topic's name of it */
+    size_t from;             /* the step whose records are sent (main output, in the input tasks) */
+    size_t to;               /* the step that reads them (in the exchange's tasks) */
+    size_t port;             /* the source's port they arrive on */
+    int32_t first_id;        /* the source's partition id of the exchange's partition 0 */
+    size_t nparts;           /* the exchange's partitions */
+    size_t ninput;           /* input partitions: the tasks that send */
+    uint8_t *ended;          /* [nparts * ninput]: the sending task's last message here was its end */
+    uint8_t *end_sent;       /* [ninput]: this instance sent the task's end */
+    exchange_batch *batches; /* [nparts]: what a task sends each partition in a round */
+    int input_ended;         /* stop_at_end: the source read its input to its end */
     struct sluice_counter *c_sent, *c_sent_bytes, *c_received; /* the source's exchange.* */
 } broker_exchange;
 
