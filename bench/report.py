@@ -136,7 +136,7 @@ def main():
     if "produce_wall" in v:
         kafka_row("load click-data: keyed_producer (not a headline)", "produce", produce, "")
     if "clickstream_wall" in v:
-        kafka_row("clickstream.yaml, Kafka to Kafka, stop_at_end", "clickstream", cs,
+        kafka_row("clickstream.yaml, Kafka to Kafka, stop_at_end, one instance (TWO_PHASE=false)", "clickstream", cs,
                   human(cs_steady))
     if "raw_wall" in v:
         kafka_row("raw librdkafka batch consumer, no processing", "raw", raw, human(raw_steady))

@@ -7,7 +7,13 @@
  * the Admin API as the input topic's partition count, else by the first
  * metadata request where the broker creates topics on first use (the
  * embedded one: 4 partitions). Its partition count is always read back from
- * the broker, never assumed. */
+ * the broker, never assumed.
+ *
+ * Its partitions are read into a queue of their own, drained first at every
+ * poll: in the consumer's shared queue they would wait behind a backlog of
+ * the input (fetching stops while that queue is full), and what the
+ * pipeline sends itself would pile up in the broker meanwhile, past the
+ * embedded broker's retention of about 5 MiB per partition. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +111,23 @@ int32_t kx_open(kafka_source *s, const char *name, int32_t *first_partition)
     api->log(s->host.ctx, SLUICE_LOG_INFO, "exchange: topic %s, %d partitions, read in group %s", topic,
              (int)n, api->opt_string(s->opts, "group"));
     return n;
+}
+
+void kx_assigned(kafka_source *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (s->exchange_topic == NULL)
+        return;
+    if (s->exchange_queue == NULL)
+        s->exchange_queue = rd_kafka_queue_new(s->rk);
+    for (int i = 0; i < parts->cnt; i++) {
+        if (strcmp(parts->elems[i].topic, s->exchange_topic) != 0)
+            continue;
+        rd_kafka_queue_t *q = rd_kafka_queue_get_partition(s->rk, s->exchange_topic, parts->elems[i].partition);
+        if (q) {
+            rd_kafka_queue_forward(q, s->exchange_queue);
+            rd_kafka_queue_destroy(q);
+        }
+    }
 }
 
 int kx_is_exchange(const kafka_source *s, const kpart *p)

@@ -34,15 +34,17 @@
 #define PENDING_MIN_CAP 65536 /* messages fetched and not yet pushed, at most */
 
 /* A committed or restored offset is outside the partition's log: find the
- * log start, report what was lost, restart there. */
-static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
+ * log start, report what was lost, restart there. In the exchange a loss is
+ * fatal: what the pipeline sent itself is gone, and its totals would be
+ * wrong from then on. */
+static sluice_status recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
 {
     const sluice_host_api *api = s->host.api;
     const char *topic = rd_kafka_topic_name(m->rkt);
     int32_t partition = m->partition;
     kpart *p = kpos_find(&s->pos, topic, partition);
     if (p == NULL || !p->assigned)
-        return;
+        return SLUICE_OK;
     int64_t target;
     if (m->offset < 0) {
         /* No committed offset after all (the group's offsets were not known
@@ -67,6 +69,14 @@ static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
             api->counter_add(s->c_loss_messages, low - m->offset);
             api->counter_add(s->c_loss_events, 1);
             target = low;
+            if (kx_is_exchange(s, p)) {
+                api->log(s->host.ctx, SLUICE_LOG_ERROR,
+                         "the exchange lost records the pipeline sent itself, so its totals would be wrong: "
+                         "stopping. The embedded broker keeps about 5 MiB per partition, less than a "
+                         "window's partial counts of many partitions and URLs: use a real cluster, or "
+                         "two_phase: false with a single instance");
+                return SLUICE_ERR_IO;
+            }
         } else if (m->offset > high) {
             api->log(s->host.ctx, SLUICE_LOG_ERROR,
                      "DATA LOSS: %s/%d: position %" PRId64 " is past the end of the log (%" PRId64
@@ -82,6 +92,7 @@ static void recover_offset_reset(kafka_source *s, const rd_kafka_message_t *m)
     p->next = target >= 0 ? target : -1;
     p->start = target;
     s->reassign = 1;
+    return SLUICE_OK;
 }
 
 static int is_fatal(rd_kafka_resp_err_t err)
@@ -166,7 +177,7 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
     sluice_status st = SLUICE_OK;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && p != NULL) {
-        recover_offset_reset(s, m);
+        st = recover_offset_reset(s, m);
     } else if (is_fatal(m->err)) {
         s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "kafka consumer%s%s: %s", topic ? " on " : "",
                          topic ? topic : "", rd_kafka_message_errstr(m));
@@ -184,6 +195,20 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
  * partition holds the others back). */
 static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
 {
+    /* The exchange's own queue first (kafka_exchange.c): never held back. */
+    for (ssize_t n = 1; s->exchange_queue && n > 0;) {
+        n = rd_kafka_consume_batch_queue(s->exchange_queue, 0, s->batch, chunk);
+        sluice_status st = SLUICE_OK;
+        for (ssize_t i = 0; i < n; i++) {
+            sluice_status r = st >= 0 ? route(s, s->batch[i]) : (rd_kafka_message_destroy(s->batch[i]), st);
+            if (r < 0)
+                st = r;
+        }
+        if (st < 0)
+            return st;
+        if (n < (ssize_t)chunk)
+            break;
+    }
     int wait = s->pending_total == 0 ? timeout_ms
                : s->lagging_since    ? (timeout_ms < 10 ? timeout_ms : 10)
                                      : 0;

@@ -121,6 +121,7 @@ static void on_assign(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
     if (err)
         s->host.api->log(s->host.ctx, SLUICE_LOG_ERROR, "cannot take the assigned partitions: %s",
                          rd_kafka_err2str(err));
+    kx_assigned(s, parts);
     s->assignment_seen = 1;
     log_assignment(s, "assigned", parts);
 }

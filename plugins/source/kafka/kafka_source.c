@@ -267,6 +267,8 @@ static void kafka_source_destroy(const sluice_host_api *api, sluice_ctx *ctx, vo
     s->closing = 1;
     if (s->queue)
         rd_kafka_queue_destroy(s->queue);
+    if (s->exchange_queue)
+        rd_kafka_queue_destroy(s->exchange_queue);
     if (s->commit_queue) {
         kgroup_drain_commits(s); /* the outcome of a commit in flight is worth knowing */
         rd_kafka_queue_destroy(s->commit_queue);

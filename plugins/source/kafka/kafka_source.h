@@ -50,6 +50,7 @@ typedef struct kafka_source {
     int32_t input_partitions;
     rd_kafka_topic_partition_list_t *subscription; /* subscribed at the first poll */
     char *exchange_topic;                          /* kafka_exchange.c; NULL none */
+    rd_kafka_queue_t *exchange_queue;              /* its partitions' messages */
     int32_t exchange_partitions;
     int exchange_failed; /* a write to it was lost: no checkpoint may commit */
     unsigned exchange_unpolled;
@@ -76,6 +77,9 @@ sluice_status kx_send(kafka_source *s, int32_t partition, const void *key, size_
                       size_t value_len);
 /* Is p a partition of the exchange? */
 int kx_is_exchange(const kafka_source *s, const kpart *p);
+/* The exchange's partitions among those just assigned read into a queue of
+ * their own (kafka_exchange.c says why). */
+void kx_assigned(kafka_source *s, const rd_kafka_topic_partition_list_t *parts);
 
 /* kafka_fetch.c */
 sluice_status kfetch_poll(kafka_source *s, size_t budget, int timeout_ms);
