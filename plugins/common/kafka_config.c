@@ -192,3 +192,21 @@ void kc_install_callbacks(rd_kafka_conf_t *conf)
 }
 
 void kc_route_logs(rd_kafka_t *rk) { rd_kafka_set_log_queue(rk, NULL); }
+
+int32_t kc_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_resp_err_t *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = 0;
+    *err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+    if (*err == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1) {
+        *err = md->topics[0].err;
+        if (*err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            n = md->topics[0].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return n;
+}

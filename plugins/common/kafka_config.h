@@ -38,6 +38,10 @@ int kc_is_secret_key(const char *name);
  * its development broker. NULL with err on failure. */
 const char *kc_bootstrap(kc_host *h, const char *brokers, char *err, size_t errsz);
 
+/* A topic's partition count from the broker's metadata; 0 when it cannot
+ * be read (*err says why, also when the topic does not exist). */
+int32_t kc_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_resp_err_t *err);
+
 /* Set one property; on failure err names the property and, unless it is a
  * secret, the value. */
 int kc_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errsz);

@@ -500,7 +500,7 @@ END_TEST
 /* url_count in parts (url_count_parts.h), each part driven alone: task 0
  * of 1 of by_url and of by_user over the same clicks, and the summary fed
  * what they sent. */
-static sluice_harness *part_harness(const char *part, const char *options)
+static sluice_harness *task_harness(const char *part, const char *options, uint32_t task, uint32_t ntasks)
 {
     char err[512];
     char *path = ts_strf("%s/operator-url_count.so", SLUICE_PLUGIN_DIR);
@@ -508,10 +508,15 @@ static sluice_harness *part_harness(const char *part, const char *options)
     ck_assert_msg(h != NULL, "%s", err);
     free(path);
     ck_assert_int_eq(sluice_harness_options(h, options), 0);
-    ck_assert_msg(sluice_harness_part(h, part, 0, 1) == 0, "%s", sluice_harness_error(h));
+    ck_assert_msg(sluice_harness_part(h, part, task, ntasks) == 0, "%s", sluice_harness_error(h));
     ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
     sluice_harness_max_out_of_order(h, 0);
     return h;
+}
+
+static sluice_harness *part_harness(const char *part, const char *options)
+{
+    return task_harness(part, options, 0, 1);
 }
 
 START_TEST(parts_send_what_the_summary_merges_into_one_instances_summary)
@@ -572,20 +577,6 @@ END_TEST
  * sent: the total fires a window only once both tasks passed its end, its
  * final records are what one instance emits over every click, and what a
  * task sends again (a replay after a restart) changes nothing. */
-static sluice_harness *task_harness(const char *part, const char *options, uint32_t task)
-{
-    char err[512];
-    char *path = ts_strf("%s/operator-url_count.so", SLUICE_PLUGIN_DIR);
-    sluice_harness *h = sluice_harness_new(path, err, sizeof err);
-    ck_assert_msg(h != NULL, "%s", err);
-    free(path);
-    ck_assert_int_eq(sluice_harness_options(h, options), 0);
-    ck_assert_msg(sluice_harness_part(h, part, task, 2) == 0, "%s", sluice_harness_error(h));
-    ck_assert_msg(sluice_harness_start(h) == 0, "%s", sluice_harness_error(h));
-    sluice_harness_max_out_of_order(h, 0);
-    return h;
-}
-
 START_TEST(partial_counts_sum_to_one_instances_records_and_a_replay_changes_nothing)
 {
     /* u1 in task 0, u2 in task 1; 4000 and 6000 are late but allowed. */
@@ -594,7 +585,7 @@ START_TEST(partial_counts_sum_to_one_instances_records_and_a_replay_changes_noth
     const char *in1 = EV("u2", "/a", 2000) EV("u2", "/c", 5000) EV("u2", "/a", 15000) EV("u2", "/b", 6000)
         EV("u2", "/b", 21000);
     const char *options = "{size: 10s, top: 2, allowed_lateness: 10s}";
-    sluice_harness *t0 = task_harness("partial", options, 0), *t1 = task_harness("partial", options, 1);
+    sluice_harness *t0 = task_harness("partial", options, 0, 2), *t1 = task_harness("partial", options, 1, 2);
     ts_harness_push_lines(t0, in0);
     ts_harness_push_lines(t1, in1);
     ck_assert_msg(sluice_harness_end(t0) == 0, "%s", sluice_harness_error(t0));
@@ -608,7 +599,7 @@ START_TEST(partial_counts_sum_to_one_instances_records_and_a_replay_changes_noth
                   "%s", sent0);
     ck_assert_msg(!strstr(sent0, "url_clicks") && !strstr(sent0, "window_summary"), "%s", sent0);
 
-    sluice_harness *total = task_harness("total", options, 0);
+    sluice_harness *total = task_harness("total", options, 0, 1);
     ts_harness_push_lines(total, sent0);
     ck_assert_int_eq(sluice_harness_run(total), 0);
     ck_assert_msg(sluice_harness_count(total, "main") == 0, "fired before task 1 passed the end: %s",

@@ -139,13 +139,12 @@ static int last_reserve(const url_total *t, total_window *w, size_t i)
     return 0;
 }
 
-/* The window starting at `start`, made when new. One made among fired ones
- * was due before it existed: it counts as fired, as in a whole url_count. */
-static total_window *window_for(url_total *t, int64_t start)
+/* Where the window starting at `start` is, or would go, in t->w. */
+static size_t window_place(const url_total *t, int64_t start)
 {
     size_t lo = 0, hi = t->count;
     if (hi > 0 && t->w[hi - 1]->sum->start <= start)
-        lo = hi - 1;
+        lo = hi - 1; /* most records are of the newest window */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (t->w[mid]->sum->start < start)
@@ -153,6 +152,14 @@ static total_window *window_for(url_total *t, int64_t start)
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* The window starting at `start`, made when new. One made among fired ones
+ * was due before it existed: it counts as fired, as in a whole url_count. */
+static total_window *window_for(url_total *t, int64_t start)
+{
+    size_t lo = window_place(t, start);
     if (lo < t->count && t->w[lo]->sum->start == start)
         return t->w[lo];
     if (t->count == t->cap) {
@@ -293,14 +300,7 @@ static sluice_status take_users(const sluice_host_api *api, sluice_ctx *ctx, url
     int64_t users;
     if (!api->field_int(r, "users", &users) || users < 0)
         return bad_record(api, ctx, "a users count without users");
-    size_t lo = 0, hi = t->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->w[mid]->sum->start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = window_place(t, start);
     /* A task sends a window's URLs before its users: no window, no clicks. */
     if (lo == t->count || t->w[lo]->sum->start != start)
         return bad_record(api, ctx, "a users count of a window with no clicks");

@@ -54,23 +54,6 @@ static int client_conf(kafka_source *s, rd_kafka_conf_t *conf, char *err, size_t
     return kc_apply_map(&s->host, s->opts, conf, none, err, errsz);
 }
 
-/* The changelog's partition count from metadata (it may not exist yet:
- * the first write creates it where the broker allows; never assumed). */
-static int32_t log_partitions(kchangelog *cl)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(cl->producer, cl->topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int32_t n = 0;
-    if (rkt && rd_kafka_metadata(cl->producer, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
-        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return n;
-}
-
 int kcl_open(kafka_source *s, char *err, size_t errsz)
 {
     kchangelog *cl = &s->cl;
@@ -148,8 +131,9 @@ int kcl_save(kafka_source *s, uint64_t id, kpart *part, const void *data, size_t
                  part->topic, (int)part->partition, size, cl->max_bytes);
         return -1;
     }
+    rd_kafka_resp_err_t why; /* it may not exist yet: the first write makes it where the broker allows */
     if (cl->log_partitions <= 0)
-        cl->log_partitions = log_partitions(cl);
+        cl->log_partitions = kc_topic_partitions(cl->producer, cl->topic, &why);
     if (cl->nsaves == cl->cap) {
         size_t cap = cl->cap ? 2 * cl->cap : 16;
         kstate_save **grown = realloc(cl->saves, cap * sizeof *grown);

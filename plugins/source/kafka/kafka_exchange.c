@@ -23,25 +23,6 @@
 #define ADMIN_TIMEOUT_MS 10000
 #define QUEUE_FULL_WAIT_MS 100
 
-/* The topic's partition count from metadata; 0 when it does not exist. */
-static int32_t topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_resp_err_t *err)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int32_t n = 0;
-    *err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
-    if (*err == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1) {
-        *err = md->topics[0].err;
-        if (*err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            n = md->topics[0].partition_cnt;
-    }
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return n;
-}
-
 /* Create the topic with the Admin API; 0 when it now exists. */
 static int create_topic(kafka_source *s, const char *topic, int32_t partitions, char *err, size_t errsz)
 {
@@ -86,12 +67,12 @@ int32_t kx_open(kafka_source *s, const char *name, int32_t *first_partition)
     char topic[600];
     snprintf(topic, sizeof topic, "%s.%s.repartition", api->opt_string(s->opts, "group"), name);
     rd_kafka_resp_err_t err;
-    int32_t n = topic_partitions(s->cl.producer, topic, &err);
+    int32_t n = kc_topic_partitions(s->cl.producer, topic, &err);
     if (n <= 0 && !s->host.embedded) {
         char why[512];
         if (create_topic(s, topic, s->input_partitions, why, sizeof why) != 0)
             api->log(s->host.ctx, SLUICE_LOG_WARN, "cannot create %s with the Admin API (%s)", topic, why);
-        n = topic_partitions(s->cl.producer, topic, &err);
+        n = kc_topic_partitions(s->cl.producer, topic, &err);
     }
     if (n <= 0) {
         api->log(s->host.ctx, SLUICE_LOG_ERROR,
@@ -122,7 +103,8 @@ void kx_assigned(kafka_source *s, const rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt; i++) {
         if (strcmp(parts->elems[i].topic, s->exchange_topic) != 0)
             continue;
-        rd_kafka_queue_t *q = rd_kafka_queue_get_partition(s->rk, s->exchange_topic, parts->elems[i].partition);
+        rd_kafka_queue_t *q =
+            rd_kafka_queue_get_partition(s->rk, s->exchange_topic, parts->elems[i].partition);
         if (q) {
             rd_kafka_queue_forward(q, s->exchange_queue);
             rd_kafka_queue_destroy(q);

@@ -190,38 +190,38 @@ static sluice_status route(kafka_source *s, rd_kafka_message_t *m)
     return st;
 }
 
+/* Up to `want` messages of queue q into the pending lists, waiting up to
+ * wait_ms for the first; how many it took, or an error. */
+static ssize_t take_batch(kafka_source *s, rd_kafka_queue_t *q, int wait_ms, size_t want, sluice_status *st)
+{
+    ssize_t n = rd_kafka_consume_batch_queue(q, wait_ms, s->batch, want);
+    *st = SLUICE_OK;
+    for (ssize_t i = 0; i < n; i++) {
+        sluice_status r = *st >= 0 ? route(s, s->batch[i]) : (rd_kafka_message_destroy(s->batch[i]), *st);
+        if (r < 0)
+            *st = r;
+    }
+    return n;
+}
+
 /* Move what the consumer queue holds into the pending lists, waiting up to
  * timeout_ms when nothing is pending yet (a little while a lagging
  * partition holds the others back). */
 static sluice_status drain(kafka_source *s, size_t chunk, int timeout_ms)
 {
+    sluice_status st = SLUICE_OK;
     /* The exchange's own queue first (kafka_exchange.c): never held back. */
-    for (ssize_t n = 1; s->exchange_queue && n > 0;) {
-        n = rd_kafka_consume_batch_queue(s->exchange_queue, 0, s->batch, chunk);
-        sluice_status st = SLUICE_OK;
-        for (ssize_t i = 0; i < n; i++) {
-            sluice_status r = st >= 0 ? route(s, s->batch[i]) : (rd_kafka_message_destroy(s->batch[i]), st);
-            if (r < 0)
-                st = r;
-        }
-        if (st < 0)
-            return st;
-        if (n < (ssize_t)chunk)
-            break;
-    }
+    while (s->exchange_queue && take_batch(s, s->exchange_queue, 0, chunk, &st) == (ssize_t)chunk && st >= 0)
+        ;
+    if (st < 0)
+        return st;
     int wait = s->pending_total == 0 ? timeout_ms
                : s->lagging_since    ? (timeout_ms < 10 ? timeout_ms : 10)
                                      : 0;
     while (s->pending_total < s->pending_cap) {
         size_t room = s->pending_cap - s->pending_total;
         size_t want = room < chunk ? room : chunk;
-        ssize_t n = rd_kafka_consume_batch_queue(s->queue, wait, s->batch, want);
-        sluice_status st = SLUICE_OK;
-        for (ssize_t i = 0; i < n; i++) {
-            sluice_status r = st >= 0 ? route(s, s->batch[i]) : (rd_kafka_message_destroy(s->batch[i]), st);
-            if (r < 0)
-                st = r;
-        }
+        ssize_t n = take_batch(s, s->queue, wait, want, &st);
         if (st < 0)
             return st;
         if (n < (ssize_t)want)

@@ -339,20 +339,11 @@ static int32_t kafka_source_partition_count(const sluice_host_api *api, sluice_c
         return -1;
     }
     const char *topic = s->pos.topics[0];
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int32_t n = -1;
-    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(s->rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n = md->topics[0].partition_cnt;
-    else
+    rd_kafka_resp_err_t err;
+    int32_t n = kc_topic_partitions(s->rk, topic, &err);
+    if (n <= 0)
         api->log(ctx, SLUICE_LOG_ERROR, "cannot read the partition count of %s: %s", topic,
-                 rd_kafka_err2str(err ? err : md->topics[0].err));
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
+                 rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
     char why[512];
     if (n > 0 && kcl_open(s, why, sizeof why) != 0) {
         api->log(ctx, SLUICE_LOG_ERROR, "%s", why);
