@@ -279,13 +279,13 @@ static sluice_status take_partial(const sluice_host_api *api, sluice_ctx *ctx, u
     total_window *w = window_for(t, start);
     if (w == NULL)
         return SLUICE_ERR_NOMEM;
-    int64_t i = window_counts_add_clicks(w->sum, url.ptr, url.len, url_hash(url.ptr, url.len), 0);
+    int64_t i = window_counts_url_index(w->sum, url.ptr, url.len, url_hash(url.ptr, url.len));
     if (i < 0 || last_reserve(t, w, (size_t)i) != 0)
         return SLUICE_ERR_NOMEM;
     int64_t *last = &w->last[(size_t)i * t->ntasks + task];
     if (clicks <= *last)
-        return SLUICE_OK; /* sent before */
-    if (window_counts_add_clicks(w->sum, url.ptr, url.len, url_hash(url.ptr, url.len), clicks - *last) < 0)
+        return SLUICE_OK; /* sent before (a new URL has last 0 and clicks >= 1) */
+    if (window_counts_add_clicks(w->sum, (uint32_t)i, clicks - *last) != 0)
         return SLUICE_ERR_NOMEM;
     *last = clicks;
     w->dirty = 1;

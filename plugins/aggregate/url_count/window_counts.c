@@ -264,17 +264,16 @@ int64_t window_counts_add(window_counts *w, const char *url, size_t url_len, uin
     return i;
 }
 
-int64_t window_counts_add_clicks(window_counts *w, const char *url, size_t url_len, uint64_t url_hash,
-                                 int64_t clicks)
+int64_t window_counts_url_index(window_counts *w, const char *url, size_t url_len, uint64_t url_hash)
 {
-    int64_t i = url_find_or_add(w, url, url_len, url_hash);
-    if (i < 0)
-        return -1;
+    return url_find_or_add(w, url, url_len, url_hash);
+}
+
+int window_counts_add_clicks(window_counts *w, uint32_t i, int64_t clicks)
+{
     w->urls[i].clicks += clicks;
     w->clicks += clicks;
-    if (clicks > 0 && !top_update(w, (uint32_t)i))
-        return -1;
-    return i;
+    return clicks > 0 && !top_update(w, i) ? -1 : 0;
 }
 
 /* Stable merge sort of URL indices (bottom-up, no recursion). */

@@ -60,11 +60,12 @@ void window_counts_free(window_counts *w);
 int64_t window_counts_add(window_counts *w, const char *url, size_t url_len, uint64_t url_hash,
                           const char *user, size_t user_len, uint64_t user_hash);
 
-/* Add `clicks` (>= 0) clicks to `url` at once, users not counted (url_count's
- * total part, summing what its partition tasks counted). Returns the URL's
- * index (added when new), or -1 when out of memory. */
-int64_t window_counts_add_clicks(window_counts *w, const char *url, size_t url_len, uint64_t url_hash,
-                                 int64_t clicks);
+/* url_count's total part, summing what its partition tasks counted (users
+ * are not counted): the URL's index, added with 0 clicks when new (-1 when
+ * out of memory); then `clicks` (>= 0) more clicks for URL i at once (-1
+ * when out of memory). A URL must not be left at 0 clicks. */
+int64_t window_counts_url_index(window_counts *w, const char *url, size_t url_len, uint64_t url_hash);
+int window_counts_add_clicks(window_counts *w, uint32_t i, int64_t clicks);
 
 static inline const char *window_counts_url(const window_counts *w, uint32_t i)
 {
