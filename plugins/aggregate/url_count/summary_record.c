@@ -37,6 +37,16 @@ sluice_status summary_record_emit(const sluice_host_api *api, sluice_ctx *ctx, t
     return api->emit(ctx, "main", rec);
 }
 
+sluice_status window_summary_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key, text_buf *json,
+                                  const window_counts *w, int64_t unique_users, summary_top *top)
+{
+    for (uint32_t k = 0; k < w->ntop; k++)
+        top[k] =
+            (summary_top){window_counts_url(w, w->top[k]), w->urls[w->top[k]].len, w->urls[w->top[k]].clicks};
+    summary_counts c = {w->start, w->end, w->clicks, unique_users, (int64_t)w->nurls, top, w->ntop};
+    return summary_record_emit(api, ctx, key, json, &c);
+}
+
 sluice_status url_clicks_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key,
                                      const window_counts *w, uint32_t i)
 {

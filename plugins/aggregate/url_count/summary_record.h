@@ -26,6 +26,12 @@ typedef struct summary_counts {
 sluice_status summary_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key, text_buf *json,
                                   const summary_counts *c);
 
+/* The window_summary of window w with its running top (top is scratch of
+ * w->top_n entries) and unique_users distinct users (a whole url_count's
+ * own, or the sum of its parts'). */
+sluice_status window_summary_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key, text_buf *json,
+                                  const window_counts *w, int64_t unique_users, summary_top *top);
+
 /* The url_clicks record of URL i of window w (its clicks so far); key is
  * scratch. */
 sluice_status url_clicks_record_emit(const sluice_host_api *api, sluice_ctx *ctx, text_buf *key,

@@ -42,10 +42,9 @@ typedef struct url_count {
 
     window_list windows; /* open windows, sorted by start */
 
-    text_buf key, json;        /* scratch for record keys and top_urls */
-    uint32_t *order, *scratch; /* scratch for sorting a window's URLs */
-    size_t order_cap;
-    summary_top *top; /* scratch for a summary's top URLs */
+    text_buf key, json; /* scratch for record keys and top_urls */
+    url_order order;    /* scratch for sorting a window's URLs */
+    summary_top *top;   /* scratch for a summary's top URLs */
 
     int part;                     /* enum url_count_part */
     uint32_t task, ntasks;        /* of a part */
@@ -93,11 +92,7 @@ static sluice_status emit_url_clicks(const sluice_host_api *api, sluice_ctx *ctx
 static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, url_count *uc,
                                   const window_counts *w)
 {
-    for (uint32_t k = 0; k < w->ntop; k++)
-        uc->top[k] =
-            (summary_top){window_counts_url(w, w->top[k]), w->urls[w->top[k]].len, w->urls[w->top[k]].clicks};
-    summary_counts c = {w->start, w->end, w->clicks, (int64_t)w->nusers, (int64_t)w->nurls, uc->top, w->ntop};
-    return summary_record_emit(api, ctx, &uc->key, &uc->json, &c);
+    return window_summary_emit(api, ctx, &uc->key, &uc->json, w, (int64_t)w->nusers, uc->top);
 }
 
 /* ---- what the by_url and by_user parts send the summary ------------------ */
@@ -241,24 +236,12 @@ static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_count
         }
         return emit_users_part(api, ctx, uc, w);
     }
-    if (w->nurls > uc->order_cap) {
-        size_t cap = uc->order_cap ? uc->order_cap : 64;
-        while (cap < w->nurls)
-            cap *= 2;
-        uint32_t *order = realloc(uc->order, cap * sizeof *order);
-        if (order == NULL)
-            return SLUICE_ERR_NOMEM;
-        uc->order = order;
-        uint32_t *scratch = realloc(uc->scratch, cap * sizeof *scratch);
-        if (scratch == NULL)
-            return SLUICE_ERR_NOMEM;
-        uc->scratch = scratch;
-        uc->order_cap = cap;
-    }
-    window_counts_sort_by_url(w, uc->order, uc->scratch);
+    const uint32_t *order = window_counts_url_order(w, &uc->order);
+    if (order == NULL)
+        return SLUICE_ERR_NOMEM;
     w->fired = 1;
     for (uint32_t k = 0; k < w->nurls; k++) {
-        sluice_status st = emit_url_clicks(api, ctx, uc, w, uc->order[k]);
+        sluice_status st = emit_url_clicks(api, ctx, uc, w, order[k]);
         if (st != SLUICE_OK)
             return st;
     }
@@ -395,7 +378,7 @@ static void report_state(const sluice_host_api *api, url_count *uc)
         return;
     }
     size_t keys = 0, bytes = sizeof *uc + uc->windows.cap * sizeof *uc->windows.items + uc->key.cap +
-                             uc->json.cap + 2 * uc->order_cap * sizeof *uc->order;
+                             uc->json.cap + url_order_bytes(&uc->order);
     for (size_t k = 0; k < uc->windows.count; k++) {
         keys += window_counts_keys(uc->windows.items[k]);
         bytes += window_counts_bytes(uc->windows.items[k]);
@@ -477,8 +460,7 @@ static void url_count_destroy(const sluice_host_api *api, sluice_ctx *ctx, void 
     for (size_t k = 0; k < uc->windows.count; k++)
         window_counts_free(uc->windows.items[k]);
     free(uc->windows.items);
-    free(uc->order);
-    free(uc->scratch);
+    url_order_free(&uc->order);
     free(uc->top);
     url_merge_free(uc->merge);
     url_total_free(uc->total);

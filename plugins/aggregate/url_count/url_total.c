@@ -28,8 +28,7 @@ struct url_total {
     total_window **w; /* open windows by start; w[0..nfired) have fired */
     size_t count, cap, nfired;
     text_buf key, json;
-    uint32_t *order, *scratch;
-    size_t order_cap;
+    url_order order;
     summary_top *top;
 };
 
@@ -74,8 +73,7 @@ void url_total_free(url_total *t)
     windows_clear(t);
     free(t->w);
     free(t->wm);
-    free(t->order);
-    free(t->scratch);
+    url_order_free(&t->order);
     free(t->top);
     text_buf_free(&t->key);
     text_buf_free(&t->json);
@@ -187,16 +185,11 @@ static total_window *window_for(url_total *t, int64_t start)
 
 static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, url_total *t, total_window *w)
 {
-    const window_counts *s = w->sum;
     int64_t users = 0;
     for (uint32_t k = 0; k < t->ntasks; k++)
         users += w->users[k];
-    for (uint32_t k = 0; k < s->ntop; k++)
-        t->top[k] =
-            (summary_top){window_counts_url(s, s->top[k]), s->urls[s->top[k]].len, s->urls[s->top[k]].clicks};
-    summary_counts c = {s->start, s->end, s->clicks, users, (int64_t)s->nurls, t->top, s->ntop};
     w->dirty = 0;
-    return summary_record_emit(api, ctx, &t->key, &t->json, &c);
+    return window_summary_emit(api, ctx, &t->key, &t->json, w->sum, users, t->top);
 }
 
 /* Every URL of the window in byte order, then its summary: what a whole
@@ -204,24 +197,12 @@ static sluice_status emit_summary(const sluice_host_api *api, sluice_ctx *ctx, u
 static sluice_status fire(const sluice_host_api *api, sluice_ctx *ctx, url_total *t, total_window *w)
 {
     window_counts *s = w->sum;
-    if (s->nurls > t->order_cap) {
-        size_t cap = t->order_cap ? t->order_cap : 64;
-        while (cap < s->nurls)
-            cap *= 2;
-        uint32_t *order = realloc(t->order, cap * sizeof *order);
-        if (order == NULL)
-            return SLUICE_ERR_NOMEM;
-        t->order = order;
-        uint32_t *scratch = realloc(t->scratch, cap * sizeof *scratch);
-        if (scratch == NULL)
-            return SLUICE_ERR_NOMEM;
-        t->scratch = scratch;
-        t->order_cap = cap;
-    }
-    window_counts_sort_by_url(s, t->order, t->scratch);
+    const uint32_t *order = window_counts_url_order(s, &t->order);
+    if (order == NULL)
+        return SLUICE_ERR_NOMEM;
     s->fired = 1;
     for (uint32_t k = 0; k < s->nurls; k++) {
-        sluice_status st = url_clicks_record_emit(api, ctx, &t->key, s, t->order[k]);
+        sluice_status st = url_clicks_record_emit(api, ctx, &t->key, s, order[k]);
         if (st != SLUICE_OK)
             return st;
     }
@@ -493,7 +474,7 @@ size_t url_total_keys(const url_total *t)
 size_t url_total_bytes(const url_total *t)
 {
     size_t n = sizeof *t + t->cap * sizeof *t->w + t->ntasks * sizeof *t->wm + t->key.cap + t->json.cap +
-               2 * t->order_cap * sizeof *t->order;
+               url_order_bytes(&t->order);
     for (size_t k = 0; k < t->count; k++)
         n += sizeof *t->w[k] + window_counts_bytes(t->w[k]->sum) +
              t->w[k]->last_urls * t->ntasks * sizeof(int64_t) + t->ntasks * sizeof(int64_t);

@@ -303,6 +303,35 @@ void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t
         memcpy(order, src, n * sizeof *order);
 }
 
+const uint32_t *window_counts_url_order(const window_counts *w, url_order *o)
+{
+    if (w->nurls > o->cap) {
+        size_t cap = o->cap ? o->cap : 64;
+        while (cap < w->nurls)
+            cap *= 2;
+        uint32_t *order = realloc(o->order, cap * sizeof *order);
+        if (order == NULL)
+            return NULL;
+        o->order = order;
+        uint32_t *scratch = realloc(o->scratch, cap * sizeof *scratch);
+        if (scratch == NULL)
+            return NULL;
+        o->scratch = scratch;
+        o->cap = cap;
+    }
+    window_counts_sort_by_url(w, o->order, o->scratch);
+    return o->order;
+}
+
+void url_order_free(url_order *o)
+{
+    free(o->order);
+    free(o->scratch);
+    *o = (url_order){0};
+}
+
+size_t url_order_bytes(const url_order *o) { return 2 * o->cap * sizeof(uint32_t); }
+
 /* ---- snapshots ------------------------------------------------------------ */
 
 void window_counts_encode(const window_counts *w, sluice_bytes_writer *out)

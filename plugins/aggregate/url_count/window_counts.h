@@ -76,6 +76,18 @@ static inline const char *window_counts_url(const window_counts *w, uint32_t i)
  * bytes, a prefix before its extensions). scratch holds nurls entries too. */
 void window_counts_sort_by_url(const window_counts *w, uint32_t *order, uint32_t *scratch);
 
+/* Scratch for window_counts_url_order, kept between windows. */
+typedef struct url_order {
+    uint32_t *order, *scratch;
+    size_t cap;
+} url_order;
+
+/* The window's URL indices in URL byte order (window_counts_sort_by_url),
+ * in o's buffers, grown as needed; NULL when out of memory. */
+const uint32_t *window_counts_url_order(const window_counts *w, url_order *o);
+void url_order_free(url_order *o);
+size_t url_order_bytes(const url_order *o);
+
 /* The window as snapshot bytes (see url_count_snapshot.h for the layout). */
 void window_counts_encode(const window_counts *w, sluice_bytes_writer *out);
 /* What a window counts: both for a whole url_count, URLs only for its
