@@ -289,6 +289,34 @@ START_TEST(modified_record_is_written_from_its_fields)
 }
 END_TEST
 
+/* A task encodes its records ahead (tasks_encode_ahead); the sink then
+ * writes that text, and any change to a field made since drops it. */
+START_TEST(json_encoded_ahead_is_written_until_a_field_changes)
+{
+    sluice_record *r;
+    scan("{\"a\":1}", &r);
+    field *f = record_set(r, "b");
+    f->type = SLUICE_TYPE_INT;
+    f->v.i = 2;
+    sluice_str ahead = json_write_record(r, &a);
+    r->json = ahead.ptr;
+    r->json_len = (uint32_t)ahead.len;
+    sluice_str again = json_write_record(r, &a);
+    ck_assert_ptr_eq(again.ptr, ahead.ptr);
+    ck_assert_uint_eq(again.len, ahead.len);
+    f = record_set(r, "b");
+    f->type = SLUICE_TYPE_INT;
+    f->v.i = 3;
+    ck_assert_ptr_null(r->json);
+    sluice_str s = json_write_record(r, &a);
+    ck_assert_uint_eq(s.len, 13);
+    ck_assert_int_eq(memcmp(s.ptr, "{\"a\":1,\"b\":3}", s.len), 0);
+    r->json = ahead.ptr;
+    record_add_field(r, "c", 1)->type = SLUICE_TYPE_NULL;
+    ck_assert_ptr_null(r->json);
+}
+END_TEST
+
 START_TEST(double_formatting_round_trips)
 {
     const double vals[] = {0.1, 1.0 / 3, 1e308, 5e-324, -2.5, 123456789.125, 1e21, 0.0, -0.0};
@@ -865,6 +893,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tw, invalid_utf8_becomes_replacement_characters);
     tcase_add_test(tw, unmodified_record_is_written_as_its_raw_bytes);
     tcase_add_test(tw, modified_record_is_written_from_its_fields);
+    tcase_add_test(tw, json_encoded_ahead_is_written_until_a_field_changes);
     tcase_add_test(tw, double_formatting_round_trips);
     tcase_add_test(tw, integers_are_formatted_exactly_at_the_edges);
     suite_add_tcase(s, tw);

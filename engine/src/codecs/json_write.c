@@ -184,6 +184,8 @@ static const char *scalar_text(const field *f, char tmp[32], size_t *len)
 
 sluice_str json_write_record(const sluice_record *rec, arena *a)
 {
+    if (rec->json != NULL)
+        return (sluice_str){rec->json, rec->json_len};
     if (!rec->modified && rec->raw != NULL) {
         const char *p = rec->raw, *end = rec->raw + rec->raw_len;
         while (p < end && is_ws[(unsigned char)*p])

@@ -73,7 +73,8 @@ void exchange_plan(pipeline *p)
             return;
         src->ports = grown;
         p->xchg.port = src->nports++;
-        src->ports[p->xchg.port] = (port){"exchange", {0}, SLUICE_TIME_MIN, 1, 1, 0};
+        src->ports[p->xchg.port] =
+            (port){.name = "exchange", .last_wm = SLUICE_TIME_MIN, .consumers = 1, .needs_markers = 1};
         p->xchg.on = 1;
         p->xchg.from = s->inputs[0].step;
         p->xchg.to = i;

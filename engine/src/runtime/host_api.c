@@ -1,6 +1,7 @@
 /* The table of functions every plugin receives: the whole of what a plugin
  * can do to the engine. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,8 @@ static sluice_str api_record_origin(const sluice_record *rec)
 
 static int api_record_json(const sluice_record *rec, sluice_str *out)
 {
+    if (rec->json_wanted != NULL && !atomic_load_explicit(rec->json_wanted, memory_order_relaxed))
+        atomic_store_explicit(rec->json_wanted, 1, memory_order_relaxed);
     *out = json_write_record(rec, scratch_arena(rec));
     return 1;
 }
@@ -309,6 +312,9 @@ static sluice_status api_emit(sluice_ctx *ctx, const char *output, const sluice_
         s->c_out->value++;
     if (pt->consumers == 0)
         return SLUICE_OK;
+    /* Only a record made here (in this task's arena): its first emission. */
+    if (pt->json_wanted_at != NULL && rec->modified && rec->json_wanted == NULL)
+        ((sluice_record *)rec)->json_wanted = pt->json_wanted_at;
     items_push(&pt->queue, (sluice_record *)rec, ctx->cur_wm, ctx->cur_seq);
     if (ctx->cur_wm > pt->last_wm)
         pt->last_wm = ctx->cur_wm;
@@ -348,6 +354,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
     sluice_record *dl =
         deadletter_make(ctx->arena, reason, detail, (sluice_str){rec->origin, rec->origin_len},
                         (sluice_str){rec->raw, rec->raw_len});
+    dl->json_wanted = pt->json_wanted_at;
     items_push(&pt->queue, dl, ctx->cur_wm, ctx->cur_seq);
     if (ctx->cur_wm > pt->last_wm)
         pt->last_wm = ctx->cur_wm;

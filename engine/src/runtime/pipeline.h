@@ -57,6 +57,10 @@ typedef struct port {
     size_t consumers;  /* steps reading this port */
     int needs_markers; /* some consumer acts on watermarks */
     int keep_markers;  /* never merge consecutive markers (the keyed region: see tasks.c) */
+    /* A step's port: raised once a record emitted on it by a task was asked
+     * for its JSON (a sink downstream). A task's port: the step's flag. */
+    _Atomic unsigned char json_wanted;
+    _Atomic unsigned char *json_wanted_at;
 } port;
 
 typedef struct step_input {
@@ -343,6 +347,10 @@ size_t stage_exchange(const stage *st, size_t step, size_t port);
  * exchange has merged it already; else NULL. */
 const item_vec *tasks_merged(const pipeline *p, size_t step, size_t port);
 void tasks_end_tick(pipeline *p);
+/* On the task's thread, after it ran: the JSON of every record it made on
+ * a port whose records a sink asked the JSON of, so the sinks on the
+ * pipeline's thread only copy bytes. */
+void tasks_encode_ahead(const stage *st, task *t);
 void tasks_free(pipeline *p);
 /* Release what a step (or a task's instance of one) owns, after destroy. */
 void step_free_instance(step *s);

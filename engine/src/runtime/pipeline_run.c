@@ -442,6 +442,7 @@ static void worker_round(void *arg, size_t worker)
         runner r = {p, st, t, st->order, st->n, 0};
         host_thread_arena = &t->arena;
         run_from(&r, 0);
+        tasks_encode_ahead(st, t);
         host_thread_arena = NULL;
     }
 }

@@ -24,6 +24,7 @@ field *record_add_field(sluice_record *rec, const char *name, uint32_t name_len)
         rec->cap = cap;
     }
     field *f = &rec->fields[rec->nfields++];
+    rec->json = NULL;
     memset(f, 0, sizeof *f);
     f->name = name;
     f->name_len = name_len;
@@ -44,6 +45,7 @@ field *record_set(sluice_record *rec, const char *name)
 {
     size_t n = strlen(name);
     rec->modified = 1;
+    rec->json = NULL;
     field *f = (field *)record_find(rec, name, n);
     if (f) {
         const char *kept = f->name;

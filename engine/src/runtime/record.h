@@ -46,6 +46,14 @@ struct sluice_record {
     field *fields;
     uint32_t nfields, cap;
     arena *arena; /* where this record's memory lives */
+    /* Its JSON, encoded ahead on the task's thread that emitted it (see
+     * encode_ahead in pipeline_run.c), or NULL; any change to a field
+     * drops it. */
+    const char *json;
+    uint32_t json_len;
+    /* Emitted in a task: the flag of the port it was emitted on, raised
+     * when its JSON is asked for, so later records are encoded ahead. */
+    _Atomic unsigned char *json_wanted;
 };
 
 /* A fresh, empty record in arena a. */

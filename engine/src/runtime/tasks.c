@@ -29,11 +29,13 @@
  * last record is the end of the input whatever the batch size. Markers in a
  * stage are never merged with the next one, as they are elsewhere, so each
  * emission keeps the sequence number of the point where it became due. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
+#include "json_scan.h"
 #include "pipeline.h"
 #include "xalloc.h"
 
@@ -182,6 +184,7 @@ static int instance_init(pipeline *p, task *t, step *inst, const step *tmpl)
         inst->ports[k] = tmpl->ports[k];
         inst->ports[k].queue = (item_vec){0};
         inst->ports[k].keep_markers = 1;
+        inst->ports[k].json_wanted_at = &tmpl->ports[k].json_wanted;
     }
     snprintf(inst->scope, sizeof inst->scope, "%s/%s[%zu]", p->def->name, tmpl->def->name, t->index);
     inst->ctx = (struct sluice_ctx){p, inst, t, &t->arena, SLUICE_TIME_MIN, 0};
@@ -213,7 +216,11 @@ static int stage_build(pipeline *p, stage *st)
         if (t->steps == NULL || t->in == NULL)
             return -1;
         for (size_t x = 0; x < st->nex; x++)
-            t->in[x] = (port){"exchange", {0}, SLUICE_TIME_MIN, 1, 1, 1};
+            t->in[x] = (port){.name = "exchange",
+                              .last_wm = SLUICE_TIME_MIN,
+                              .consumers = 1,
+                              .needs_markers = 1,
+                              .keep_markers = 1};
         for (size_t k = 0; k < st->n; k++) {
             size_t i = st->order[k];
             if (instance_init(p, t, &t->steps[i], &p->steps[i]) != 0)
@@ -497,6 +504,27 @@ size_t tasks_route(pipeline *p, stage *st)
         }
     }
     return routed;
+}
+
+void tasks_encode_ahead(const stage *st, task *t)
+{
+    for (size_t m = 0; m < st->n; m++) {
+        step *s = &t->steps[st->order[m]];
+        for (size_t q = 0; q < s->nports; q++) {
+            port *pt = &s->ports[q];
+            if (pt->json_wanted_at == NULL || !atomic_load_explicit(pt->json_wanted_at, memory_order_relaxed))
+                continue;
+            for (size_t i = 0; i < pt->queue.n; i++) {
+                sluice_record *rec = pt->queue.v[i].rec;
+                if (rec == NULL || !rec->modified || rec->json != NULL ||
+                    rec->json_wanted != pt->json_wanted_at)
+                    continue; /* made by another step: encoded there, if wanted */
+                sluice_str j = json_write_record(rec, &t->arena);
+                rec->json = j.ptr;
+                rec->json_len = (uint32_t)j.len;
+            }
+        }
+    }
 }
 
 void tasks_end_tick(pipeline *p)
