@@ -17,23 +17,21 @@
 static const char *const outputs[] = {"url_clicks.jsonl", "window_summary.jsonl", "sessions.jsonl",
                                       "rejected.jsonl"};
 
-static char *generate(const char *dir)
+/* clickgen with these options into dir/clicks.jsonl; returns its path. */
+static char *generate_with(const char *dir, const char *options)
 {
     char *input = ts_strf("%s/clicks.jsonl", dir);
     char *yaml = ts_strf("%s/gen.yaml", dir);
-    char *body =
-        ts_strf("steps:\n"
-                "  - name: gen\n"
-                "    plugin: clickgen\n"
-                "    options: {count: 20000, users: 400, urls: 60, start: 1795737600000, seed: 5,\n"
-                "              event_interval: 40ms, think_time: 15s, duplicates: 0.03, late: 0.02,\n"
-                "              invalid: 0.02, disorder: 4s}\n"
-                "    event: raw\n"
-                "  - name: out\n"
-                "    plugin: file\n"
-                "    input: gen\n"
-                "    options: {path: %s, truncate: true}\n",
-                input);
+    char *body = ts_strf("steps:\n"
+                         "  - name: gen\n"
+                         "    plugin: clickgen\n"
+                         "    options: %s\n"
+                         "    event: raw\n"
+                         "  - name: out\n"
+                         "    plugin: file\n"
+                         "    input: gen\n"
+                         "    options: {path: %s, truncate: true}\n",
+                         options, input);
     ts_write_file(yaml, body);
     char *cmd = ts_strf("%s run %s", SLUICE_BIN, yaml);
     char *err = NULL;
@@ -43,6 +41,13 @@ static char *generate(const char *dir)
     free(body);
     free(yaml);
     return input;
+}
+
+static char *generate(const char *dir)
+{
+    return generate_with(dir, "{count: 20000, users: 400, urls: 60, start: 1795737600000, seed: 5, "
+                              "event_interval: 40ms, think_time: 15s, duplicates: 0.03, late: 0.02, "
+                              "invalid: 0.02, disorder: 4s}");
 }
 
 static int two_phase; /* replay() runs url_count in parts (TWO_PHASE=true) */
@@ -223,6 +228,57 @@ START_TEST(four_tasks_on_two_threads_share_the_work)
     ck_assert_msg(beside == 0, "with one thread there is no one to run beside: %lld", (long long)beside);
     json_decref(m);
     free(out_dir);
+    free(input);
+}
+END_TEST
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* The end of the input: the tasks flush their open sessions side by side,
+ * a chunk each per round (sessionize emits 4,096 a call). With several
+ * chunks open in each task, every session is there, as one instance emits
+ * them, and the order is the same on any number of threads. */
+START_TEST(the_end_flushes_the_tasks_in_rounds_the_same_on_any_thread_count)
+{
+    const char *dir = ts_tmpdir();
+    /* 40,000 clicks in 40 s, by 22,932 users (of a million): as many
+     * sessions open at the end (GAP is 1m), 11,000 in each of 2 tasks. */
+    char *input =
+        generate_with(dir, "{count: 40000, users: 1000000, urls: 50, start: 1795737600000, seed: 9, "
+                           "event_interval: 1ms}");
+    char *one_dir = ts_strf("%s/one", dir);
+    json_decref(replay(input, one_dir, 1, 1, 4096));
+    char *single = read_output(one_dir, "sessions.jsonl");
+    ck_assert_msg(count_lines(single) > 2 * 2 * 4096, "only %zu sessions: fewer than 3 chunks a task",
+                  count_lines(single));
+    char *want = sorted(single), *first = NULL;
+    const int threads[] = {1, 2, 4};
+    for (size_t r = 0; r < 3; r++) {
+        char *out_dir = ts_strf("%s/t%d", dir, threads[r]);
+        json_decref(replay(input, out_dir, 2, threads[r], 4096));
+        char *text = read_output(out_dir, "sessions.jsonl");
+        char *got = sorted(text);
+        ck_assert_msg(strcmp(want, got) == 0, "%d threads: %zu sessions, one instance %zu", threads[r],
+                      count_lines(text), count_lines(single));
+        free(got);
+        if (first == NULL)
+            first = text;
+        else {
+            ck_assert_msg(strcmp(first, text) == 0, "the sessions' order differs on %d threads", threads[r]);
+            free(text);
+        }
+        free(out_dir);
+    }
+    free(first);
+    free(want);
+    free(single);
+    free(one_dir);
     free(input);
 }
 END_TEST
@@ -671,6 +727,7 @@ int main(void)
     tcase_add_test(tc, any_thread_count_and_batch_size_give_the_same_records);
     tcase_add_test(tc, four_tasks_on_two_threads_share_the_work);
     tcase_add_test(tc, small_rounds_stay_on_the_pipelines_thread);
+    tcase_add_test(tc, the_end_flushes_the_tasks_in_rounds_the_same_on_any_thread_count);
     tcase_add_test(tc, two_phase_gives_the_final_records_of_one_instance_for_any_thread_count);
     tcase_add_test(tc, state_follows_its_task_across_a_restart_and_a_new_partition_count_is_refused);
     tcase_add_test(tc, two_phase_state_survives_a_restart_and_whole_state_is_refused);

@@ -144,6 +144,11 @@ typedef struct task {
     size_t index;
     step *steps;
     port *in; /* [stage.nex] */
+    /* A flush in rounds under way (end_of_input): 1 + the index in the
+     * stage's order of the step whose watermark hook has more to emit, and
+     * the marker it fires at; 0 when none. */
+    size_t flush_step;
+    item flush_marker;
 } task;
 
 typedef struct stage {
@@ -205,6 +210,7 @@ typedef struct pipeline {
      * state is saved with the source's positions and follows the partition
      * to whichever instance is assigned it next (tasks.c, partition_tasks.c). */
     int by_partition;
+    int stands_in; /* in-process tasks standing in for partition tasks (`sluice test`) */
     struct task_state {
         uint8_t owned; /* assigned here: its state is saved at checkpoints */
         uint8_t dirty; /* records reached it since its state was last saved */
@@ -225,6 +231,7 @@ typedef struct pipeline {
     uint64_t rounds_beside; /* rounds in which they did (the metrics' runtime) */
     stage *running;         /* the stage whose tasks the workers take this round; NULL: decoding */
     task *flushing;         /* the task flushing alone at the end of the input */
+    int flush_rounds;       /* the end of the input: 1 the tasks fire, 2 each emits its next chunk */
     int tick_caught_up;     /* the source had fewer messages than the batch this tick */
     size_t threads;
     size_t parallel_min; /* fewer records than this in a round: no helpers (pipeline_run.c) */

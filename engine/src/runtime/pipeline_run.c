@@ -157,6 +157,7 @@ static int make_partition_tasks(pipeline *p)
          * the pipeline its own events): in-process tasks keyed by user,
          * which serve both keys as the partitions would. */
         p->by_partition = 0;
+        p->stands_in = 1;
         exchange_undo(p);
         tasks_free(p);
         for (size_t i = 0; i < p->nsteps; i++)
@@ -363,6 +364,14 @@ static int fire_watermark(const runner *r, step *s, size_t k, const item *marker
                 run_from(r, k + 1); /* the last chunk, as the earlier ones */
             return drained;
         }
+        if (last && p->flush_rounds && r->st != NULL && r->t->flush_step == 0) {
+            /* One chunk a round: the rest of the task runs over it now, the
+             * next chunk comes in the next round (flush_resume). */
+            r->t->flush_step = k + 1;
+            r->t->flush_marker = *marker;
+            run_from(r, k + 1);
+            return 1;
+        }
         if (last && !r->beside_tasks && (r->st == NULL || r->t == p->flushing)) {
             run_from(r, k + 1);
             if (r->st != NULL)
@@ -417,6 +426,18 @@ static void run_from(const runner *r, size_t k)
             return;
 }
 
+/* A task's next chunk of a flush in rounds, and the rest of the task over
+ * it. */
+static void flush_resume(const runner *r)
+{
+    task *t = r->t;
+    size_t k = t->flush_step - 1;
+    item marker = t->flush_marker;
+    t->flush_step = 0;
+    if (!fire_watermark(r, &t->steps[r->order[k]], k, &marker, 1))
+        run_from(r, k + 1); /* the last chunk */
+}
+
 /* One round of the workers: decoding the source's pending messages (a
  * slice each), or a stage (each worker takes tasks until none is left). */
 static void worker_round(void *arg, size_t worker)
@@ -441,7 +462,10 @@ static void worker_round(void *arg, size_t worker)
         p->worker_records[worker] += events;
         runner r = {p, st, t, st->order, st->n, 0};
         host_thread_arena = &t->arena;
-        run_from(&r, 0);
+        if (p->flush_rounds < 2)
+            run_from(&r, 0);
+        else if (t->flush_step)
+            flush_resume(&r);
         tasks_encode_ahead(st, t);
         host_thread_arena = NULL;
     }
@@ -549,13 +573,46 @@ static int only_markers(const pipeline *p, const stage *st)
     return 1;
 }
 
+/* The last stage's tasks flush in rounds, on every worker: in each round
+ * every task with more to emit emits its next chunk (the first round fires
+ * the end marker), and the steps outside the stages take the round's chunks
+ * in task order before its memory is released. What a round emits does not
+ * depend on the threads, so neither does the output's order. */
+static void flush_in_rounds(pipeline *p, stage *last, uint64_t end_seq)
+{
+    for (size_t t = 0; t < p->ntasks; t++)
+        for (size_t x = 0; x < last->nex; x++) { /* just the end, once */
+            last->tasks[t].in[x].queue.n = 0;
+            items_push(&last->tasks[t].in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
+        }
+    for (p->flush_rounds = 1; !p->failed; p->flush_rounds = 2) {
+        p->running = last;
+        p->next_task = 0;
+        if (p->workers)
+            workers_round(p->workers);
+        else
+            worker_round(p, 0);
+        run_global(p);
+        end_tick(p);
+        size_t more = 0;
+        for (size_t t = 0; t < p->ntasks; t++)
+            more += last->tasks[t].flush_step != 0;
+        if (more == 0)
+            break;
+    }
+    p->flush_rounds = 0;
+}
+
 /* The end of a bounded input: the watermark goes to +infinity and every
  * open window and session is emitted. Where the last stage's tasks get
  * nothing but that (its upstream emits nothing at the end, as dedup does),
- * they flush one after the other on this thread, each chunk of what they
- * emit run to the sinks and its memory released before the next, as a
- * single instance does: a replay of a million users' sessions never holds
- * them all at once. */
+ * they flush a chunk at a time, each chunk of what they emit run to the
+ * sinks and its memory released before the next, as a single instance
+ * does: a replay of a million users' sessions never holds them all at
+ * once. In-process tasks flush side by side, a chunk each per round
+ * (flush_in_rounds); partition tasks (and tasks standing in for them, so
+ * that `sluice test` shows the order of a live run) one after the other
+ * on this thread. */
 static void end_of_input(pipeline *p, uint64_t end_seq)
 {
     step *src = &p->steps[p->source];
@@ -574,6 +631,10 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
         run_round(p, last, routed);
         run_global(p);
         end_tick(p);
+        return;
+    }
+    if (!p->by_partition && !p->stands_in) {
+        flush_in_rounds(p, last, end_seq);
         return;
     }
     for (size_t t = 0; t < p->ntasks && !p->failed; t++) {
