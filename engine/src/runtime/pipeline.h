@@ -238,7 +238,7 @@ typedef struct pipeline {
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
     pthread_mutex_t fail_lock;
-    _Atomic size_t next_task; /* the next task a worker takes this round */
+    _Atomic size_t next_task; /* the next task a worker takes this round (decoding: message) */
     _Atomic int failed;       /* read by every worker thread */
     char failure[512];
     const volatile sig_atomic_t *stop;

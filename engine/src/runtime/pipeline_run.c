@@ -1,6 +1,7 @@
 /* The run loop: ticks, watermark markers, fan-in, the keyed stages' tasks
  * on worker threads, and timers. Checkpoints are in checkpoint.c. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,17 +439,27 @@ static void flush_resume(const runner *r)
         run_from(r, k + 1); /* the last chunk */
 }
 
-/* One round of the workers: decoding the source's pending messages (a
- * slice each), or a stage (each worker takes tasks until none is left). */
+/* Messages a worker takes at a time to decode: small enough that a worker
+ * on a slower core (a virtual machine's cores are not always equal) takes
+ * fewer, large enough that taking them costs nothing. */
+#define DECODE_SLICE 256
+
+/* One round of the workers: decoding the source's pending messages (slices
+ * taken until none is left), or a stage (each worker takes tasks until
+ * none is left). */
 static void worker_round(void *arg, size_t worker)
 {
     pipeline *p = arg;
     stage *st = p->running;
     if (st == NULL) {
         size_t n = p->src.npending;
-        source_decode_range(p, n * worker / p->threads, n * (worker + 1) / p->threads,
-                            &p->src.decode_arenas[worker].a);
-        return;
+        for (;;) {
+            size_t from = atomic_fetch_add(&p->next_task, DECODE_SLICE);
+            if (from >= n)
+                return;
+            source_decode_range(p, from, from + DECODE_SLICE < n ? from + DECODE_SLICE : n,
+                                &p->src.decode_arenas[worker].a);
+        }
     }
     for (;;) {
         size_t ti = p->next_task++;
@@ -479,6 +490,7 @@ static void decode_round(pipeline *p)
         return;
     }
     p->running = NULL;
+    p->next_task = 0;
     workers_round(p->workers);
 }
 
