@@ -186,6 +186,14 @@ def main():
         targets.append(["replay, threads: 2 / threads: 1 (outputs identical: "
                         f"{v.get('threads_outputs_identical', 'no')})", times(r_threads), "", ">= 1.6x",
                         verdict(r_threads, 1.6)])
+        if "cores_alone" in v and "cores_both" in v:
+            alone = [float(x) for x in v["cores_alone"].split()]
+            both = [float(x) for x in v["cores_both"].split()]
+            ceiling = min(alone) * sum(1 / t for t in both)
+            targets.append([f"this machine's ceiling for 2 threads: a pinned busy loop took "
+                            f"{alone[0]:.2f} / {alone[1]:.2f} s on each core alone, "
+                            f"{both[0]:.2f} / {both[1]:.2f} s on both at once",
+                            times(ceiling), "", "reference", ""])
     if "raw_wall" in v:
         targets.append(["clickstream / raw consumer", times(r_raw), times(r_raw_s), ">= 0.9x",
                         verdict(r_raw_s if r_raw_s is not None else r_raw, 0.9)])
