@@ -149,6 +149,7 @@ typedef struct task {
      * the marker it fires at; 0 when none. */
     size_t flush_step;
     item flush_marker;
+    _Atomic uint64_t claimed; /* the round (pipeline.round) in which a worker took it */
 } task;
 
 typedef struct stage {
@@ -238,7 +239,8 @@ typedef struct pipeline {
     struct worker_pool *workers;
     uint64_t *worker_records; /* events each thread's tasks took in: [threads] */
     pthread_mutex_t fail_lock;
-    _Atomic size_t next_task; /* the next task a worker takes this round (decoding: message) */
+    _Atomic size_t next_task; /* decoding: the next message a worker takes this round */
+    uint64_t round;           /* rounds started: tasks are claimed by round (pipeline_run.c) */
     _Atomic int failed;       /* read by every worker thread */
     char failure[512];
     const volatile sig_atomic_t *stop;

@@ -444,9 +444,29 @@ static void flush_resume(const runner *r)
  * fewer, large enough that taking them costs nothing. */
 #define DECODE_SLICE 256
 
+static void run_task(pipeline *p, stage *st, task *t, size_t worker)
+{
+    uint64_t events = 0; /* added once: the threads' totals share a line */
+    for (size_t x = 0; x < st->nex; x++)
+        for (size_t k = 0; k < t->in[x].queue.n; k++)
+            events += t->in[x].queue.v[k].rec != NULL;
+    p->worker_records[worker] += events;
+    runner r = {p, st, t, st->order, st->n, 0};
+    host_thread_arena = &t->arena;
+    if (p->flush_rounds < 2)
+        run_from(&r, 0);
+    else if (t->flush_step)
+        flush_resume(&r);
+    tasks_encode_ahead(st, t);
+    host_thread_arena = NULL;
+}
+
 /* One round of the workers: decoding the source's pending messages (slices
- * taken until none is left), or a stage (each worker takes tasks until
- * none is left). */
+ * taken until none is left), or a stage's tasks. A worker takes its own
+ * tasks first (worker, worker + threads, ...), then any left: a task's state
+ * stays in one core's caches from round to round (on this machine a cache
+ * line moving between the cores took 190 ns), and a worker done early still
+ * takes work from a busy one. */
 static void worker_round(void *arg, size_t worker)
 {
     pipeline *p = arg;
@@ -461,25 +481,10 @@ static void worker_round(void *arg, size_t worker)
                                 &p->src.decode_arenas[worker].a);
         }
     }
-    for (;;) {
-        size_t ti = p->next_task++;
-        if (ti >= p->ntasks)
-            return;
-        task *t = &st->tasks[ti];
-        uint64_t events = 0; /* added once: the threads' totals share a line */
-        for (size_t x = 0; x < st->nex; x++)
-            for (size_t k = 0; k < t->in[x].queue.n; k++)
-                events += t->in[x].queue.v[k].rec != NULL;
-        p->worker_records[worker] += events;
-        runner r = {p, st, t, st->order, st->n, 0};
-        host_thread_arena = &t->arena;
-        if (p->flush_rounds < 2)
-            run_from(&r, 0);
-        else if (t->flush_step)
-            flush_resume(&r);
-        tasks_encode_ahead(st, t);
-        host_thread_arena = NULL;
-    }
+    for (int steal = 0; steal < 2; steal++)
+        for (size_t ti = steal ? 0 : worker; ti < p->ntasks; ti += steal ? 1 : p->threads)
+            if (atomic_exchange(&st->tasks[ti].claimed, p->round) != p->round)
+                run_task(p, st, &st->tasks[ti], worker);
 }
 
 static void decode_round(pipeline *p)
@@ -504,7 +509,7 @@ static void run_global(pipeline *p)
 static void run_round(pipeline *p, stage *st, size_t records)
 {
     p->running = st;
-    p->next_task = 0;
+    p->round++;
     if (p->workers && records >= p->parallel_min)
         workers_round(p->workers);
     else
@@ -545,7 +550,7 @@ static void run_downstream(pipeline *p)
             continue;
         }
         p->running = st;
-        p->next_task = 0;
+        p->round++;
         workers_begin(p->workers);
         p->overlapping = 1;
         p->rounds_beside++;
@@ -599,7 +604,7 @@ static void flush_in_rounds(pipeline *p, stage *last, uint64_t end_seq)
         }
     for (p->flush_rounds = 1; !p->failed; p->flush_rounds = 2) {
         p->running = last;
-        p->next_task = 0;
+        p->round++;
         if (p->workers)
             workers_round(p->workers);
         else
