@@ -192,7 +192,9 @@ def main():
             ceiling = min(alone) * sum(1 / t for t in both)
             targets.append([f"this machine's ceiling for 2 threads: a pinned busy loop took "
                             f"{alone[0]:.2f} / {alone[1]:.2f} s on each core alone, "
-                            f"{both[0]:.2f} / {both[1]:.2f} s on both at once",
+                            f"{both[0]:.2f} / {both[1]:.2f} s on both at once"
+                            + (f"; a cache line between them and back: {v['core_pingpong_ns']} ns"
+                               if "core_pingpong_ns" in v else ""),
                             times(ceiling), "", "reference", ""])
     if "raw_wall" in v:
         targets.append(["clickstream / raw consumer", times(r_raw), times(r_raw_s), ">= 0.9x",
