@@ -46,8 +46,8 @@ struct sluice_record {
     field *fields;
     uint32_t nfields, cap;
     arena *arena; /* where this record's memory lives */
-    /* Its JSON, encoded ahead on the task's thread that emitted it (see
-     * encode_ahead in pipeline_run.c), or NULL; any change to a field
+    /* Its JSON, encoded ahead on the thread of the task that made it
+     * (tasks_encode_ahead in tasks.c), or NULL; any change to a field
      * drops it. */
     const char *json;
     uint32_t json_len;
