@@ -590,6 +590,16 @@ static int only_markers(const pipeline *p, const stage *st)
     return 1;
 }
 
+/* What a task of the last stage reads at the end: the end of the input,
+ * once, whatever was routed to it (markers only). */
+static void end_only(stage *last, task *t, uint64_t end_seq)
+{
+    for (size_t x = 0; x < last->nex; x++) {
+        t->in[x].queue.n = 0;
+        items_push(&t->in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
+    }
+}
+
 /* The last stage's tasks flush in rounds, on every worker: in each round
  * every task with more to emit emits its next chunk (the first round fires
  * the end marker), and the steps outside the stages take the round's chunks
@@ -598,10 +608,7 @@ static int only_markers(const pipeline *p, const stage *st)
 static void flush_in_rounds(pipeline *p, stage *last, uint64_t end_seq)
 {
     for (size_t t = 0; t < p->ntasks; t++)
-        for (size_t x = 0; x < last->nex; x++) { /* just the end, once */
-            last->tasks[t].in[x].queue.n = 0;
-            items_push(&last->tasks[t].in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
-        }
+        end_only(last, &last->tasks[t], end_seq);
     for (p->flush_rounds = 1; !p->failed; p->flush_rounds = 2) {
         p->running = last;
         p->round++;
@@ -656,10 +663,7 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
     }
     for (size_t t = 0; t < p->ntasks && !p->failed; t++) {
         task *tk = &last->tasks[t];
-        for (size_t x = 0; x < last->nex; x++) { /* an earlier task's flush ended the tick */
-            tk->in[x].queue.n = 0;
-            items_push(&tk->in[x].queue, NULL, SLUICE_TIME_MAX, end_seq);
-        }
+        end_only(last, tk, end_seq); /* an earlier task's flush ended the tick */
         p->flushing = tk;
         runner r = {p, last, tk, last->order, last->n, 0};
         run_from(&r, 0);

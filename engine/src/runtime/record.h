@@ -41,6 +41,7 @@ struct sluice_record {
     uint8_t modified;     /* fields no longer match raw: encode from fields */
     uint8_t role_present; /* bit per sluice_role */
     int32_t partition;
+    uint32_t json_len; /* of json, below (here: it fills what would be padding) */
     sluice_str roles[SLUICE_ROLE_COUNT_];
     uint64_t role_hash[SLUICE_ROLE_COUNT_];
     field *fields;
@@ -50,7 +51,6 @@ struct sluice_record {
      * (tasks_encode_ahead in tasks.c), or NULL; any change to a field
      * drops it. */
     const char *json;
-    uint32_t json_len;
     /* Emitted in a task: the flag of the port it was emitted on, raised
      * when its JSON is asked for, so later records are encoded ahead. */
     _Atomic unsigned char *json_wanted;
