@@ -32,6 +32,7 @@
  * every record of the partitions it held. A record after a task's end
  * marker (a later run) makes it a sender again. Which senders ended is part
  * of the exchange task's state. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,9 @@ long exchange_open(pipeline *p, size_t ninput)
                       p->steps[p->xchg.to].def->name);
         return -1;
     }
+    /* What crosses is JSON: the tasks encode it on their workers
+     * (tasks_encode_ahead), not this thread when it sends. */
+    atomic_store(&p->steps[p->xchg.from].ports[0].json_wanted, 1);
     p->xchg.c_sent = step_counter(src, "exchange.sent");
     p->xchg.c_sent_bytes = step_counter(src, "exchange.sent_bytes");
     p->xchg.c_received = step_counter(src, "exchange.read");
