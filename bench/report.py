@@ -190,12 +190,18 @@ def main():
             alone = [float(x) for x in v["cores_alone"].split()]
             both = [float(x) for x in v["cores_both"].split()]
             ceiling = min(alone) * sum(1 / t for t in both)
-            targets.append([f"this machine's ceiling for 2 threads: a pinned busy loop took "
+            targets.append([f"the cores for compute alone: a pinned busy loop took "
                             f"{alone[0]:.2f} / {alone[1]:.2f} s on each core alone, "
                             f"{both[0]:.2f} / {both[1]:.2f} s on both at once"
                             + (f"; a cache line between them and back: {v['core_pingpong_ns']} ns"
                                if "core_pingpong_ns" in v else ""),
                             times(ceiling), "", "reference", ""])
+        if "replay_halves_wall" in v:
+            r_halves = num(v, "replay_t1_wall") / num(v, "replay_halves_wall")
+            targets.append([f"2 cores sharing nothing: two threads: 1 replays of half the input each, at "
+                            f"once, took {num(v, 'replay_halves_wall'):.2f} s "
+                            f"({v.get('replay_halves_runs', '')}) against {num(v, 'replay_t1_wall'):.2f} s "
+                            "for all of it", times(r_halves), "", "reference", ""])
     if "raw_wall" in v:
         targets.append(["clickstream / raw consumer", times(r_raw), times(r_raw_s), ">= 0.9x",
                         verdict(r_raw_s if r_raw_s is not None else r_raw, 0.9)])
