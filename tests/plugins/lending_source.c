@@ -6,6 +6,13 @@
  * at the next poll, so a host still reading a message after its release
  * would write garbage into the outputs. Every fifth message is broken JSON
  * (a dead letter, whose raw bytes must come out intact).
+ *
+ * Built a second time with LENDING_AHEAD as "lending_ahead", a source that
+ * declares SLUICE_SOURCE_POLL_AHEAD (ABI 1.8): lend_every lends only every
+ * n-th poll's messages, so the host may poll ahead after a tick that holds
+ * nothing lent (and must copy what is lent then), and end_partition_at
+ * calls source_partition_ended from that poll on, which a poll ahead must
+ * not do.
  */
 #include <sluice/plugin.h>
 #include <stdio.h>
@@ -23,7 +30,7 @@ typedef struct slot {
 typedef struct lending {
     const sluice_host_api *api;
     sluice_ctx *ctx;
-    int64_t count, per_poll, made;
+    int64_t count, per_poll, made, lend_every, end_partition_at, polls;
     slot *slots;
     int64_t outstanding;
     sluice_counter *released, *twice;
@@ -33,6 +40,11 @@ static const sluice_option_spec options[] = {
     {sizeof(sluice_option_spec), "count", SLUICE_OPT_INT, "100", 0, "messages in all", 0, 1000000, NULL, 0,
      0},
     {sizeof(sluice_option_spec), "per_poll", SLUICE_OPT_INT, "7", 0, "messages per poll", 1, 10000, NULL, 0,
+     0},
+    {sizeof(sluice_option_spec), "lend_every", SLUICE_OPT_INT, "1", 0, "lend the messages of every n-th poll",
+     1, 1000, NULL, 0, 0},
+    {sizeof(sluice_option_spec), "end_partition_at", SLUICE_OPT_INT, "0", 0,
+     "from this poll on (1 the first), call source_partition_ended(0) in each; 0 never", 0, 1000000, NULL, 0,
      0},
     SLUICE_OPTION_END,
 };
@@ -63,6 +75,8 @@ static void *lending_create(const sluice_host_api *api, sluice_ctx *ctx, const s
     l->ctx = ctx;
     l->count = api->opt_int(opts, "count");
     l->per_poll = api->opt_int(opts, "per_poll");
+    l->lend_every = api->opt_int(opts, "lend_every");
+    l->end_partition_at = api->opt_int(opts, "end_partition_at");
     l->slots = calloc((size_t)l->per_poll, sizeof *l->slots);
     l->released = api->counter(ctx, "released");
     l->twice = api->counter(ctx, "released_twice");
@@ -95,7 +109,10 @@ static sluice_status lending_poll(const sluice_host_api *api, sluice_ctx *ctx, v
     }
     if (l->made == l->count)
         return SLUICE_END;
-    int lend = api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1);
+    l->polls++;
+    if (l->end_partition_at > 0 && l->polls >= l->end_partition_at)
+        api->source_partition_ended(ctx, 0);
+    int lend = api->abi_version >= SLUICE_ABI_VERSION_OF(1, 1) && l->polls % l->lend_every == 0;
     for (int64_t i = 0; i < l->per_poll && (size_t)i < budget && l->made < l->count; i++, l->made++) {
         slot *sl = &l->slots[i];
         sl->owner = l;
@@ -134,7 +151,12 @@ static sluice_status lending_poll(const sluice_host_api *api, sluice_ctx *ctx, v
 static const sluice_plugin descriptor = {
     .struct_size = sizeof(sluice_plugin),
     .abi_version = SLUICE_ABI_VERSION,
+#ifdef LENDING_AHEAD
+    .name = "lending_ahead",
+    .source_flags = SLUICE_SOURCE_POLL_AHEAD,
+#else
     .name = "lending",
+#endif
     .kind = SLUICE_KIND_SOURCE,
     .version = "0.1.0",
     .description = "test source lending its messages to the host (zero copy)",

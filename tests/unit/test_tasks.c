@@ -589,6 +589,82 @@ END_TEST
 
 /* key: on the source: shown by check for the shipped clickstream pipeline,
  * refused with a reason everywhere it cannot apply. */
+/* A pipeline whose url_count runs beside sessionize's tasks, so that on 2
+ * threads a helper polls the file ahead in every tick (docs/pipelines.md). */
+static void write_ahead_pipeline(const char *dir, const char *input)
+{
+    char *path = ts_strf("%s/p.yaml", dir);
+    char *yaml = ts_strf(
+        "name: tasks_ahead\n"
+        "state_dir: '%s/state'\n"
+        "batch_size: 4\n" /* many ticks: the stop lands mid-stream */
+        "partitions: 4\n"
+        "threads: 2\n"
+        "steps:\n"
+        "  - name: clicks\n"
+        "    plugin: file\n"
+        "    options: {path: '%s'}\n"
+        "    event: {max_future: 1h, max_out_of_order: 2s}\n"
+        "  - {name: dedup, plugin: dedup, input: clicks}\n"
+        "  - {name: url_count, plugin: url_count, input: dedup, options: {size: 10s}}\n"
+        "  - {name: sessionize, plugin: sessionize, input: dedup, options: {gap: 1m}}\n"
+        "  - {name: counts, plugin: file, input: url_count, options: {path: '%s/counts.jsonl'}}\n"
+        "  - {name: sessions, plugin: file, input: sessionize, options: {path: '%s/sessions.jsonl'}}\n",
+        dir, input, dir, dir);
+    ts_write_file(path, yaml);
+    free(yaml);
+    free(path);
+}
+
+/* Stopped (SIGTERM) while a batch polled ahead waits, the run processes
+ * that batch before its last checkpoint: the source's saved position is
+ * past it. Resumed, the results are those of one run. */
+START_TEST(a_stop_runs_the_batch_polled_ahead_before_the_last_checkpoint)
+{
+    const char *tmp = ts_tmpdir();
+    char *dir = ts_strf("%s/ahead_stop", tmp), *ref_dir = ts_strf("%s/ahead_reference", tmp);
+    mkdir(dir, 0755);
+    mkdir(ref_dir, 0755);
+    char *input =
+        generate_with(tmp, "{count: 300000, users: 5000, urls: 200, start: 1795737600000, seed: 11}");
+    write_ahead_pipeline(dir, input);
+    write_ahead_pipeline(ref_dir, input);
+    char *cmd =
+        ts_strf("cd '%s' && { '%s' run --metrics m1.json p.yaml & pid=$!; sleep 0.3; kill -TERM $pid; "
+                "wait $pid; } && '%s' run p.yaml && cd '%s' && '%s' run p.yaml",
+                dir, SLUICE_BIN, SLUICE_BIN, ref_dir, SLUICE_BIN);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "runs failed: %s", err);
+    free(err);
+    char *m_path = ts_strf("%s/m1.json", dir);
+    json_error_t jerr;
+    json_t *m = json_load_file(m_path, 0, &jerr);
+    ck_assert_msg(m != NULL, "metrics: %s", jerr.text);
+    json_int_t read = metric(m, "clicks", "read");
+    ck_assert_msg(read > 0 && read < 300000, "the stop did not land mid-stream: %lld read", (long long)read);
+    json_int_t ahead = json_integer_value(json_object_get(json_object_get(m, "runtime"), "polls_ahead"));
+    ck_assert_msg(ahead > 0, "the stopped run never polled ahead");
+    const char *outs[] = {"counts.jsonl", "sessions.jsonl"};
+    for (size_t k = 0; k < 2; k++) {
+        char *a_text = read_output(dir, outs[k]), *b_text = read_output(ref_dir, outs[k]);
+        char *a = sorted(a_text), *b = sorted(b_text);
+        ck_assert_msg(strlen(b) > 0, "%s is empty", outs[k]);
+        ck_assert_msg(strcmp(a, b) == 0, "%s: stopped and resumed (%s) differs from one run (%s)", outs[k],
+                      dir, ref_dir);
+        free(a);
+        free(b);
+        free(a_text);
+        free(b_text);
+    }
+    json_decref(m);
+    free(m_path);
+    free(cmd);
+    free(input);
+    free(ref_dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply)
 {
     char *cmd = ts_strf("%s check %s/pipelines/clickstream.yaml", SLUICE_BIN, SLUICE_SOURCE_DIR);
@@ -734,6 +810,7 @@ int main(void)
     tcase_add_test(tc, check_and_graph_show_the_stages_and_their_exchanges);
     tcase_add_test(tc, check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply);
     tcase_add_test(tc, a_quiet_stream_closes_every_tasks_sessions_in_time);
+    tcase_add_test(tc, a_stop_runs_the_batch_polled_ahead_before_the_last_checkpoint);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 7
+#define SLUICE_ABI_MINOR 8
 /* An abi_version value, for comparing with the host's (api->abi_version). */
 #define SLUICE_ABI_VERSION_OF(major, minor) ((uint32_t)((major) << 16 | (minor)))
 #define SLUICE_ABI_VERSION SLUICE_ABI_VERSION_OF(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)
@@ -380,7 +380,24 @@ typedef struct sluice_plugin {
                              int32_t *first_partition);
     sluice_status (*exchange_send)(const sluice_host_api *api, sluice_ctx *ctx, void *self, int32_t partition,
                                    const void *key, size_t key_len, const void *value, size_t value_len);
+
+    /* ABI 1.8, SOURCE: what the engine may do around poll(), as
+     * SLUICE_SOURCE_* bits. Bits this engine does not know are ignored. */
+    uint32_t source_flags;
 } sluice_plugin;
+
+/* source_flags: poll() may be called for the next batch while the current
+ * one is still being processed, from one of the engine's worker threads
+ * (`threads:` above 1; never at the same time as another hook of the
+ * instance): a prefetch that takes the source's reading off the pipeline's
+ * thread. Such a poll must not call back into the run loop: no
+ * source_partition_* and no source_checkpoint_now (the engine fails the
+ * pipeline naming the call); what it lends is copied and released at once,
+ * on that thread. Only source_push, log, alloc, free and now_ms are meant
+ * for it. The engine polls ahead only when the current batch lent nothing,
+ * and never across a checkpoint, a stop or a memory_limit pause. The
+ * shipped file and clickgen sources declare it. */
+#define SLUICE_SOURCE_POLL_AHEAD 1u
 
 /* The entry function's type. */
 typedef const sluice_plugin *(*sluice_plugin_entry_fn)(void);

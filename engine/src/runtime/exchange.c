@@ -319,7 +319,7 @@ int exchange_pending(pipeline *p)
         p->xchg.input_ended = 1;
         source_take_pending(p);
         p->src.wm.current = SLUICE_TIME_MAX;
-        step_advance_ports(&p->steps[p->source], SLUICE_TIME_MAX, p->src.next_seq ? p->src.next_seq - 1 : 0);
+        step_advance_ports(&p->steps[p->source], SLUICE_TIME_MAX, source_last_seq(&p->src));
         return 1;
     }
     /* An input task assigned here since (a rebalance) hears of the end too. */
@@ -330,7 +330,7 @@ int exchange_pending(pipeline *p)
             continue;
         waiting = 1;
         for (size_t x = 0; x < st->nex; x++)
-            port_advance(&st->tasks[t].in[x], SLUICE_TIME_MAX, p->src.next_seq ? p->src.next_seq - 1 : 0);
+            port_advance(&st->tasks[t].in[x], SLUICE_TIME_MAX, source_last_seq(&p->src));
     }
     if (waiting)
         return 1;

@@ -234,6 +234,8 @@ typedef struct pipeline {
     task *flushing;         /* the task flushing alone at the end of the input */
     int flush_rounds;       /* the end of the input: 1 the tasks fire, 2 each emits its next chunk */
     int tick_caught_up;     /* the source had fewer messages than the batch this tick */
+    int poll_ahead_now;     /* the source may be polled ahead in this tick (pipeline_run.c) */
+    int ahead_job;          /* this round's helper 1 polls ahead first */
     size_t threads;
     size_t parallel_min; /* fewer records than this in a round: no helpers (pipeline_run.c) */
     struct worker_pool *workers;

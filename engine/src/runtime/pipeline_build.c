@@ -330,6 +330,8 @@ pipeline *pipeline_open(const char *path, diag_list *diags)
     p->src.events = ev.decode;
     wm_init(&p->src.wm, ev.max_out_of_order_ms, ev.idle_timeout_ms);
     arena_init(&p->tick_arena, 1u << 20);
+    for (size_t k = 0; k < 2; k++)
+        arena_init(&p->src.msgs[k], 1u << 20);
     for (size_t i = 0; i < p->nsteps; i++) {
         step *s = &p->steps[i];
         snprintf(s->scope, sizeof s->scope, "%s/%s", def->name, def->steps[i].name);
@@ -389,6 +391,9 @@ void pipeline_close(pipeline *p)
     source_release_borrowed(&p->src);
     free(p->src.borrowed);
     free(p->src.pending);
+    free(p->src.ahead);
+    for (size_t k = 0; k < 2; k++)
+        arena_free(&p->src.msgs[k]);
     for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
         arena_free(&p->src.decode_arenas[w].a);
     free(p->src.decode_arenas);
@@ -438,6 +443,7 @@ char *pipeline_metrics_json(const pipeline *p)
         json_array_append_new(per_thread, json_integer((json_int_t)p->worker_records[w]));
     json_object_set_new(runtime, "thread_events", per_thread);
     json_object_set_new(runtime, "rounds_beside_tasks", json_integer((json_int_t)p->rounds_beside));
+    json_object_set_new(runtime, "polls_ahead", json_integer((json_int_t)p->src.polls_ahead));
     json_object_set_new(root, "runtime", runtime);
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);

@@ -336,7 +336,7 @@ static void run_global(pipeline *p);
 
 static void end_tick(pipeline *p)
 {
-    source_release_borrowed(&p->src);
+    source_end_tick(&p->src);
     for (size_t w = 0; p->src.decode_arenas && w < p->threads; w++)
         arena_reset(&p->src.decode_arenas[w].a);
     for (size_t i = 0; i < p->nsteps; i++)
@@ -481,6 +481,8 @@ static void worker_round(void *arg, size_t worker)
                                 &p->src.decode_arenas[worker].a);
         }
     }
+    if (worker == 1 && p->ahead_job)
+        source_poll_ahead(p, (size_t)p->def->batch_size);
     for (int steal = 0; steal < 2; steal++)
         for (size_t ti = steal ? 0 : worker; ti < p->ntasks; ti += steal ? 1 : p->threads)
             if (atomic_exchange(&st->tasks[ti].claimed, p->round) != p->round)
@@ -551,6 +553,11 @@ static void run_downstream(pipeline *p)
         }
         p->running = st;
         p->round++;
+        /* The helper reads the source's next batch first: the pipeline's
+         * thread, busy with the steps beside, would otherwise read it
+         * alone after the tick (what was lent is held until the tick
+         * ends: then it waits). */
+        p->ahead_job = p->poll_ahead_now && p->src.nborrowed == 0;
         workers_begin(p->workers);
         p->overlapping = 1;
         p->rounds_beside++;
@@ -558,6 +565,7 @@ static void run_downstream(pipeline *p)
         p->overlapping = 0;
         ran = p->ready_end[k];
         workers_join(p->workers);
+        p->ahead_job = 0;
     }
     if (!p->failed)
         run_global_range(p, ran, p->nglobal, 0);
@@ -572,6 +580,12 @@ sluice_status source_checkpoint_now(sluice_ctx *ctx)
     pipeline *p = ctx->p;
     if (!source_called_by_source(ctx, "source_checkpoint_now") || p->failed)
         return SLUICE_ERR;
+    if (p->src.polling_ahead) {
+        pipeline_fail(p, ctx->s->scope,
+                      "source_checkpoint_now called from a poll ahead: a source that declares "
+                      "SLUICE_SOURCE_POLL_AHEAD must not call it from poll() (docs/plugin-abi.md)");
+        return SLUICE_ERR;
+    }
     source_take_pending(p);
     if (!p->failed)
         run_downstream(p);
@@ -673,8 +687,6 @@ static void end_of_input(pipeline *p, uint64_t end_seq)
     }
 }
 
-static uint64_t last_seq(const pipeline *p) { return p->src.next_seq ? p->src.next_seq - 1 : 0; }
-
 /* Timers of every instance, on the pipeline's thread before the tick's poll:
  * what they emit precedes the tick's records. */
 static void run_timers(pipeline *p, int64_t now)
@@ -687,7 +699,7 @@ static void run_timers(pipeline *p, int64_t now)
                 continue;
             s->timer_due = 0;
             s->ctx.cur_wm = p->src.wm.current;
-            s->ctx.cur_seq = last_seq(p);
+            s->ctx.cur_seq = source_last_seq(&p->src);
             step_check_status(p, s, "timer", s->plugin->desc.timer(&host_api, &s->ctx, s->self, now));
         }
     }
@@ -709,23 +721,40 @@ static void log_summary(const pipeline *p)
     }
 }
 
+/* Whether the source may be polled ahead at all (SLUICE_SOURCE_POLL_AHEAD):
+ * by a helper thread, in a round where the pipeline's thread runs steps
+ * beside a stage's tasks (run_downstream), and where no tick's end depends
+ * on what the source has read (partition tasks and their exchange save
+ * positions per partition; memory_limit decides each tick whether to
+ * read). */
+static int can_poll_ahead(const pipeline *p)
+{
+    const step *src = &p->steps[p->source];
+    return p->workers && p->src.decode_arenas &&
+           (src->plugin->desc.source_flags & SLUICE_SOURCE_POLL_AHEAD) && !p->by_partition && !p->stands_in &&
+           !p->xchg.on && p->def->memory_limit <= 0;
+}
+
 int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
 {
     p->stop = stop;
     step *src = &p->steps[p->source];
     size_t budget = (size_t)p->def->batch_size;
     int64_t next_checkpoint = wall_ms() + p->def->checkpoint_interval_ms;
-    while (!p->failed && !p->src.ended && !(stop && *stop)) {
+    int ahead_ok = can_poll_ahead(p);
+    /* A batch polled ahead is run before stopping: the source has moved
+     * past it, so the final checkpoint must include it. */
+    while (!p->failed && !p->src.ended && (!(stop && *stop) || p->src.has_ahead)) {
         int64_t now = wall_ms();
         p->src.tick_now = now;
         run_timers(p, now);
         if (!p->src.raw) {
             int64_t before = p->src.wm.current;
             if (wm_refresh(&p->src.wm, now) > before)
-                step_advance_ports(src, p->src.wm.current, last_seq(p));
+                step_advance_ports(src, p->src.wm.current, source_last_seq(&p->src));
         }
         src->ctx.cur_wm = p->src.wm.current;
-        if (memory_budget_pause(p, now)) {
+        if (!p->src.has_ahead && memory_budget_pause(p, now)) {
             run_downstream(p); /* what timers and idleness moved */
             checkpoint_poll(p);
             if (!p->failed && now >= next_checkpoint) {
@@ -735,12 +764,18 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
             usleep(50000);
             continue;
         }
-        uint64_t seq_before = p->src.next_seq;
-        sluice_status st = src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
+        uint64_t seq_before = source_seq_taken(&p->src);
+        sluice_status st = p->src.has_ahead
+                               ? p->src.ahead_status
+                               : src->plugin->desc.poll(&host_api, &src->ctx, src->self, budget, 100);
         int64_t batch_start = stats_clock_ns();
+        /* The next batch may be read while this tick runs, unless a
+         * checkpoint (which saves the source's position) ends the tick. */
+        p->poll_ahead_now = ahead_ok && st == SLUICE_OK && now < next_checkpoint && !(stop && *stop);
         source_take_pending(p);
+        uint64_t taken = source_seq_taken(&p->src) - seq_before;
         /* At the end, the end itself tells every task (end_of_input). */
-        p->tick_caught_up = st != SLUICE_END && p->src.next_seq - seq_before < budget;
+        p->tick_caught_up = st != SLUICE_END && taken < budget;
         if (st == SLUICE_END) {
             run_downstream(p); /* what came before the end */
             end_of_input(p, p->src.next_seq);
@@ -748,8 +783,9 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
             step_check_status(p, src, "poll", st);
             run_downstream(p);
         }
+        p->poll_ahead_now = 0;
         checkpoint_poll(p);
-        stats_tick(p, batch_start, p->src.next_seq - seq_before);
+        stats_tick(p, batch_start, taken);
         if (!p->failed && now >= next_checkpoint) {
             int64_t started = stats_clock_ns();
             checkpoint_take(p);

@@ -45,6 +45,79 @@ void source_release_borrowed(source_side *src)
     }
 }
 
+void source_end_tick(source_side *src)
+{
+    source_release_borrowed(src);
+    arena_reset(&src->msgs[src->ahead_side ^ 1]);
+}
+
+uint64_t source_seq_taken(const source_side *src) { return src->has_ahead ? src->ahead_seq : src->next_seq; }
+
+uint64_t source_last_seq(const source_side *src)
+{
+    uint64_t next = source_seq_taken(src);
+    return next ? next - 1 : 0;
+}
+
+/* A message pushed: where it waits to be decoded. NULL when out of memory. */
+static struct pending_message *pending_add(struct pending_message **v, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t grown_cap = *cap ? 2 * *cap : 1024;
+        struct pending_message *grown = xrealloc(*v, grown_cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        *v = grown;
+        *cap = grown_cap;
+    }
+    return &(*v)[(*n)++];
+}
+
+void source_poll_ahead(pipeline *p, size_t budget)
+{
+    source_side *src = &p->src;
+    step *s = &p->steps[p->source];
+    src->ahead_seq = src->next_seq;
+    src->polling_ahead = 1;
+    sluice_status st = s->plugin->desc.poll(&host_api, &s->ctx, s->self, budget, 0);
+    src->polling_ahead = 0;
+    src->ahead_status = st;
+    /* Nothing read and nothing to tell: the next tick polls as usual. */
+    src->has_ahead = st != SLUICE_OK || src->nahead > 0;
+    src->polls_ahead += src->nahead > 0;
+}
+
+/* The batch polled ahead becomes the tick's: its messages, and its arena
+ * (released when this tick ends). */
+static void take_ahead(source_side *src)
+{
+    struct pending_message *v = src->pending;
+    size_t cap = src->pending_cap;
+    src->pending = src->ahead;
+    src->pending_cap = src->ahead_cap;
+    src->npending = src->nahead;
+    src->ahead = v;
+    src->ahead_cap = cap;
+    src->nahead = 0;
+    src->ahead_side ^= 1;
+    src->has_ahead = 0;
+    src->ahead_status = SLUICE_OK;
+}
+
+/* A source must not call back into the run loop from a poll ahead: it runs
+ * on a helper thread while the pipeline's thread is inside a tick. 0 (and
+ * the pipeline failed) when it did. */
+static int not_polling_ahead(pipeline *p, const char *what)
+{
+    if (!p->src.polling_ahead)
+        return 1;
+    pipeline_fail(p, p->steps[p->source].scope,
+                  "%s called from a poll ahead: a source that declares SLUICE_SOURCE_POLL_AHEAD must not "
+                  "call it from poll() (docs/plugin-abi.md)",
+                  what);
+    return 0;
+}
+
 static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_len, event_verdict *verdict);
 
 static void queue(step *s, port *pt, sluice_record *rec, int64_t wm, uint64_t seq)
@@ -67,16 +140,22 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         pipeline_fail(p, s->scope, "source_push called by a step that is not the source");
         return SLUICE_ERR;
     }
-    int borrowed = msg != NULL && MESSAGE_HAS(msg, release_arg) && msg->release != NULL;
+    int lent = msg != NULL && MESSAGE_HAS(msg, release_arg) && msg->release != NULL;
+    /* Read ahead: the message is kept past this tick's end in its own
+     * arena, and lent bytes are copied and handed back at once (the tick
+     * still holds what the source lent it). */
+    int ahead = src->polling_ahead, borrowed = lent && !ahead;
     if (borrowed && borrow(src, msg) != 0) {
         pipeline_fail(p, s->scope, "out of memory");
         return SLUICE_ERR_NOMEM;
     }
     if (msg == NULL || msg->struct_size < MESSAGE_MIN_SIZE || (msg->payload == NULL && msg->payload_len)) {
+        if (lent && ahead)
+            msg->release(msg->release_arg);
         pipeline_fail(p, s->scope, "source_push with a malformed sluice_message");
         return SLUICE_ERR;
     }
-    arena *a = &p->tick_arena;
+    arena *a = ahead ? &src->msgs[src->ahead_side] : &p->tick_arena;
     uint64_t seq = src->next_seq++;
     sluice_record *rec = record_new(a);
     rec->seq = seq;
@@ -91,6 +170,8 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         rec->key = borrowed ? msg->key : arena_memdup(a, msg->key, msg->key_len);
         rec->key_len = (uint32_t)msg->key_len;
     }
+    if (lent && ahead)
+        msg->release(msg->release_arg);
     if (exchange_has_partition(p, msg->partition)) { /* counted as the exchange's */
         exchange_take(p, rec, seq);
         return p->failed ? SLUICE_ERR : SLUICE_OK;
@@ -102,17 +183,12 @@ sluice_status source_push(sluice_ctx *ctx, const sluice_message *msg)
         return SLUICE_OK;
     }
     if (src->decode_arenas != NULL) { /* decoded later, by the workers */
-        if (src->npending == src->pending_cap) {
-            size_t cap = src->pending_cap ? 2 * src->pending_cap : 1024;
-            struct pending_message *grown = xrealloc(src->pending, cap * sizeof *grown);
-            if (grown == NULL) {
-                pipeline_fail(p, s->scope, "out of memory");
-                return SLUICE_ERR_NOMEM;
-            }
-            src->pending = grown;
-            src->pending_cap = cap;
+        struct pending_message *pm = ahead ? pending_add(&src->ahead, &src->nahead, &src->ahead_cap)
+                                           : pending_add(&src->pending, &src->npending, &src->pending_cap);
+        if (pm == NULL) {
+            pipeline_fail(p, s->scope, "out of memory");
+            return SLUICE_ERR_NOMEM;
         }
-        struct pending_message *pm = &src->pending[src->npending++];
         pm->rec = rec;
         pm->seq = seq;
         pm->payload_len = msg->payload_len;
@@ -140,6 +216,8 @@ void source_decode_range(pipeline *p, size_t from, size_t to, arena *a)
 void source_take_pending(pipeline *p)
 {
     source_side *src = &p->src;
+    if (src->has_ahead)
+        take_ahead(src);
     if (src->npending == 0)
         return;
     src->decode_round(p);
@@ -183,28 +261,35 @@ static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_l
     }
 }
 
-static void partition_gone(sluice_ctx *ctx, int32_t partition)
+static void partition_gone(sluice_ctx *ctx, int32_t partition, const char *what)
 {
     pipeline *p = ctx->p;
+    if (!not_polling_ahead(p, what))
+        return;
     if (p->src.raw || exchange_has_partition(p, partition))
         return;             /* the exchange's partitions have no event time */
     source_take_pending(p); /* the messages before this point come first */
     int64_t before = p->src.wm.current;
     int64_t wm = wm_partition_gone(&p->src.wm, partition);
     if (wm > before)
-        step_advance_ports(&p->steps[p->source], wm, p->src.next_seq ? p->src.next_seq - 1 : 0);
+        step_advance_ports(&p->steps[p->source], wm, source_last_seq(&p->src));
 }
 
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
 {
-    partition_gone(ctx, partition);
+    partition_gone(ctx, partition, "source_partition_revoked");
     pipeline *p = ctx->p;
+    if (p->src.polling_ahead)
+        return;
     /* Its state lives on with its next owner: this task starts afresh. */
     long t = p->by_partition ? exchange_task_of(p, partition) : -1;
     if (t >= 0 && (size_t)t < p->ntasks)
         partition_task_reset(p, (size_t)t);
 }
-void source_partition_ended(sluice_ctx *ctx, int32_t partition) { partition_gone(ctx, partition); }
+void source_partition_ended(sluice_ctx *ctx, int32_t partition)
+{
+    partition_gone(ctx, partition, "source_partition_ended");
+}
 
 int source_called_by_source(sluice_ctx *ctx, const char *what)
 {
@@ -219,7 +304,8 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
                                      const char *error)
 {
     pipeline *p = ctx->p;
-    if (!source_called_by_source(ctx, "source_partition_state"))
+    if (!source_called_by_source(ctx, "source_partition_state") ||
+        !not_polling_ahead(p, "source_partition_state"))
         return SLUICE_ERR;
     if (!p->by_partition)
         return SLUICE_OK; /* without key:, state is the process's (state_dir) */
@@ -234,7 +320,8 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
 {
     pipeline *p = ctx->p;
-    if (p->src.raw || exchange_has_partition(p, partition))
+    if (!not_polling_ahead(p, "source_partition_assigned") || p->src.raw ||
+        exchange_has_partition(p, partition))
         return;
     source_take_pending(p);
     wm_partition_assigned(&p->src.wm, partition, p->src.tick_now);

@@ -45,6 +45,19 @@ typedef struct source_side {
     struct decode_arena {
         _Alignas(64) arena a; /* a cache line of its own: one per worker */
     } * decode_arenas;        /* [threads]: what decoding a message allocates */
+    /* Polling ahead (SLUICE_SOURCE_POLL_AHEAD): the next batch is read by
+     * a helper thread while this tick runs, and waits in `ahead` until
+     * the next tick takes it. Its messages live in msgs[ahead_side]; the
+     * other side holds the current tick's, released when it ends. */
+    struct pending_message *ahead;
+    size_t nahead, ahead_cap;
+    arena msgs[2];
+    unsigned ahead_side;
+    int polling_ahead;          /* inside such a poll */
+    int has_ahead;              /* a batch polled ahead waits (its status at least) */
+    sluice_status ahead_status; /* what that poll returned: the next tick's status */
+    uint64_t ahead_seq;         /* the sequence number of its first message */
+    uint64_t polls_ahead;       /* polls ahead that read something (the metrics' runtime) */
     /* Runs pending messages' decoding on the workers: set by the run loop,
      * which owns them (source_take_pending calls it). */
     void (*decode_round)(struct pipeline *p);
@@ -52,6 +65,17 @@ typedef struct source_side {
 
 /* Hand every borrowed message of the tick back to the source. */
 void source_release_borrowed(source_side *src);
+/* The end of a tick: what its messages hold is released (not a batch
+ * polled ahead). */
+void source_end_tick(source_side *src);
+/* The sequence number the next message taken in will have (a batch
+ * polled ahead is not taken in yet), and that of the last (0 before any). */
+uint64_t source_seq_taken(const source_side *src);
+uint64_t source_last_seq(const source_side *src);
+/* Poll the source for the next tick's batch now, from a worker thread,
+ * while this tick is still running (SLUICE_SOURCE_POLL_AHEAD). The next
+ * tick takes it. */
+void source_poll_ahead(struct pipeline *p, size_t budget);
 /* Decode what waits (in parallel) and take it in, in order. */
 void source_take_pending(struct pipeline *p);
 /* Decode pending messages [from, to) on this thread with arena a. */

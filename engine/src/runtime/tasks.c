@@ -408,7 +408,7 @@ void tasks_restamp(const pipeline *p, item_vec *v)
     /* Where the pipeline's watermark stands now: idle partitions and
      * partitions gone move it without any record. */
     if (p->src.wm.current > wm) {
-        uint64_t seq = p->src.next_seq ? p->src.next_seq - 1 : 0;
+        uint64_t seq = source_last_seq(&p->src);
         if (v->n && v->v[v->n - 1].seq > seq)
             seq = v->v[v->n - 1].seq;
         items_push(v, NULL, p->src.wm.current, seq);

@@ -36,7 +36,7 @@ static void feed_watermark(sluice_ctx *ctx, int64_t wm)
     int64_t before = t->current;
     int64_t now = wm_partition_assigned(t, 0, p->src.tick_now); /* recomputes it */
     if (now > before)
-        step_advance_ports(&p->steps[p->source], now, p->src.next_seq ? p->src.next_seq - 1 : 0);
+        step_advance_ports(&p->steps[p->source], now, source_last_seq(&p->src));
 }
 
 static sluice_status feed_poll(const sluice_host_api *api, sluice_ctx *ctx, void *self, size_t budget,

@@ -464,6 +464,7 @@ static const sluice_plugin clickgen_plugin = {
     .poll = clickgen_poll,
     .snapshot = clickgen_snapshot,
     .restore = clickgen_restore,
+    .source_flags = SLUICE_SOURCE_POLL_AHEAD, /* poll() never calls back into the run loop */
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &clickgen_plugin; }

@@ -357,6 +357,7 @@ static const sluice_plugin file_plugin = {
     .poll = file_poll,
     .snapshot = file_snapshot,
     .restore = file_restore,
+    .source_flags = SLUICE_SOURCE_POLL_AHEAD, /* poll() never calls back into the run loop */
 };
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &file_plugin; }
