@@ -420,6 +420,67 @@ static char *clicks(int from, int to)
     return text;
 }
 
+/* In dir: follow in.jsonl holding `first` until stopped (SIGTERM after 2 s),
+ * append `second`, and resume to the end; in ref_dir: one run over both. */
+static void stop_resume_and_reference(const char *dir, const char *ref_dir, const char *first,
+                                      const char *second)
+{
+    char *whole = ts_strf("%s%s", first, second);
+    char *in = ts_strf("%s/in.jsonl", dir), *second_path = ts_strf("%s/second.jsonl", dir);
+    char *ref_in = ts_strf("%s/in.jsonl", ref_dir);
+    ts_write_file(in, first);
+    ts_write_file(second_path, second);
+    ts_write_file(ref_in, whole);
+    char *cmd =
+        ts_strf("cd '%s' && { FOLLOW=true '%s' run p.yaml & pid=$!; sleep 2; kill -TERM $pid; "
+                "wait $pid; } && cat second.jsonl >> in.jsonl && '%s' run p.yaml && cd '%s' && '%s' run "
+                "p.yaml",
+                dir, SLUICE_BIN, SLUICE_BIN, ref_dir, SLUICE_BIN);
+    char *err = NULL;
+    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "runs failed: %s", err);
+    free(err);
+    free(cmd);
+    free(ref_in);
+    free(second_path);
+    free(in);
+    free(whole);
+}
+
+/* Without key: the watermark is the process's and the checkpoint keeps it.
+ * A click dated 2100 (max_future is off) lifts it past every later click:
+ * one run rejects them all as too late, and so must a run stopped after
+ * the 2100 click and resumed (it used to start its watermark afresh and
+ * take them). */
+START_TEST(a_restart_keeps_the_watermark_so_late_clicks_stay_late)
+{
+    char *dir = ts_strf("%s/wm_restart", ts_tmpdir()), *ref_dir = ts_strf("%s/wm_reference", ts_tmpdir());
+    mkdir(dir, 0755);
+    mkdir(ref_dir, 0755);
+    char *yaml = ts_strf("%s/p.yaml", dir), *ref_yaml = ts_strf("%s/p.yaml", ref_dir);
+    write_pipeline(yaml, dir, 4);
+    write_pipeline(ref_yaml, ref_dir, 4);
+    char *head = clicks(0, 250), *tail = clicks(250, 600);
+    char *first = ts_strf("%s{\"user_id\":\"u0\",\"url\":\"/p0\",\"ts\":4102444800000}\n", head);
+    stop_resume_and_reference(dir, ref_dir, first, tail);
+    char *resumed = read_output(dir, "out.jsonl"), *reference = read_output(ref_dir, "out.jsonl");
+    ck_assert_msg(strstr(reference, "4102444800000") != NULL, "no session of the 2100 click: %s", reference);
+    char *a = sorted(resumed), *b = sorted(reference);
+    ck_assert_msg(strcmp(a, b) == 0, "resumed (%s/out.jsonl) differs from one run (%s/out.jsonl)", dir,
+                  ref_dir);
+    free(a);
+    free(b);
+    free(resumed);
+    free(reference);
+    free(first);
+    free(head);
+    free(tail);
+    free(ref_yaml);
+    free(yaml);
+    free(ref_dir);
+    free(dir);
+}
+END_TEST
+
 /* url_count in parts with state: stopped after part of the input and
  * resumed, its final results are those of one run; state written whole is
  * refused by the parts and the other way round. */
@@ -458,20 +519,8 @@ START_TEST(two_phase_state_survives_a_restart_and_whole_state_is_refused)
     mkdir(ref_dir, 0755);
     write_url_pipeline(dir, "true");
     write_url_pipeline(ref_dir, "true");
-    char *first = clicks(0, 250), *second = clicks(250, 600), *whole = ts_strf("%s%s", first, second);
-    char *in = ts_strf("%s/in.jsonl", dir), *second_path = ts_strf("%s/second.jsonl", dir);
-    char *ref_in = ts_strf("%s/in.jsonl", ref_dir);
-    ts_write_file(in, first);
-    ts_write_file(second_path, second);
-    ts_write_file(ref_in, whole);
-    char *cmd =
-        ts_strf("cd '%s' && { FOLLOW=true '%s' run p.yaml & pid=$!; sleep 2; kill -TERM $pid; "
-                "wait $pid; } && cat second.jsonl >> in.jsonl && '%s' run p.yaml && cd '%s' && '%s' run "
-                "p.yaml",
-                dir, SLUICE_BIN, SLUICE_BIN, ref_dir, SLUICE_BIN);
-    char *err = NULL;
-    ck_assert_msg(ts_run(cmd, NULL, &err) == 0, "runs failed: %s", err);
-    free(err);
+    char *first = clicks(0, 250), *second = clicks(250, 600);
+    stop_resume_and_reference(dir, ref_dir, first, second);
     char *out = ts_strf("%s/out.jsonl", dir), *ref_out = ts_strf("%s/out.jsonl", ref_dir);
     char *resumed = ts_read_file(out, NULL), *reference = ts_read_file(ref_out, NULL);
     ck_assert_msg(resumed && reference && strstr(reference, "window_summary"), "missing output");
@@ -482,7 +531,7 @@ START_TEST(two_phase_state_survives_a_restart_and_whole_state_is_refused)
     /* The state holds the parts' snapshots: url_count run whole cannot
      * read it, and parts cannot read a whole url_count's. */
     write_url_pipeline(dir, "false");
-    err = NULL;
+    char *err = NULL;
     char *run = ts_strf("cd '%s' && '%s' run p.yaml", dir, SLUICE_BIN);
     ck_assert_int_eq(ts_run(run, NULL, &err), 1);
     ck_assert_msg(err && strstr(err, "url_count/by_url"), "unclear refusal: %s", err ? err : "");
@@ -503,11 +552,6 @@ START_TEST(two_phase_state_survives_a_restart_and_whole_state_is_refused)
     free(reference);
     free(out);
     free(ref_out);
-    free(cmd);
-    free(ref_in);
-    free(second_path);
-    free(in);
-    free(whole);
     free(first);
     free(second);
     free(ref_dir);
@@ -811,6 +855,7 @@ int main(void)
     tcase_add_test(tc, check_shows_partition_tasks_and_refuses_key_where_it_cannot_apply);
     tcase_add_test(tc, a_quiet_stream_closes_every_tasks_sessions_in_time);
     tcase_add_test(tc, a_stop_runs_the_batch_polled_ahead_before_the_last_checkpoint);
+    tcase_add_test(tc, a_restart_keeps_the_watermark_so_late_clicks_stay_late);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

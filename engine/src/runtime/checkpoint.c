@@ -7,14 +7,29 @@
  * A step of a keyed stage has one snapshot per task, stored under
  * "<step>[<task>/<tasks>]": state is keyed by user and a user's task depends
  * on the number of tasks, so state written with another `partitions` is
- * refused rather than restored into the wrong instances. */
+ * refused rather than restored into the wrong instances.
+ *
+ * Without `key:` the source side's watermark is the process's, and is saved
+ * too, under WATERMARK_ENTRY (no step can have that name): a restart then
+ * judges lateness as an uninterrupted run would. With `key:` each
+ * partition's goes with its task's state (partition_tasks.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "checkpoint.h"
 #include "log.h"
+
+#define WATERMARK_ENTRY "(watermark)"
+
+static int64_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* An entry's step name and task: "dedup" (task -1) or "dedup[3/8]". */
 static int parse_entry_name(const char *name, char *base, size_t basesz, long *task, long *tasks)
@@ -123,6 +138,15 @@ int checkpoint_restore(pipeline *p)
         const state_entry *e = &img.entries[i];
         char base[256], why[2048];
         size_t at;
+        if (strcmp(e->step, WATERMARK_ENTRY) == 0) {
+            if (!p->by_partition && !p->src.raw &&
+                wm_load(&p->src.wm, e->snap.data, e->snap.size, wall_now()) != 0)
+                pipeline_fail(
+                    p, p->def->name,
+                    "cannot restore the checkpoint in %s: its watermark entry is malformed (%zu bytes)",
+                    p->def->state_dir, e->snap.size);
+            continue;
+        }
         if (p->by_partition && find_step(p, entry_step_base(e, base, sizeof base), &at) && at == p->source) {
             log_msg(SLUICE_LOG_INFO, p->def->name,
                     "positions of source '%s' in %s not used: with key: the group's committed offsets are "
@@ -186,7 +210,8 @@ int checkpoint_check(pipeline *p, int create_all, diag_list *diags)
     for (size_t i = 0; i < img.count; i++) {
         const state_entry *e = &img.entries[i];
         char base[256], why[2048];
-        if (checkpoint_discards(p, entry_step_base(e, base, sizeof base)))
+        if (strcmp(e->step, WATERMARK_ENTRY) == 0 ||
+            checkpoint_discards(p, entry_step_base(e, base, sizeof base)))
             continue;
         size_t instance;
         step *s = entry_target(p, e, &instance, why, sizeof why);
@@ -263,6 +288,18 @@ static void snapshot_instance(pipeline *p, step *s, const char *entry_name)
     free(snap.data);
 }
 
+static void save_watermark(pipeline *p)
+{
+    sluice_snapshot snap = {sizeof snap, 1, NULL, 0};
+    snap.data = wm_save(&p->src.wm, &snap.size);
+    if (snap.data == NULL) {
+        pipeline_fail(p, p->def->name, "out of memory saving the watermark");
+        return;
+    }
+    state_image_add(&p->pending_state, WATERMARK_ENTRY, "sluice", "1", &snap);
+    free(snap.data);
+}
+
 /* Flush every instance but the source's (failed: best effort, on). */
 static void flush_all(pipeline *p, int only_async)
 {
@@ -297,6 +334,8 @@ void checkpoint_take(pipeline *p)
         partition_tasks_save(p, id);
     if (p->def->state_dir) {
         state_image_free(&p->pending_state);
+        if (!p->by_partition && !p->src.raw)
+            save_watermark(p);
         for (size_t k = 0; k < p->nsteps && !p->failed; k++) {
             size_t i = p->order[k];
             if (p->steps[i].plugin->desc.snapshot == NULL || (p->by_partition && !in_state_dir(p, i)))

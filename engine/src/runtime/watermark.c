@@ -142,3 +142,51 @@ void wm_partition_restore(wm_tracker *t, int32_t partition, int64_t max_ts)
 {
     find_partition(t, partition)->max_ts = max_ts; /* its last owner's, which may be behind ours */
 }
+
+#define WM_SAVE_VERSION 1
+
+void *wm_save(const wm_tracker *t, size_t *size)
+{
+    sluice_bytes_writer w = {0};
+    sluice_bytes_put_u32(&w, WM_SAVE_VERSION);
+    sluice_bytes_put_i64(&w, t->current);
+    uint32_t n = 0;
+    for (size_t i = 0; i < t->count; i++)
+        n += t->parts[i].has_data;
+    sluice_bytes_put_u32(&w, n);
+    for (size_t i = 0; i < t->count; i++) {
+        if (!t->parts[i].has_data)
+            continue;
+        sluice_bytes_put_u32(&w, (uint32_t)t->parts[i].id);
+        sluice_bytes_put_i64(&w, t->parts[i].max_ts);
+    }
+    if (w.failed) {
+        free(w.data);
+        return NULL;
+    }
+    *size = w.len;
+    return w.data;
+}
+
+int wm_load(wm_tracker *t, const void *data, size_t size, int64_t now)
+{
+    sluice_bytes_reader r = sluice_bytes_reader_of(data, size);
+    if (sluice_bytes_get_u32(&r) != WM_SAVE_VERSION)
+        return -1;
+    int64_t current = sluice_bytes_get_i64(&r);
+    uint32_t n = sluice_bytes_get_u32(&r);
+    if (r.failed || n > (size - r.pos) / 12 || (size - r.pos) != (size_t)n * 12)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t id = (int32_t)sluice_bytes_get_u32(&r);
+        wm_partition *p = find_partition(t, id);
+        p->max_ts = sluice_bytes_get_i64(&r);
+        p->has_data = 1;
+        p->idle = p->gone = 0;
+        p->last_data_wall = now;
+    }
+    if (current > t->current)
+        t->current = current;
+    recompute(t);
+    return 0;
+}
