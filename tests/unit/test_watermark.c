@@ -116,14 +116,24 @@ START_TEST(a_saved_tracker_goes_on_where_it_was)
     ck_assert_int_eq(wm_observe(&r, 0, 9500, 60), 1900); /* partition 1 still holds it */
     ck_assert_int_eq(wm_observe(&r, 1, 3000, 60), 2900);
     ck_assert_int_eq(wm_partition_max_ts(&r, 0), 9500);
+    /* Partition 1 idles; saved and loaded, it still does not hold it back. */
+    ck_assert_int_eq(wm_refresh(&r, 60 + 30000), 2900);
+    ck_assert_int_eq(wm_observe(&r, 0, 12000, 30100), 11900);
+    size_t idle_size = 0;
+    void *idle_saved = wm_save(&r, &idle_size);
+    wm_free(&r);
+    wm_init(&r, 100, 30000);
+    ck_assert_int_eq(wm_load(&r, idle_saved, idle_size, 40000), 0);
+    ck_assert_int_eq(wm_observe(&r, 0, 13000, 40000), 12900);
+    free(idle_saved);
     wm_free(&r);
 
     /* Cut short, grown or of another version: refused. */
     wm_init(&r, 100, 30000);
     ck_assert_int_eq(wm_load(&r, saved, size - 1, 0), -1);
-    unsigned char *longer = calloc(1, size + 12);
+    unsigned char *longer = calloc(1, size + 13);
     memcpy(longer, saved, size);
-    ck_assert_int_eq(wm_load(&r, longer, size + 12, 0), -1);
+    ck_assert_int_eq(wm_load(&r, longer, size + 13, 0), -1);
     longer[0] = 9;
     ck_assert_int_eq(wm_load(&r, longer, size, 0), -1);
     wm_free(&r);

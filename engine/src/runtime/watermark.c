@@ -144,6 +144,7 @@ void wm_partition_restore(wm_tracker *t, int32_t partition, int64_t max_ts)
 }
 
 #define WM_SAVE_VERSION 1
+#define WM_SAVED_PARTITION 13 /* id, largest event time, idle | gone << 1 */
 
 void *wm_save(const wm_tracker *t, size_t *size)
 {
@@ -159,6 +160,8 @@ void *wm_save(const wm_tracker *t, size_t *size)
             continue;
         sluice_bytes_put_u32(&w, (uint32_t)t->parts[i].id);
         sluice_bytes_put_i64(&w, t->parts[i].max_ts);
+        uint8_t flags = (uint8_t)(t->parts[i].idle | t->parts[i].gone << 1);
+        sluice_bytes_put(&w, &flags, 1);
     }
     if (w.failed) {
         free(w.data);
@@ -175,14 +178,17 @@ int wm_load(wm_tracker *t, const void *data, size_t size, int64_t now)
         return -1;
     int64_t current = sluice_bytes_get_i64(&r);
     uint32_t n = sluice_bytes_get_u32(&r);
-    if (r.failed || n > (size - r.pos) / 12 || (size - r.pos) != (size_t)n * 12)
+    if (r.failed || n > (size - r.pos) / WM_SAVED_PARTITION ||
+        (size - r.pos) != (size_t)n * WM_SAVED_PARTITION)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
         int32_t id = (int32_t)sluice_bytes_get_u32(&r);
         wm_partition *p = find_partition(t, id);
         p->max_ts = sluice_bytes_get_i64(&r);
+        const uint8_t *flags = sluice_bytes_take(&r, 1);
         p->has_data = 1;
-        p->idle = p->gone = 0;
+        p->idle = *flags & 1; /* idle stays idle until its next event */
+        p->gone = *flags >> 1 & 1;
         p->last_data_wall = now;
     }
     if (current > t->current)

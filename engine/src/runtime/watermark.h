@@ -42,12 +42,12 @@ int64_t wm_partition_max_ts(wm_tracker *t, int32_t partition);
 void wm_partition_restore(wm_tracker *t, int32_t partition, int64_t max_ts);
 /* The tracker as a checkpoint holds it when the watermark is the process's
  * (no `key:`): the watermark, and each partition that has had data with its
- * largest event time, so that a restarted pipeline judges lateness as an
- * uninterrupted one would ("so far" spans the restart, as Kafka Streams
- * keeps a partition's stream time in its commit). wm_save returns malloc'd
- * bytes (NULL when out of memory); wm_load starts every saved partition
- * afresh for idleness at wall clock now and returns -1 for bytes it cannot
- * read. */
+ * largest event time and whether it was idle or gone, so that a restarted
+ * pipeline judges lateness as an uninterrupted one would ("so far" spans
+ * the restart, as Kafka Streams keeps a partition's stream time in its
+ * commit). wm_save returns malloc'd bytes (NULL when out of memory);
+ * wm_load counts idleness from wall clock now and returns -1 for bytes it
+ * cannot read. */
 void *wm_save(const wm_tracker *t, size_t *size);
 int wm_load(wm_tracker *t, const void *data, size_t size, int64_t now);
 /* Re-evaluate idleness at wall clock now; returns the pipeline watermark. */
