@@ -261,26 +261,27 @@ static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_l
     }
 }
 
-static void partition_gone(sluice_ctx *ctx, int32_t partition, const char *what)
+/* 0 when the call was refused (from a poll ahead). */
+static int partition_gone(sluice_ctx *ctx, int32_t partition, const char *what)
 {
     pipeline *p = ctx->p;
     if (!not_polling_ahead(p, what))
-        return;
+        return 0;
     if (p->src.raw || exchange_has_partition(p, partition))
-        return;             /* the exchange's partitions have no event time */
+        return 1;           /* the exchange's partitions have no event time */
     source_take_pending(p); /* the messages before this point come first */
     int64_t before = p->src.wm.current;
     int64_t wm = wm_partition_gone(&p->src.wm, partition);
     if (wm > before)
         step_advance_ports(&p->steps[p->source], wm, source_last_seq(&p->src));
+    return 1;
 }
 
 void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
 {
-    partition_gone(ctx, partition, "source_partition_revoked");
-    pipeline *p = ctx->p;
-    if (p->src.polling_ahead)
+    if (!partition_gone(ctx, partition, "source_partition_revoked"))
         return;
+    pipeline *p = ctx->p;
     /* Its state lives on with its next owner: this task starts afresh. */
     long t = p->by_partition ? exchange_task_of(p, partition) : -1;
     if (t >= 0 && (size_t)t < p->ntasks)
@@ -288,7 +289,7 @@ void source_partition_revoked(sluice_ctx *ctx, int32_t partition)
 }
 void source_partition_ended(sluice_ctx *ctx, int32_t partition)
 {
-    partition_gone(ctx, partition, "source_partition_ended");
+    (void)partition_gone(ctx, partition, "source_partition_ended");
 }
 
 int source_called_by_source(sluice_ctx *ctx, const char *what)
