@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listen_addr.h"
 #include "log.h"
 #include "prom.h"
@@ -20,13 +20,6 @@ struct metrics_server {
     size_t n;
     char url[300];
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
                              size_t len, enum MHD_ResponseMemoryMode mode)
@@ -50,7 +43,7 @@ static char *render(metrics_server *m, size_t *len)
         return NULL;
     for (size_t i = 0; i < m->n; i++)
         snaps[i] = stats_acquire(m->stats[i]);
-    char *text = prom_render(snaps, m->n, wall_ms(), len);
+    char *text = prom_render(snaps, m->n, clock_wall_ms(), len);
     for (size_t i = 0; i < m->n; i++)
         stats_release(m->stats[i], snaps[i]);
     free(snaps);

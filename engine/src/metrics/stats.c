@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "pipeline.h"
 #include "xalloc.h"
 
@@ -23,19 +23,7 @@ void stats_histogram_observe(stats_histogram *h, double seconds)
     h->sum += seconds;
 }
 
-int64_t stats_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t stats_clock_ns(void) { return clock_mono_ns(); }
 
 pipeline_stats *stats_new(void)
 {
@@ -114,7 +102,7 @@ static stats_snapshot *take_snapshot(pipeline *p, int running)
         return NULL;
     s->refs = 1;
     s->pipeline = xstrdup(p->def->name);
-    s->taken_ms = wall_ms();
+    s->taken_ms = clock_wall_ms();
     s->watermark = p->src.wm.current;
     s->running = running;
     s->batches = st->batches;
@@ -167,7 +155,7 @@ static void check_checkpoint(pipeline *p, int64_t now_ns)
     if (!p->failed) {
         stats_histogram_observe(&st->checkpoints, (double)(now_ns - st->checkpoint_start_ns) / 1e9);
         st->checkpoints_done++;
-        st->last_checkpoint_ms = wall_ms();
+        st->last_checkpoint_ms = clock_wall_ms();
     }
     st->checkpoint_id = 0;
 }
@@ -195,7 +183,7 @@ void stats_tick(pipeline *p, int64_t batch_start_ns, uint64_t events)
     if (events > 0)
         stats_histogram_observe(&st->batches, (double)(now_ns - batch_start_ns) / 1e9);
     check_checkpoint(p, now_ns);
-    if (wall_ms() - st->last_publish_ms >= STATS_PUBLISH_MS)
+    if (clock_wall_ms() - st->last_publish_ms >= STATS_PUBLISH_MS)
         publish(p, 1);
 }
 

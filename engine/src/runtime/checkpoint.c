@@ -17,19 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "log.h"
 
 #define WATERMARK_ENTRY "(watermark)"
-
-static int64_t wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* An entry's step name and task: "dedup" (task -1) or "dedup[3/8]". */
 static int parse_entry_name(const char *name, char *base, size_t basesz, long *task, long *tasks)
@@ -140,7 +133,7 @@ int checkpoint_restore(pipeline *p)
         size_t at;
         if (strcmp(e->step, WATERMARK_ENTRY) == 0) {
             if (!p->by_partition && !p->src.raw &&
-                wm_load(&p->src.wm, e->snap.data, e->snap.size, wall_now()) != 0)
+                wm_load(&p->src.wm, e->snap.data, e->snap.size, clock_wall_ms()) != 0)
                 pipeline_fail(
                     p, p->def->name,
                     "cannot restore the checkpoint in %s: its watermark entry is malformed (%zu bytes)",

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "deadletter.h"
 #include "json_scan.h"
 #include "log.h"
@@ -370,9 +370,7 @@ static sluice_status api_reject(sluice_ctx *ctx, const sluice_record *rec, const
 static int64_t api_now_ms(sluice_ctx *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_ms();
 }
 
 static void api_timer_set(sluice_ctx *ctx, int64_t due_ms) { ctx->s->timer_due = due_ms > 0 ? due_ms : 1; }

@@ -5,23 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "log.h"
 #include "pipeline.h"
 #include "stats.h"
 #include "workers.h"
 #include "xalloc.h"
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void items_reserve(item_vec *v, size_t more)
 {
@@ -740,12 +733,12 @@ int pipeline_run(pipeline *p, const volatile sig_atomic_t *stop)
     p->stop = stop;
     step *src = &p->steps[p->source];
     size_t budget = (size_t)p->def->batch_size;
-    int64_t next_checkpoint = wall_ms() + p->def->checkpoint_interval_ms;
+    int64_t next_checkpoint = clock_wall_ms() + p->def->checkpoint_interval_ms;
     int ahead_ok = can_poll_ahead(p);
     /* A batch polled ahead is run before stopping: the source has moved
      * past it, so the final checkpoint must include it. */
     while (!p->failed && !p->src.ended && (!(stop && *stop) || p->src.has_ahead)) {
-        int64_t now = wall_ms();
+        int64_t now = clock_wall_ms();
         p->src.tick_now = now;
         run_timers(p, now);
         if (!p->src.raw) {

@@ -1,10 +1,10 @@
 #include "workers.h"
+#include "clock.h"
 #include "xalloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* A round is often a millisecond of work or less, and waking a sleeping
  * thread costs tens of microseconds (more on a virtual machine), long
@@ -12,13 +12,6 @@
  * finished a round, and a caller waiting for the helpers, first spin this
  * long, as OpenMP runtimes do, then sleep. SLUICE_SPIN_US overrides it. */
 #define SPIN_NS 200000
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void cpu_relax(void)
 {
@@ -39,7 +32,7 @@ static void spin_while(int64_t spin_ns, const _Atomic unsigned long *word, unsig
             return;
         cpu_relax();
         if (i % 64 == 0) {
-            int64_t now = mono_ns();
+            int64_t now = clock_mono_ns();
             if (until == 0)
                 until = now + spin_ns;
             else if (now >= until)
