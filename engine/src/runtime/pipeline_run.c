@@ -571,14 +571,9 @@ static void run_downstream(pipeline *p)
 sluice_status source_checkpoint_now(sluice_ctx *ctx)
 {
     pipeline *p = ctx->p;
-    if (!source_called_by_source(ctx, "source_checkpoint_now") || p->failed)
+    if (!source_called_by_source(ctx, "source_checkpoint_now") || p->failed ||
+        !source_not_polling_ahead(p, "source_checkpoint_now"))
         return SLUICE_ERR;
-    if (p->src.polling_ahead) {
-        pipeline_fail(p, ctx->s->scope,
-                      "source_checkpoint_now called from a poll ahead: a source that declares "
-                      "SLUICE_SOURCE_POLL_AHEAD must not call it from poll() (docs/plugin-abi.md)");
-        return SLUICE_ERR;
-    }
     source_take_pending(p);
     if (!p->failed)
         run_downstream(p);

@@ -104,10 +104,7 @@ static void take_ahead(source_side *src)
     src->ahead_status = SLUICE_OK;
 }
 
-/* A source must not call back into the run loop from a poll ahead: it runs
- * on a helper thread while the pipeline's thread is inside a tick. 0 (and
- * the pipeline failed) when it did. */
-static int not_polling_ahead(pipeline *p, const char *what)
+int source_not_polling_ahead(pipeline *p, const char *what)
 {
     if (!p->src.polling_ahead)
         return 1;
@@ -265,7 +262,7 @@ static void take(pipeline *p, sluice_record *rec, uint64_t seq, size_t payload_l
 static int partition_gone(sluice_ctx *ctx, int32_t partition, const char *what)
 {
     pipeline *p = ctx->p;
-    if (!not_polling_ahead(p, what))
+    if (!source_not_polling_ahead(p, what))
         return 0;
     if (p->src.raw || exchange_has_partition(p, partition))
         return 1;           /* the exchange's partitions have no event time */
@@ -306,7 +303,7 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
 {
     pipeline *p = ctx->p;
     if (!source_called_by_source(ctx, "source_partition_state") ||
-        !not_polling_ahead(p, "source_partition_state"))
+        !source_not_polling_ahead(p, "source_partition_state"))
         return SLUICE_ERR;
     if (!p->by_partition)
         return SLUICE_OK; /* without key:, state is the process's (state_dir) */
@@ -321,7 +318,7 @@ sluice_status source_partition_state(sluice_ctx *ctx, int32_t partition, const v
 void source_partition_assigned(sluice_ctx *ctx, int32_t partition)
 {
     pipeline *p = ctx->p;
-    if (!not_polling_ahead(p, "source_partition_assigned") || p->src.raw ||
+    if (!source_not_polling_ahead(p, "source_partition_assigned") || p->src.raw ||
         exchange_has_partition(p, partition))
         return;
     source_take_pending(p);

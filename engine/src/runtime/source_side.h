@@ -76,6 +76,10 @@ uint64_t source_last_seq(const source_side *src);
  * while this tick is still running (SLUICE_SOURCE_POLL_AHEAD). The next
  * tick takes it. */
 void source_poll_ahead(struct pipeline *p, size_t budget);
+/* A source must not call back into the run loop from a poll ahead: it
+ * runs on a helper thread while the pipeline's thread is inside a tick.
+ * 0 (and the pipeline failed, naming `what`) when it did. */
+int source_not_polling_ahead(struct pipeline *p, const char *what);
 /* Decode what waits (in parallel) and take it in, in order. */
 void source_take_pending(struct pipeline *p);
 /* Decode pending messages [from, to) on this thread with arena a. */
