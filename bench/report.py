@@ -161,7 +161,10 @@ def main():
              [f"2 instances (events read: {v.get('scale2_read', '?')})", human(two),
               secs(num(v, "scale2_wall")), secs(num(v, "scale2_cpu"))],
              ["2 / 1", times(ratio(two, one)), "", ""],
-             ["task state written to the changelog, bytes per input event (1 instance)",
+             ["task state written to the changelog, bytes per input event (1 instance: "
+              f"{int(num(v, 'scale_state_saves') or 0):,} task states, "
+              f"{(state or 0) / max(num(v, 'scale_state_saves') or 1, 1) / 1024:.1f} KiB each; "
+              "it depends on how many checkpoints fall in the middle of the input)",
               "-" if state is None or not n else f"{state / n:.1f}", "", ""],
              ["repartition bytes per input event (url_count's partial counts and watermarks, "
               "1 instance)", "-" if xbytes is None or not n else f"{xbytes / n:.1f}", "", ""]],

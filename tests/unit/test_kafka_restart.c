@@ -194,6 +194,11 @@ START_TEST(sigkill_with_partition_tasks_and_the_exchange_loses_nothing)
     run(&f, "second", 0, 0, &second);
     ck_assert_int_gt(second, 0);
     ck_assert_int_lt(second, EVENTS); /* resumed from the changelog, not started over */
+    /* Each checkpoint wrote a state per input partition: counted. */
+    char *metrics = ts_strf("%s/second.metrics", ts_tmpdir());
+    ck_assert_int_ge(kt_metric(metrics, "clickstream", "clicks", "changelog.states"), PARTITIONS);
+    ck_assert_int_gt(kt_metric(metrics, "clickstream", "clicks", "changelog.bytes"), 0);
+    free(metrics);
     check_results(&f, 1);
     teardown(&f);
     free(top);
