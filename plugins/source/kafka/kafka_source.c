@@ -199,8 +199,8 @@ static void *kafka_source_create(const sluice_host_api *api, sluice_ctx *ctx, co
     s->c_loss_events = api->counter(ctx, "data_loss.events");
     s->c_commits = api->counter(ctx, "commits");
     s->c_commit_failures = api->counter(ctx, "commit_failures");
-    s->c_state_saves = api->counter(ctx, "changelog.states");
-    s->c_state_bytes = api->counter(ctx, "changelog.bytes");
+    s->c_changelog_states = api->counter(ctx, "changelog.states");
+    s->c_changelog_bytes = api->counter(ctx, "changelog.bytes");
 
     size_t ntopics = api->opt_count(opts, "topics");
     const char **topics = calloc(ntopics ? ntopics : 1, sizeof *topics);
@@ -388,8 +388,8 @@ static sluice_status kafka_source_partition_state_save(const sluice_host_api *ap
         api->fail(ctx, "%s", err);
         return SLUICE_ERR_IO;
     }
-    api->counter_add(s->c_state_saves, 1);
-    api->counter_add(s->c_state_bytes, (int64_t)size);
+    api->counter_add(s->c_changelog_states, 1);
+    api->counter_add(s->c_changelog_bytes, (int64_t)size);
     return SLUICE_OK;
 }
 

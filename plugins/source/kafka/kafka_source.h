@@ -43,8 +43,8 @@ typedef struct kafka_source {
     rd_kafka_message_t **batch;
     size_t batch_cap;
     sluice_counter *c_loss_messages, *c_loss_events, *c_commits, *c_commit_failures;
-    sluice_counter *c_state_saves, *c_state_bytes; /* task states written to the changelog */
-    int64_t lag_reported_ms;                       /* wall clock of the last consumer lag report */
+    sluice_counter *c_changelog_states, *c_changelog_bytes; /* task states written to the changelog */
+    int64_t lag_reported_ms;                                /* wall clock of the last consumer lag report */
     const sluice_options *opts;
     int tasks;     /* partition tasks (the engine asked for partition_count) */
     kchangelog cl; /* where their state goes */
